@@ -1,0 +1,1 @@
+"""emastats audit: find the mathematical errors in course notes."""

@@ -1,0 +1,1 @@
+"""The Monte Carlo engine: batched replicas in torch, streaming moments, statistical verdicts."""

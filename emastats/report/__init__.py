@@ -1,0 +1,1 @@
+"""The result store and the reports (HTML, Markdown, JSON, figures)."""

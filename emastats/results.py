@@ -1,0 +1,128 @@
+"""Result objects: what a proof or an experiment says about one claim.
+
+Results are frozen dataclasses with named fields and a ``to_dict`` that gives the
+JSON schema used by ``--format json``, the result store and the reports.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Mapping
+
+from .verdict import Verdict
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: non-finite floats become None, tuples become lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Verdict):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class ProofResult:
+    """The symbolic verdict on a claim.
+
+    ``counterexample`` maps symbol names to exact values (as strings, e.g.
+    ``{"beta": "1/2", "t": "1"}``) together with the two sides evaluated there,
+    so a reader can check it by hand. ``corrected_verdict`` is the verdict on the
+    claim's corrected statement, when the claim has one. ``steps`` are the key
+    steps of the derivation in LaTeX, for the report.
+    """
+
+    claim_id: str
+    verdict: Verdict
+    method: str
+    steps: tuple[str, ...] = ()
+    counterexample: Mapping[str, str] | None = None
+    corrected_verdict: Verdict | None = None
+    reason: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(asdict(self))
+
+
+@dataclass(frozen=True)
+class Series:
+    """Points for one figure line: Monte Carlo estimates with intervals against theory."""
+
+    name: str
+    x_label: str
+    y_label: str
+    x: tuple[float, ...]
+    estimate: tuple[float, ...]
+    ci_low: tuple[float, ...]
+    ci_high: tuple[float, ...]
+    theory: tuple[float, ...] | None = None
+    theory_label: str = "theory"
+    log_x: bool = False
+    log_y: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(asdict(self))
+
+
+@dataclass(frozen=True)
+class Check:
+    """One tested quantity of one experiment, with its statistical bookkeeping.
+
+    Statistical checks: ``estimate`` with a simultaneous ``confidence``-level
+    interval [ci_low, ci_high]; ``theory`` is the value under test; ``tolerance``
+    the relative equivalence margin (CONFIRMED needs the interval inside
+    theory*(1 ± tolerance)); ``pvalue`` is the raw two-sided p-value of
+    estimate == theory and ``pvalue_holm`` its Holm-adjusted value across the run;
+    ``min_detectable`` is the smallest relative deviation the run could detect
+    with the replicas used; ``replicas_needed`` the count that would make an
+    INCONCLUSIVE check decidable. Deterministic checks: ``estimate`` is the
+    largest absolute difference and ``tolerance`` the floating-point bound.
+    ``control`` marks a deliberately wrong theory that must be REFUTED.
+    """
+
+    claim_id: str
+    name: str
+    kind: Literal["statistical", "deterministic"]
+    estimator: str
+    test: str
+    theory: float
+    estimate: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    tolerance: float
+    replicas: int
+    verdict: Verdict
+    pvalue: float | None = None
+    pvalue_holm: float | None = None
+    min_detectable: float | None = None
+    replicas_needed: int | None = None
+    control: bool = False
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(asdict(self))
+
+
+@dataclass(frozen=True)
+class EmpiricalResult:
+    """The Monte Carlo verdict on a claim: all its checks, and how the run was made."""
+
+    claim_id: str
+    verdict: Verdict
+    checks: tuple[Check, ...]
+    seed: int
+    device: str
+    replicas: int
+    seconds: float
+    params: Mapping[str, Any] = field(default_factory=dict)
+    series: tuple[Series, ...] = ()
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(asdict(self))

@@ -1,0 +1,1 @@
+"""Empirical studies: SGD noise, clipping bias, temperature, Adam batch coupling."""

@@ -1,0 +1,1 @@
+"""The symbolic toolkit shared by the proofs in proofs/."""

@@ -1,0 +1,1 @@
+"""Monte Carlo experiment definitions, one module per topic."""

@@ -1,0 +1,1 @@
+"""Readable sympy proofs, one script per topic; run any of them on its own."""
