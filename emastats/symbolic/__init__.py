@@ -1,1 +1,27 @@
-"""The symbolic toolkit shared by the proofs in proofs/."""
+"""The symbolic toolkit shared by the proofs in proofs/.
+
+* :mod:`.zero`: is an expression identically zero? (simplify + exact spot checks)
+* :mod:`.recurrences`: closed forms of linear recurrences (rsolve, checked back)
+* :mod:`.induction`: proof by induction (base and step residuals)
+* :mod:`.moments`: moments of linear forms of random variables, independence declared
+* :mod:`.enumeration`: exact minibatch moments over all minibatches (small N)
+* :mod:`.sums`: closed forms of geometric sums (no Piecewise)
+* :mod:`.decide`: a check's True / False / None as PROVED / REFUTED / INCONCLUSIVE
+"""
+from .decide import AllOf, all_of, decide
+from .enumeration import MinibatchMoments, minibatch_moments, population_moments
+from .induction import InductionResult, by_induction, invariant_by_induction, iterate, peel_last_term
+from .moments import ExchangeableFamily, IidSequence, IndependentFamily
+from .sums import closed_sum, generic_branch
+from .recurrences import (
+    Recurrence, RecurrenceCheck, RecurrenceError, check_solution, limit_at_infinity, solve_linear,
+)
+from .zero import ZeroTest, all_zero, equal, is_zero
+
+__all__ = [
+    "AllOf", "all_of", "decide",
+    "ExchangeableFamily", "IidSequence", "IndependentFamily", "InductionResult", "MinibatchMoments",
+    "Recurrence", "RecurrenceCheck", "RecurrenceError", "ZeroTest", "all_zero", "by_induction",
+    "check_solution", "equal", "invariant_by_induction", "is_zero", "iterate", "minibatch_moments",
+    "population_moments", "solve_linear", "generic_branch", "peel_last_term", "closed_sum", "limit_at_infinity",
+]

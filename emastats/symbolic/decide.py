@@ -1,0 +1,70 @@
+"""Turning a toolkit check into a proof's Derivation, one rule for every proof.
+
+A check that says True proves, False refutes with its witness (the concrete
+values, plus whatever ``context`` the proof adds, e.g. the two sides evaluated
+there), and None is INCONCLUSIVE with the check's own account of why. So a
+proof's verdict always comes from a computation, never from a constant.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Protocol, Sequence
+
+from ..proving import Derivation, inconclusive, proved, refuted
+from ..verdict import Verdict
+
+
+class Decidable(Protocol):
+    """ZeroTest, InductionResult and RecurrenceCheck all have these two."""
+
+    @property
+    def verdict(self) -> bool | None: ...
+
+    @property
+    def witness(self) -> Mapping[str, str] | None: ...
+
+
+def decide(
+    check: Decidable,
+    method: str,
+    steps: Sequence[str] = (),
+    *,
+    corrected: Verdict | None = None,
+    context: Mapping[str, object] | None = None,
+    undecided_reason: str = "",
+) -> Derivation:
+    """PROVED / REFUTED (with witness and ``context``) / INCONCLUSIVE from ``check.verdict``."""
+    if check.verdict is True:
+        return proved(method, list(steps), corrected=corrected)
+    if check.verdict is False:
+        counterexample: dict[str, object] = dict(check.witness or {})
+        counterexample.update(context or {})
+        return refuted(method, counterexample, list(steps), corrected=corrected)
+    reason = undecided_reason or getattr(check, "method", "") or "the check could not decide"
+    return inconclusive(method, f"undecided: {reason}", list(steps))
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Several checks that must all hold: False if any is False, True if all are True, else None."""
+
+    checks: tuple[Decidable, ...]
+
+    @property
+    def verdict(self) -> bool | None:
+        verdicts = [c.verdict for c in self.checks]
+        if False in verdicts:
+            return False
+        return True if all(v is True for v in verdicts) else None
+
+    @property
+    def witness(self) -> Mapping[str, str] | None:
+        return next((c.witness for c in self.checks if c.verdict is False), None)
+
+    @property
+    def method(self) -> str:
+        return "; ".join(getattr(c, "method", "a check") for c in self.checks if c.verdict is None)
+
+
+def all_of(*checks: Decidable) -> AllOf:
+    return AllOf(tuple(checks))
