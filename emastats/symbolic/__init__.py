@@ -6,9 +6,11 @@
 * :mod:`.moments`: moments of linear forms of random variables, independence declared
 * :mod:`.enumeration`: exact minibatch moments over all minibatches (small N)
 * :mod:`.sums`: closed forms of geometric sums (no Piecewise)
+* :mod:`.lyapunov`: stationary covariances of linear stochastic recursions (discrete Lyapunov)
+* :mod:`.gaussian`: means of value- and norm-clipped Gaussians (sympy integrals, mpmath quadrature)
 * :mod:`.decide`: a check's True / False / None as PROVED / REFUTED / INCONCLUSIVE
 """
-from .decide import AllOf, all_of, decide
+from .decide import AllOf, DerivationCheck, all_of, as_check, decide
 from .enumeration import MinibatchMoments, minibatch_moments, population_moments
 from .induction import InductionResult, by_induction, invariant_by_induction, iterate, peel_last_term
 from .moments import ExchangeableFamily, IidSequence, IndependentFamily
@@ -19,7 +21,7 @@ from .recurrences import (
 from .zero import ZeroTest, all_zero, equal, is_zero
 
 __all__ = [
-    "AllOf", "all_of", "decide",
+    "AllOf", "DerivationCheck", "all_of", "as_check", "decide",
     "ExchangeableFamily", "IidSequence", "IndependentFamily", "InductionResult", "MinibatchMoments",
     "Recurrence", "RecurrenceCheck", "RecurrenceError", "ZeroTest", "all_zero", "by_induction",
     "check_solution", "equal", "invariant_by_induction", "is_zero", "iterate", "minibatch_moments",

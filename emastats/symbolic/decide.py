@@ -68,3 +68,29 @@ class AllOf:
 
 def all_of(*checks: Decidable) -> AllOf:
     return AllOf(tuple(checks))
+
+
+@dataclass(frozen=True)
+class DerivationCheck:
+    """A finished Derivation seen as a check (PROVED -> True, REFUTED -> False, else None).
+
+    Lets one proof reuse another's verdict inside ``all_of``.
+    """
+
+    derivation: Derivation
+
+    @property
+    def verdict(self) -> bool | None:
+        return {Verdict.PROVED: True, Verdict.REFUTED: False}.get(self.derivation.verdict)
+
+    @property
+    def witness(self) -> Mapping[str, str] | None:
+        return self.derivation.counterexample
+
+    @property
+    def method(self) -> str:
+        return self.derivation.reason or self.derivation.method
+
+
+def as_check(derivation: Derivation) -> DerivationCheck:
+    return DerivationCheck(derivation)

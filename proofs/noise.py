@@ -1,0 +1,263 @@
+"""Proofs about gradient noise and the 'temperature' of SGD (TTIC 31230 Problems 5-6).
+
+Run on its own: ``python proofs/noise.py``.
+
+The stationary variances are exact: each recursion is written as
+``x_{t+1} = A x_t + G xi_t`` and its discrete Lyapunov equation
+``P = A P A^T + G S G^T`` is solved symbolically (``emastats.symbolic.lyapunov``).
+The continuous-time (Ornstein-Uhlenbeck) constant of the notes is the limit of
+the same computation as the time step goes to 0. The deciding functions take the
+formula under test as an argument, so wrong variants are judged by the same code.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable, Mapping
+
+import sympy as sp
+
+from emastats.proving import Derivation, proof, refuted, script_main
+from emastats.symbolic.decide import all_of, as_check, decide
+from emastats.symbolic.enumeration import minibatch_moments, population_moments
+from emastats.symbolic.lyapunov import LyapunovSolution, stability_conditions, stationary_covariance
+from emastats.symbolic.moments import IidSequence
+from emastats.symbolic.zero import all_zero, equal, is_zero
+from emastats.verdict import Verdict
+
+eta, eta0, lam, sigma = sp.symbols("eta eta0 lambda sigma", positive=True)
+B = sp.Symbol("B", integer=True, positive=True)
+mu = sp.Symbol("mu", nonnegative=True)
+DOMAINS = {mu: (0, 1), lam: (0, 1), eta: (0, 2), eta0: (0, 1)}  # inside the stable region
+
+# a concrete point a reader can check by hand: lambda = sigma = 1, eta0 = 1/4
+_NICE = {lam: sp.Integer(1), sigma: sp.Integer(1), eta0: sp.Rational(1, 4)}
+
+
+# ---------------------------------------------------------------- covariance of a weighted sum
+
+
+def weighted_sum_covariance_verdict(factor: Callable[[sp.IndexedBase, sp.Symbol, sp.Symbol], sp.Expr],
+                                    corrected: Verdict | None = None) -> Derivation:
+    """Decide ``Cov(sum_i alpha_i g_i) = factor(alpha, i, N) Sigma_g`` for iid ``g_i``.
+
+    A covariance matrix is fixed by its quadratic form, so it is enough that for
+    every fixed vector ``u`` the scalars ``X_i = u^T g_i`` (iid, variance
+    ``q = u^T Sigma_g u``) satisfy ``Var(sum alpha_i X_i) = factor q``; the toolkit
+    gives ``Var = q sum alpha_i^2`` for a symbolic number ``N`` of terms.
+    """
+    i, N = sp.Symbol("i", integer=True, positive=True), sp.Symbol("N", integer=True, positive=True)
+    alpha, X, q = sp.IndexedBase("alpha"), sp.IndexedBase("X"), sp.Symbol("q", positive=True)
+    family = IidSequence(X, sp.Symbol("m", real=True), q, "u^T g_i iid with variance q = u^T Sigma_g u")
+    variance = family.variance_of(sp.Sum(alpha[i] * X[i], (i, 1, N)))
+    claimed = factor(alpha, i, N) * q
+    steps = [r"\mathrm{Var}\Big(u^\top\sum_i\alpha_i\hat g_i\Big) = " + sp.latex(variance)
+             + r",\quad q = u^\top\Sigma_g u",
+             r"\text{claimed: } " + sp.latex(claimed)]
+    # compare for N = 1..4 with symbolic alphas, then for symbolic N when the sums match term by term
+    for n in range(1, 5):
+        alphas = {alpha[k]: sp.Symbol(f"alpha{k}", real=True) for k in range(1, n + 1)}
+        exact = (variance.subs(N, n).doit()).xreplace(alphas)
+        stated = (claimed.subs(N, n).doit()).xreplace(alphas)
+        test = equal(exact, stated)
+        if test.verdict is False:
+            return refuted("variance of a linear form (iid), polarisation; exact enumeration",
+                           _weighted_sum_counterexample(factor), steps, corrected=corrected)
+        if test.verdict is None:
+            return decide(test, "variance of a linear form (iid)", steps, corrected=corrected)
+    general = sp.simplify(variance - claimed)
+    if general == 0:
+        # the vector check by enumeration: alpha = (1/2, 1/2) is the minibatch mean of B = 2 draws
+        data = [(1, 0), (0, 1), (-1, -1)]
+        _, sigma_g = population_moments(data)
+        mm = minibatch_moments(data, 2, replacement=True)
+        matrix_check = all_zero(list(mm.covariance - sigma_g / 2))
+        steps.append(r"\text{vectors } (1,0),(0,1),(-1,-1),\ \alpha = (\tfrac12,\tfrac12):\ \Sigma_{\Delta\Phi} = "
+                     + sp.latex(mm.covariance) + r" = \tfrac12\Sigma_g")
+        return decide(all_of(matrix_check), "variance of a linear form (iid), polarisation; exact enumeration",
+                      steps, corrected=corrected)
+    return decide(is_zero(general), "variance of a linear form (iid)", steps, corrected=corrected)
+
+
+def _weighted_sum_counterexample(factor: Callable[[sp.IndexedBase, sp.Symbol, sp.Symbol], sp.Expr]) -> dict:
+    """g_i = +-1 with probability 1/2 (Sigma_g = 1), alpha = (1/2, 1/2): Var((g_1 + g_2)/2) by enumeration."""
+    i, alpha = sp.Symbol("i", integer=True, positive=True), sp.IndexedBase("alpha")
+    enumerated = minibatch_moments([-1, 1], 2, replacement=True).variance
+    claimed = factor(alpha, i, sp.Integer(2)).doit().subs({alpha[1]: sp.Rational(1, 2), alpha[2]: sp.Rational(1, 2)})
+    return {"g_i": "+1 or -1 with probability 1/2 each (Sigma_g = 1)", "N": 2, "alpha": "(1/2, 1/2)",
+            "Var(DeltaPhi) (enumerated)": enumerated, "claimed": claimed}
+
+
+@proof("noise.weighted_sum.covariance")
+def weighted_sum_covariance() -> Derivation:
+    """(sum alpha) Sigma_g is wrong (alpha = (1/2, 1/2) gives 1/2, not 1); the factor is sum alpha^2."""
+    fixed = weighted_sum_covariance_verdict(lambda a, i, n: sp.Sum(a[i] ** 2, (i, 1, n)))
+    return weighted_sum_covariance_verdict(lambda a, i, n: sp.Sum(a[i], (i, 1, n)), corrected=fixed.verdict)
+
+
+# ---------------------------------------------------------------- stationary variances
+
+
+@lru_cache(maxsize=1)
+def sgd_stationary() -> LyapunovSolution:
+    """``w_{t+1} = (1 - eta lambda) w_t - eta xi_t``, ``Var xi = sigma^2 / B``: SGD on L = lambda w^2 / 2."""
+    return stationary_covariance(1 - eta * lam, -eta, sigma**2 / B, domains=DOMAINS)
+
+
+@lru_cache(maxsize=1)
+def heavy_ball_stationary() -> LyapunovSolution:
+    """State (w, v): ``v' = mu v - eta(lambda w + xi)``, ``w' = w + v'``, ``Var xi = sigma^2 / B``."""
+    A = sp.Matrix([[1 - eta * lam, mu], [-eta * lam, mu]])
+    return stationary_covariance(A, sp.Matrix([-eta, -eta]), sigma**2 / B, domains=DOMAINS)
+
+
+def stationary_variance_verdict(solution: LyapunovSolution, candidate: sp.Expr, nice: Mapping[sp.Symbol, sp.Expr],
+                                corrected: Verdict | None = None) -> Derivation:
+    """Decide ``Var_inf[w] = candidate`` against the exact Lyapunov solution.
+
+    Refuted at the concrete, stable point ``nice`` when the two differ there (else at
+    the zero test's own witness).
+    """
+    if solution.satisfied is not True:
+        return decide(solution.check, "discrete Lyapunov equation", solution.latex_steps(), corrected=corrected)
+    exact = sp.factor(solution.variance(0))
+    stability = stability_conditions(solution.A)
+    steps = solution.latex_steps() + [r"\mathrm{Var}_\infty[w] = " + sp.latex(exact),
+                                      r"\text{stable iff } " + stability.latex()]
+    test = equal(exact, candidate, domains=DOMAINS)
+    if test.verdict is False:
+        at_nice = exact.xreplace(nice), candidate.xreplace(nice)
+        if at_nice[0] != at_nice[1] and stability.holds_at(nice):
+            return refuted("discrete Lyapunov equation, solved exactly",
+                           {**{k.name: val for k, val in nice.items()},
+                            "Var_inf[w] (Lyapunov)": at_nice[0], "claimed": at_nice[1]}, steps, corrected=corrected)
+    return decide(test, "discrete Lyapunov equation, solved exactly", steps, corrected=corrected)
+
+
+def dependence_verdict(variance: sp.Expr, names: tuple[sp.Symbol, ...], points: tuple[Mapping[sp.Symbol, sp.Expr], ...],
+                       solution: LyapunovSolution, corrected: Verdict | None = None,
+                       steps: tuple[str, ...] = (), context: Mapping[str, object] | None = None) -> Derivation:
+    """Decide "``variance`` does not depend on ``names``": every partial derivative must vanish.
+
+    Refuted by two concrete stable parameter points (``points``) with different
+    variances; ``context`` adds values a reader may want beside them.
+    """
+    partials = {n: sp.factor(sp.diff(variance, n)) for n in names}
+    steps = list(steps) + [rf"\partial_{{{sp.latex(n)}}}\mathrm{{Var}}_\infty = " + sp.latex(d) for n, d in partials.items()]
+    test = all_of(*(is_zero(d, domains=DOMAINS) for d in partials.values()))
+    if test.verdict is False:
+        stability = stability_conditions(solution.A)
+        values = [sp.factor(variance.xreplace(p)) for p in points]
+        stable = all(stability.holds_at({**p, eta: _eta_at(p)}) for p in points)
+        if len(set(values)) > 1 and stable:
+            common = {k: x for k, x in points[0].items() if all(p[k] == x for p in points)}
+            witness: dict[str, object] = {k.name: x for k, x in common.items()}
+            for label, p, val in zip("abc", points, values):
+                witness.update({f"{k.name} ({label})": x for k, x in p.items() if k not in common})
+                witness[f"Var_inf[w] ({label})"] = val
+            witness.update(context or {})
+            return refuted("exact stationary variance; partial derivatives", witness, steps, corrected=corrected)
+    return decide(test, "exact stationary variance; partial derivatives", steps, corrected=corrected)
+
+
+def _eta_at(point: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
+    """The learning rate the point implies: eta = (1 - mu) B eta0 (mu = 0 for plain SGD)."""
+    return (1 - point.get(mu, 0)) * point[B] * point[eta0]
+
+
+def sde_limit(variance_of_eta0: sp.Expr) -> sp.Expr:
+    """``lim_{eta0 -> 0} Var / (eta0 sigma^2 / (2 lambda))``: 1 means the SDE constant is the small-step limit."""
+    return sp.cancel(sp.limit(variance_of_eta0 / (eta0 * sigma**2 / (2 * lam)), eta0, 0, "+"))
+
+
+def _sde_context() -> dict[str, object]:
+    """The continuous-time constant at the concrete point: the same for every B and mu."""
+    return {"SDE limit eta0 sigma^2/(2 lambda) (every point)": (eta0 * sigma**2 / (2 * lam)).xreplace(_NICE)}
+
+
+@proof("noise.temperature.langevin")
+def temperature_langevin() -> Derivation:
+    """eta Sigma^B = eta0 Sigma^1 when eta = B eta0; the OU stationary variance is eta0 Sigma^1 / (2 lambda)."""
+    k, X = sp.Symbol("k", integer=True, positive=True), sp.IndexedBase("X")
+    sigma1 = sp.Symbol("Sigma1", positive=True)  # the per-example variance Sigma^1 (a quadratic form u^T Sigma^1 u)
+    family = IidSequence(X, sp.Symbol("g", real=True), sigma1, "per-example gradients iid")
+    sigma_b = sp.simplify(family.variance_of(sp.Sum(X[k] / B, (k, 1, B))))
+    diffusion = (B * eta0) * sigma_b  # eta Sigma^B with eta = B eta0
+    dt = sp.Symbol("Delta_t", positive=True)
+    # the notes' Langevin step on L = lambda Phi^2/2: Phi' = Phi - lambda Phi dt + sqrt(dt) eps, Var eps = D
+    euler = stationary_covariance(1 - lam * dt, sp.sqrt(dt), diffusion, domains={dt: (0, 1), lam: (0, 1)})
+    discrete = sp.factor(euler.variance(0))
+    continuous = sp.limit(discrete, dt, 0, "+")
+    steps = [r"\Sigma^B = \mathrm{Var}\Big(\tfrac1B\sum_b \hat g_b\Big) = " + sp.latex(sigma_b),
+             r"\eta\Sigma^B\big|_{\eta=B\eta_0} = " + sp.latex(sp.simplify(diffusion)),
+             *euler.latex_steps(),
+             r"\mathrm{Var}_\infty[\Phi](\Delta t) = " + sp.latex(discrete) + r"\ \to_{\Delta t\to0}\ " + sp.latex(continuous)]
+    check = all_of(
+        equal(sigma_b, sigma1 / B),
+        equal(diffusion, eta0 * sigma1),
+        euler.check,
+        equal(continuous, eta0 * sigma1 / (2 * lam)),
+        is_zero(sp.diff(continuous, B)),
+    )
+    return decide(check, "variance of a mean (iid); Lyapunov equation of the Euler step, dt -> 0", steps)
+
+
+def sgd_variance_at_eta0() -> sp.Expr:
+    """The exact SGD stationary variance with eta = B eta0."""
+    return sp.factor(sgd_stationary().variance(0).subs(eta, B * eta0))
+
+
+def heavy_ball_variance_at_eta0() -> sp.Expr:
+    """The exact heavy-ball stationary variance with eta = (1 - mu) B eta0."""
+    return sp.factor(heavy_ball_stationary().variance(0).subs(eta, (1 - mu) * B * eta0))
+
+
+@proof("noise.temperature.sgd_discrete")
+def temperature_sgd_discrete() -> Derivation:
+    """With eta = B eta0 the exact variance eta0 sigma^2 / (lambda (2 - B eta0 lambda)) grows with B."""
+    solution = sgd_stationary()
+    scaled = sgd_variance_at_eta0()
+    general = eta * sigma**2 / (B * lam * (2 - eta * lam))
+    in_eta0 = eta0 * sigma**2 / (lam * (2 - B * eta0 * lam))
+    formula = stationary_variance_verdict(solution, general, {**_NICE, B: sp.Integer(1), eta: sp.Rational(1, 4)})
+    limit = sde_limit(scaled)
+    x = sp.Symbol("x", positive=True)  # x = B eta0 lambda: the relative correction is O(x)
+    correction = sp.limit(sp.simplify((scaled / (eta0 * sigma**2 / (2 * lam)) - 1).subs(eta0, x / (B * lam))) / x, x, 0)
+    fixed = all_of(
+        as_check(formula),
+        equal(scaled, in_eta0, domains=DOMAINS),
+        equal(limit, 1),
+        is_zero(correction - sp.Rational(1, 2)),
+    )
+    fixed_verdict = decide(fixed, "Lyapunov").verdict
+    steps = [r"\eta = B\eta_0:\ \mathrm{Var}_\infty[w] = " + sp.latex(scaled),
+             r"\text{SDE limit } \eta_0\to0:\ \mathrm{Var}_\infty \Big/ \tfrac{\eta_0\sigma^2}{2\lambda} \to " + sp.latex(limit)
+             + r",\ \text{relative correction } \sim " + sp.latex(correction) + r"\,B\eta_0\lambda",
+             r"\lambda=\sigma=1,\ \eta_0=\tfrac14:\ B=1: " + sp.latex(scaled.xreplace({**_NICE, B: 1}))
+             + r",\ B=2: " + sp.latex(scaled.xreplace({**_NICE, B: 2})) + r"\ (\text{SDE: } \tfrac18 \text{ for both})"]
+    points = ({**_NICE, B: sp.Integer(1)}, {**_NICE, B: sp.Integer(2)})
+    return dependence_verdict(scaled, (B,), points, solution, corrected=fixed_verdict,
+                              steps=tuple(formula.steps) + tuple(steps), context=_sde_context())
+
+
+@proof("noise.temperature.momentum")
+def temperature_momentum() -> Derivation:
+    """With eta = (1 - mu) B eta0 the exact heavy-ball variance still depends on mu and B."""
+    solution = heavy_ball_stationary()
+    scaled = heavy_ball_variance_at_eta0()
+    general = eta * sigma**2 * (1 + mu) / (B * lam * (1 - mu) * (2 * (1 + mu) - eta * lam))
+    in_eta0 = eta0 * sigma**2 * (1 + mu) / (lam * (2 * (1 + mu) - (1 - mu) * B * eta0 * lam))
+    nice = {**_NICE, B: sp.Integer(1), mu: sp.Rational(1, 2), eta: sp.Rational(1, 8)}
+    formula = stationary_variance_verdict(solution, general, nice)
+    limit = sde_limit(scaled)
+    fixed = all_of(as_check(formula), equal(scaled, in_eta0, domains=DOMAINS), equal(limit, 1))
+    fixed_verdict = decide(fixed, "Lyapunov").verdict
+    points = ({**_NICE, B: sp.Integer(1), mu: sp.Integer(0)}, {**_NICE, B: sp.Integer(1), mu: sp.Rational(1, 2)},
+              {**_NICE, B: sp.Integer(2), mu: sp.Integer(0)})
+    steps = [r"\eta = (1-\mu)B\eta_0:\ \mathrm{Var}_\infty[w] = " + sp.latex(scaled),
+             r"\text{SDE limit } \eta_0\to0:\ \mathrm{Var}_\infty \Big/ \tfrac{\eta_0\sigma^2}{2\lambda} \to " + sp.latex(limit)]
+    return dependence_verdict(scaled, (mu, B), points, solution, corrected=fixed_verdict,
+                              steps=tuple(formula.steps) + tuple(steps), context=_sde_context())
+
+
+if __name__ == "__main__":
+    raise SystemExit(script_main())
