@@ -1,0 +1,182 @@
+"""Monte Carlo experiments for the RMSProp and Adam claims (emastats/catalogue/adaptive.py).
+
+Deterministic claims run the update rules of ``emastats.montecarlo.optimizers``
+in float64 and compare states and steps with the claimed closed forms.
+Statistical claims feed iid gradients (or real minibatch gradients of the
+statsmodels Spector data, fitted by logistic regression) to the rules over many
+replicas and compare sample means with theory; each carries a negative control,
+and where the notes' version is wrong both it (stated, must be REFUTED) and the
+corrected version (must be CONFIRMED) are checked.
+
+Run on its own: ``python experiments/adaptive.py``.
+"""
+from __future__ import annotations
+
+import torch
+
+from emastats.montecarlo import Context, experiment, gaussian, minibatch_indices, minibatch_means
+from emastats.montecarlo import optimizers as opt
+from emastats.montecarlo.datasets import gradient_moments, minimiser, spector_logistic
+from emastats.results import Series
+
+F64 = torch.float64
+ROUNDING = 1e-12  # relative float64 agreement for a few hundred elementwise updates
+MAX_REPLICAS = 512
+DIM = 8
+
+
+def _quadratic(ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
+    """Curvatures a in [0.5, 2] and starts w_0 ~ N(0, I) of L(w) = 1/2 sum_k a_k w_k^2, one per replica."""
+    r = min(ctx.replicas, MAX_REPLICAS)
+    a = torch.empty((r, DIM), dtype=F64, device=ctx.device).uniform_(0.5, 2.0, generator=ctx.generator)
+    w0 = torch.randn((r, DIM), generator=ctx.generator, dtype=F64, device=ctx.device)
+    return a, w0
+
+
+def _spread_gradients(ctx: Context, shape: tuple[int, ...]) -> torch.Tensor:
+    """Nonzero float64 values with random signs and magnitudes spread over 1e-3..1e3."""
+    sign = torch.randint(0, 2, shape, generator=ctx.generator, device=ctx.device).to(F64) * 2 - 1
+    scale = torch.empty(shape, dtype=F64, device=ctx.device).uniform_(-3.0, 3.0, generator=ctx.generator)
+    return sign * 10.0**scale
+
+
+@experiment("rmsprop.update.sign")
+def rmsprop_update_sign(ctx: Context) -> None:
+    lr, beta2, eps = ctx.param("eta", 1e-4), ctx.param("beta2", 0.9), ctx.param("eps", 1e-8)
+    ctx.param("loss", "L(w) = 1/2 sum_k a_k w_k^2, a_k ~ U(0.5, 2), w_0 ~ N(0, I), one per replica")
+    a, w0 = _quadratic(ctx)
+
+    def loss_change(rule: opt.Optimizer) -> torch.Tensor:
+        step = rule.update(a * w0, rule.init(w0))  # one step from the zero state
+        w1 = opt.apply_updates(w0, step.updates)
+        return 0.5 * (a * w1 * w1).sum(-1) - 0.5 * (a * w0 * w0).sum(-1)
+
+    printed, corrected = loss_change(opt.rmsprop_as_printed(lr, beta2, eps)), loss_change(opt.rmsprop(lr, beta2, eps))
+    ones = torch.ones_like(printed)
+    ctx.check_close("the printed step (plus sign) lowers L on every replica", (printed < 0).to(F64), ones,
+                    atol=0.5, note="indicator of L(w_1) < L(w_0); a difference of 1 means some replica went up")
+    ctx.check_close("the corrected step (minus sign) lowers L on every replica", (corrected < 0).to(F64), ones,
+                    atol=0.5, theory_of="corrected")
+
+
+@experiment("rmsprop.constant_gradient")
+def rmsprop_constant_gradient(ctx: Context) -> None:
+    lr, beta2, steps = ctx.param("eta", 0.01), ctx.param("beta2", 0.8), ctx.param("T", 150)
+    ctx.param("gradient", "constant per replica, random sign, |g| log-uniform on [1e-3, 1e3]; eps = 0")
+    g = _spread_gradients(ctx, (min(ctx.replicas, MAX_REPLICAS), DIM))
+    rule = opt.rmsprop(lr, beta2, eps=0.0)
+    state, squares, steps_taken = rule.init(g), [], []
+    for _ in range(steps):
+        out = rule.update(g, state)
+        state = out.state
+        squares.append(state.square)
+        steps_taken.append(out.updates)
+    squares, steps_taken = torch.stack(squares), torch.stack(steps_taken)
+    t = torch.arange(1, steps + 1, dtype=F64, device=ctx.device)[:, None, None]
+    ctx.check_close("<g^2>_t = (1 - beta2^t) g^2, every t", squares, (1 - beta2**t) * g * g, atol=0.0, rtol=ROUNDING)
+    ctx.check_close("step_t = -eta sign(g) / sqrt(1 - beta2^t), every t", steps_taken,
+                    -lr * torch.sign(g) / torch.sqrt(1 - beta2**t), atol=0.0, rtol=ROUNDING)
+    ctx.check_close(f"step_T = -eta sign(g) at T = {steps} (the limit, whatever |g|)", steps_taken[-1],
+                    -lr * torch.sign(g), atol=0.0, rtol=ROUNDING, replicas=g.shape[0])
+    ctx.check_close("control: step_T = -eta g (size-dependent, as plain SGD)", steps_taken[-1], -lr * g,
+                    atol=0.0, rtol=ROUNDING, replicas=g.shape[0], control=True)
+
+
+@experiment("adam.second_moment.first_step")
+def adam_second_moment_first_step(ctx: Context) -> None:
+    beta1, beta2 = ctx.param("beta1", 0.9), ctx.param("beta2", 0.999)
+    g = _spread_gradients(ctx, (min(ctx.replicas, MAX_REPLICAS), DIM))
+    rule = opt.adam(1e-3, beta1, beta2)
+    state = rule.update(g, rule.init(g)).state
+    replicas = g.shape[0]
+    ctx.check_close("<g^2>_1 = (1 - beta2) g^2 = g^2 / 1000", state.second, g * g / 1000, atol=0.0, rtol=ROUNDING,
+                    replicas=replicas)
+    _, corrected = opt.bias_corrected_moments(state.first, state.second, state.count, beta1, beta2)
+    ctx.check_close("its bias correction restores g^2: <g^2>_1 / (1 - beta2) = g^2", corrected, g * g,
+                    atol=0.0, rtol=ROUNDING, replicas=replicas)
+    ctx.check_close("control: <g^2>_1 = g^2", state.second, g * g, atol=0.0, rtol=ROUNDING, replicas=replicas,
+                    control=True)
+
+
+@experiment("adam.bias_correction")
+def adam_bias_correction(ctx: Context) -> None:
+    beta1, beta2 = ctx.param("beta1", 0.9), ctx.param("beta2", 0.999)
+    mu, sigma, steps = ctx.param("mu", 2.0), ctx.param("sigma", 1.0), 10
+    ctx.param("gradients", "iid N(mu, sigma^2), scalar, one stream per replica")
+    horizons = (2, 4, 10)  # numbers of updates made; the notes' formula divides by 0 after one
+
+    def estimates(n: int) -> torch.Tensor:
+        """Per replica, for each horizon: corrected mhat, corrected shat, the notes' mhat and vhat."""
+        grads = gaussian((steps, n), ctx.generator, mean=mu, std=sigma).to(F64)
+        m, s, cols = torch.zeros(n, dtype=F64, device=grads.device), torch.zeros(n, dtype=F64, device=grads.device), []
+        for t in range(1, steps + 1):  # t = number of updates made so far
+            m = beta1 * m + (1 - beta1) * grads[t - 1]
+            s = beta2 * s + (1 - beta2) * grads[t - 1] ** 2
+            if t in horizons:
+                m_hat, s_hat = opt.bias_corrected_moments(m, s, t, beta1, beta2)
+                cols += [m_hat, s_hat, s / (1 - beta1 ** (t - 1)), m / (1 - beta2 ** (t - 1))]
+        return torch.stack(cols, dim=1)
+
+    acc = ctx.moments(estimates)
+    first, second = mu, mu**2 + sigma**2
+    tol = ctx.tolerance(0.03)
+    for k, t in enumerate(horizons):
+        base = 4 * k
+        ctx.check_mean(f"corrected: E[m_t / (1 - beta1^t)] = E[g] at t = {t}", acc, first, tol, index=base,
+                       theory_of="corrected")
+        ctx.check_mean(f"corrected: E[s_t / (1 - beta2^t)] = E[g^2] at t = {t}", acc, second, tol, index=base + 1,
+                       theory_of="corrected")
+        ctx.check_mean(f"notes: E[mhat] = E[g] with mhat = <g^2>_t / (1 - beta1^(t-1)), t = {t}", acc, first, tol,
+                       index=base + 2)
+        ctx.check_mean(f"notes: E[vhat] = E[g^2] with vhat = <g>_t / (1 - beta2^(t-1)), t = {t}", acc, second, tol,
+                       index=base + 3)
+    ctx.check_mean("control: E[m_t / (1 - beta1^t)] = (1 - beta1^t) E[g] at t = 4 (correction undone)", acc,
+                   (1 - beta1**4) * first, tol, index=4, control=True)
+    ctx.check_mean("control: E[s_t / (1 - beta2^t)] = E[g]^2 at t = 10 (variance forgotten)", acc,
+                   first**2, tol, index=9, control=True)
+
+
+@experiment("adam.batch_size_coupling")
+def adam_batch_size_coupling(ctx: Context) -> None:
+    data = spector_logistic()
+    w = minimiser(data) * 0.5  # away from the optimum, so the mean gradient is not zero
+    ctx.param("dataset", data.description)
+    ctx.param("w", "half the maximum-likelihood estimate")
+    moments = gradient_moments(data.to(ctx.device), w.to(ctx.device))
+    k = int(moments.full_batch.abs().argmax())
+    g, var, trace = float(moments.full_batch[k]), float(moments.covariance[k, k]), moments.trace
+    norm2 = float(moments.full_batch.square().sum())
+    ctx.param("coordinate k (largest |g_fb|)", k)
+    per_example = moments.per_example.to(torch.float32)
+    batches = (2, 8, 32, 128)  # at B = 1 the claim is the definition of sigma^2; its content is the 1/B
+    tol = ctx.tolerance(0.05)
+    estimates, lows, highs, theory = [], [], [], []
+    for b in batches:
+        def squares(n: int, b: int = b) -> torch.Tensor:
+            idx = minibatch_indices(data.size, b, n, ctx.generator, replacement=True)
+            mean = minibatch_means(per_example, idx).to(F64)
+            return torch.stack([mean[:, k] ** 2, mean.square().sum(-1)], dim=1)
+
+        acc = ctx.moments(squares, ctx.budget(1 << 16))  # squares of gradients are kurtotic: twice the default
+        ctx.check_mean(f"E[g_B,k^2] = g_k^2 + sigma_k^2 / B at B = {b}", acc, g * g + var / b, tol)
+        ctx.check_mean(f"E[|g_B|^2] = |g_fb|^2 + tr Sigma / B at B = {b}", acc, norm2 + trace / b, tol, index=1)
+        if b == batches[-1]:
+            ctx.check_mean(f"control: E[g_B,k^2] = g_k^2 + sigma_k^2 (no 1/B) at B = {b}", acc, g * g + var, tol,
+                           control=True)
+        mean, se = acc.mean()[0], acc.stderr_mean()[0]
+        estimates.append(mean)
+        lows.append(mean - 1.96 * se)
+        highs.append(mean + 1.96 * se)
+        theory.append(g * g + var / b)
+    ctx.add_series(Series(name="E[g_B,k^2] against B", x_label="B", y_label="E[g_B,k^2]",
+                          x=tuple(float(b) for b in batches), estimate=tuple(estimates), ci_low=tuple(lows),
+                          ci_high=tuple(highs), theory=tuple(theory), theory_label="g_k^2 + sigma_k^2 / B",
+                          log_x=True))
+
+
+if __name__ == "__main__":
+    import sys
+
+    from emastats.verification import script_main
+
+    sys.exit(script_main(__name__))

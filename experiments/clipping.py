@@ -1,0 +1,158 @@
+"""Monte Carlo experiments for the clipping claims (emastats/catalogue/clipping.py).
+
+Minibatch claims use the Spector data bundled with statsmodels, fitted by
+logistic regression, at w = 0 (where the per-example gradients are large and
+spread out). Because the dataset is finite (N = 32), the expectation over
+minibatches drawn with replacement is an exact finite average: for B = 3 there
+are N^3 = 32768 equally likely index triples, so the true mean of the clipped
+minibatch gradient is computed exactly by enumeration and the Monte Carlo mean
+is tested against it. The Gaussian closed forms are tested against sampled
+Gaussians. Every claim has a negative control (e.g. "no bias", or "clip the
+mean instead of the samples") that the same samples must REFUTE.
+
+Run on its own: ``python experiments/clipping.py``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from scipy import special, stats
+
+from emastats.montecarlo import Context, experiment, gaussian, minibatch_indices, minibatch_means
+from emastats.montecarlo.datasets import GradientMoments, gradient_moments, spector_logistic
+from emastats.montecarlo.optimizers import clip_by_norm, clip_by_value
+from emastats.results import Series
+
+F64 = torch.float64
+
+
+def _spector_at_zero(ctx: Context) -> GradientMoments:
+    data = spector_logistic()
+    ctx.param("dataset", data.description)
+    ctx.param("w", "0 (every predicted probability 1/2)")
+    return gradient_moments(data, torch.zeros(data.dim, dtype=F64))
+
+
+def _exact_clipped_mean(per_example: torch.Tensor, batch: int, c: float) -> torch.Tensor:
+    """E[clip(g_mb, -c, c)] over all N^B equally likely index tuples (with replacement), exactly."""
+    n = per_example.shape[0]
+    tuples = torch.cartesian_prod(*[torch.arange(n)] * batch).reshape(-1, batch)
+    return clip_by_value(per_example[tuples].mean(dim=1), c).mean(dim=0)
+
+
+@experiment("clipping.biased")
+def clipping_biased(ctx: Context) -> None:
+    moments = _spector_at_zero(ctx)
+    batch, c = ctx.param("B", 3), ctx.param("c (value clipping)", 0.2)
+    exact = _exact_clipped_mean(moments.per_example, batch, c)
+    bias = exact - moments.full_batch
+    k = int(bias.abs().argmax())
+    ctx.param("coordinate k (largest exact bias)", k)
+    ctx.param("exact bias E[clip(g_mb)]_k - g_fb,k (enumerated over N^B tuples)", float(bias[k]))
+    per_example = moments.per_example.to(ctx.device, torch.float32)
+    g_fb = moments.full_batch.to(ctx.device)
+
+    def clipped_minus_full(n: int) -> torch.Tensor:
+        idx = minibatch_indices(per_example.shape[0], batch, n, ctx.generator, replacement=True)
+        return clip_by_value(minibatch_means(per_example, idx), c).to(F64) - g_fb
+
+    acc = ctx.moments(clipped_minus_full)
+    tol, scale = ctx.tolerance(0.05), abs(float(bias[k]))
+    ctx.check_mean(f"E[clip(g_mb)]_k - g_fb,k = exact bias {float(bias[k]):.4g} (nonzero) at B = {batch}", acc,
+                   float(bias[k]), tol, index=k, scale=scale)
+    ctx.check_mean("control: no bias, E[clip(g_mb)]_k = g_fb,k", acc, 0.0, tol, index=k, scale=scale, control=True)
+
+
+def clipped_gaussian_mean(m: float, s: float, c: float) -> float:
+    """Closed form of E[clip(X, -c, c)], X ~ N(m, s^2) (the claim's formula)."""
+    a, b = (-c - m) / s, (c - m) / s
+    cdf, pdf = stats.norm.cdf, stats.norm.pdf
+    return m * (cdf(b) - cdf(a)) + s * (pdf(a) - pdf(b)) + c * (1 - cdf(b)) - c * cdf(a)
+
+
+@experiment("clipping.value.gaussian")
+def clipping_value_gaussian(ctx: Context) -> None:
+    configs = ((1.5, 1.0, 1.0), (0.3, 2.0, 1.0), (-0.8, 0.5, 0.5), (0.0, 1.0, 0.5))
+    ctx.param("(m, s, c)", [list(x) for x in configs])
+    replicas = ctx.budget(1 << 18)  # four configurations of cheap normals: more replicas, tighter margins
+    m = torch.tensor([x[0] for x in configs], device=ctx.device)
+    s = torch.tensor([x[1] for x in configs], device=ctx.device)
+    c = torch.tensor([x[2] for x in configs], device=ctx.device)
+    acc = ctx.moments(lambda n: torch.clamp(m + s * gaussian((n, len(configs)), ctx.generator), -c, c), replicas)
+    tol = ctx.tolerance(0.012)  # margins are relative to c, the range of the clipped variable
+    for k, (mk, sk, ck) in enumerate(configs):
+        ctx.check_mean(f"E[clip(X, -c, c)] = closed form at m = {mk}, s = {sk}, c = {ck}", acc,
+                       clipped_gaussian_mean(mk, sk, ck), tol, index=k, scale=ck)
+    ctx.check_mean("control: E[clip(X, -c, c)] = clip(m, -c, c) (clip the mean) at m = 0.3, s = 2, c = 1", acc,
+                   min(max(0.3, -1.0), 1.0), tol, index=1, scale=1.0, control=True)
+
+
+def clipped_norm_mean(d: int, s: float, c: float) -> float:
+    """Closed form of E[min(||X||, c)], X ~ N(0, s^2 I_d) (the claim's formula)."""
+    x = c * c / (2 * s * s)
+    ratio = math.exp(special.gammaln((d + 1) / 2) - special.gammaln(d / 2))
+    return s * math.sqrt(2) * ratio * special.gammainc((d + 1) / 2, x) + c * (1 - special.gammainc(d / 2, x))
+
+
+@experiment("clipping.norm.gaussian")
+def clipping_norm_gaussian(ctx: Context) -> None:
+    configs = ((1, 1.0, 1.0), (4, 1.0, 2.0), (32, 0.5, 2.5))
+    ctx.param("(d, s, c)", [list(x) for x in configs])
+    replicas = ctx.budget(1 << 16)
+    tol = ctx.tolerance(0.02)
+    for d, s, c in configs:
+        def clipped_norm(n: int, d: int = d, s: float = s, c: float = c) -> torch.Tensor:
+            x = s * gaussian((n, d), ctx.generator)
+            return torch.linalg.vector_norm(clip_by_norm(x, c), dim=-1)  # = min(||x||, c)
+
+        acc = ctx.moments(clipped_norm, replicas)
+        ctx.check_mean(f"E[min(||X||, c)] = closed form at d = {d}, s = {s}, c = {c}", acc,
+                       clipped_norm_mean(d, s, c), tol)
+        if d == 4:
+            ctx.check_mean("control: E[min(||X||, c)] = min(s sqrt(d), c) at d = 4", acc, min(s * math.sqrt(d), c),
+                           tol, control=True)
+
+
+@experiment("clipping.per_example.bias_independent_of_b")
+def per_example_clipping(ctx: Context) -> None:
+    moments = _spector_at_zero(ctx)
+    c = ctx.param("c (per-example norm clipping)", 0.5)
+    clipped = clip_by_norm(moments.per_example, c)
+    exact = clipped.mean(dim=0)  # E[clip(g_i)] over a uniform index, exactly
+    bias = exact - moments.full_batch
+    k = int(bias.abs().argmax())
+    ctx.param("coordinate k (largest clipping bias)", k)
+    ctx.param("exact bias E[clip(g_i)]_k - g_fb,k", float(bias[k]))
+    per_example = clipped.to(ctx.device, torch.float32)
+    batches = (1, 4, 16, 64)
+    tol, scale = ctx.tolerance(0.05), abs(float(bias[k]))  # margins relative to the bias being compared
+    replicas = ctx.budget(1 << 16)
+    means, lows, highs = [], [], []
+    for b in batches:
+        def averaged(n: int, b: int = b) -> torch.Tensor:
+            idx = minibatch_indices(per_example.shape[0], b, n, ctx.generator, replacement=True)
+            return minibatch_means(per_example, idx)[:, k].to(F64)
+
+        acc = ctx.moments(averaged, replicas)
+        ctx.check_mean(f"E[(1/B) sum_b clip(g_i_b)]_k = E[clip(g_i)]_k at B = {b}", acc, float(exact[k]), tol,
+                       scale=scale)
+        if b == batches[-1]:
+            ctx.check_mean(f"control: no clipping bias (= g_fb,k) at B = {b}", acc, float(moments.full_batch[k]), tol,
+                           scale=scale, control=True)
+        mean, se = float(acc.mean()[0]), float(acc.stderr_mean()[0])
+        means.append(mean)
+        lows.append(mean - 1.96 * se)
+        highs.append(mean + 1.96 * se)
+    ctx.add_series(Series(name="mean of per-example-clipped minibatch gradient, coordinate k", x_label="B",
+                          y_label="E[clipped mean]_k", x=tuple(float(b) for b in batches), estimate=tuple(means),
+                          ci_low=tuple(lows), ci_high=tuple(highs), theory=(float(exact[k]),) * len(batches),
+                          theory_label="E[clip(g_i)]_k", log_x=True))
+
+
+if __name__ == "__main__":
+    import sys
+
+    from emastats.verification import script_main
+
+    sys.exit(script_main(__name__))

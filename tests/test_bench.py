@@ -1,0 +1,53 @@
+"""The benchmark runs at a tiny size and reports the documented keys (speed itself is never asserted)."""
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+
+from emastats.cli import main
+from emastats.montecarlo import bench, resolve_device
+
+TINY = {"ema_replicas": 64, "ema_steps": 4, "examples": 50, "dim": 4, "batch": 8, "replicas": 16, "sgd_steps": 2,
+        "repeats": 1}
+
+
+def test_tiny_benchmark_reports_rates_and_ratios():
+    report = bench.run_benchmarks(resolve_device("cpu"), **TINY).to_dict()
+    assert report["device"].startswith("cpu")
+    ema, sgd = report["ema"], report["sgd"]
+    for value in (ema["ratio_to_rng"], ema["rng_normals_per_s"], ema["ema_replica_steps_per_s"],
+                  sgd["speedup_vs_naive"], sgd["speedup_vs_numpy"], sgd["gradient_only_speedup_vs_naive"],
+                  sgd["kernel_replica_steps_per_s"], sgd["naive_replica_steps_per_s"], sgd["numpy_replica_steps_per_s"]):
+        assert value > 0
+    assert (sgd["examples"], sgd["dim"], sgd["batch"], sgd["replicas"]) == (50, 4, 8, 16)
+
+
+def test_bench_command_prints_json(monkeypatch, capsys):
+    monkeypatch.setattr(bench, "run_benchmarks", functools.partial(bench.run_benchmarks, **TINY))
+    assert main(["bench", "--device", "cpu", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert {"ratio_to_rng"} <= set(payload["ema"]) and {"speedup_vs_naive", "speedup_vs_numpy"} <= set(payload["sgd"])
+    assert payload["device"].startswith("cpu") and payload["meta"]["command"] == "bench"
+
+
+def test_bench_text_output(monkeypatch, capsys):
+    monkeypatch.setattr(bench, "run_benchmarks", functools.partial(bench.run_benchmarks, **TINY))
+    assert main(["bench", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "ratio to RNG" in out and "vs naive" in out
+
+
+@pytest.mark.parametrize("argv", [["bench", "--device", "tpu"], ["bench", "--device", "cuda:99"]])
+def test_bad_device_is_a_one_line_error(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "device" in err
+
+
+def test_bad_sizes_are_usage_errors():
+    with pytest.raises(bench.UsageError):
+        bench.run_benchmarks(resolve_device("cpu"), **{**TINY, "replicas": 1})
+    with pytest.raises(bench.UsageError):
+        bench.run_benchmarks(resolve_device("cpu"), **{**TINY, "repeats": 0})
