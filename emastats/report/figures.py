@@ -1,0 +1,201 @@
+"""Figures of Monte Carlo estimates against theory, drawn with matplotlib's Agg backend.
+
+One figure per stored ``Series`` (see ``emastats.results.Series``): the Monte
+Carlo estimates as points with their interval as error bars, the theory as a
+line. On log-log axes the least-squares slope of log(estimate) on log(x) is
+drawn too, since a power law (e.g. a covariance trace proportional to 1/B) is
+what such figures are read for.
+"""
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: reports are rendered on servers and in CI
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .formatting import fmt_level  # noqa: E402
+
+_REQUIRED = ("name", "x", "estimate", "ci_low", "ci_high")
+_COLOURS = {"estimate": "#1f5fa8", "theory": "#c0392b", "fit": "#6c757d"}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A rendered figure: PNG bytes, the file name it is saved under and its caption."""
+
+    filename: str
+    caption: str
+    png: bytes
+    slope: float | None  # fitted log-log slope, when the axes are log-log
+
+
+@dataclass(frozen=True)
+class LogLogFit:
+    """Least-squares fit log(y) = intercept + slope * log(x) over the positive points."""
+
+    slope: float
+    intercept: float
+
+
+def _floats(values: Sequence[Any] | None, n: int) -> np.ndarray:
+    """Stored values as floats; JSON null (a non-finite number when stored) becomes NaN."""
+    if values is None:
+        return np.full(n, np.nan)
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+
+
+def is_plottable(series: Any) -> bool:
+    """True for a stored series with the fields a figure needs and matching, non-empty lengths."""
+    if not isinstance(series, Mapping) or any(k not in series for k in _REQUIRED):
+        return False
+    try:
+        n = len(series["x"])
+        lengths = {len(series[k]) for k in ("estimate", "ci_low", "ci_high")}
+        if series.get("theory") is not None:
+            lengths.add(len(series["theory"]))
+    except TypeError:
+        return False
+    return n > 0 and lengths == {n}
+
+
+def loglog_fit(x: np.ndarray, y: np.ndarray) -> LogLogFit | None:
+    """Slope of log(y) on log(x) by least squares; None with fewer than 3 positive points."""
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    if keep.sum() < 3:
+        return None
+    slope, intercept = np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)
+    return LogLogFit(float(slope), float(intercept))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "series"
+
+
+def figure_filename(owner: str, series_name: str, index: int) -> str:
+    """File name of a figure: the claim id (or study name), its position and the series name."""
+    return f"{_slug(owner)}--{index}-{_slug(series_name)}.png"
+
+
+def draw_series(series: Mapping[str, Any], owner: str, index: int, confidence: float | None = None) -> Figure:
+    """Draw one series: estimates with interval bars, the theory line, the log-log slope where relevant."""
+    x = _floats(series["x"], len(series["x"]))
+    n = len(x)
+    est = _floats(series["estimate"], n)
+    lo = _floats(series["ci_low"], n)
+    hi = _floats(series["ci_high"], n)
+    log_x, log_y = bool(series.get("log_x")), bool(series.get("log_y"))
+    # The interval must contain the estimate; clip rounding noise so matplotlib gets non-negative bar lengths.
+    yerr = np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])
+    yerr = np.where(np.isfinite(yerr), yerr, 0.0)
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    try:
+        level = f"{fmt_level(confidence)} interval" if confidence else "interval"
+        ax.errorbar(x, est, yerr=yerr, fmt="o", ms=4.5, capsize=3, lw=1.2, color=_COLOURS["estimate"],
+                    label=f"Monte Carlo estimate ({level})", zorder=3)
+        if series.get("theory") is not None:
+            theory = _floats(series["theory"], n)
+            order = np.argsort(x)
+            ax.plot(x[order], theory[order], "-", lw=1.8, color=_COLOURS["theory"],
+                    label=str(series.get("theory_label") or "theory"), zorder=2)
+        slope = None
+        if log_x and log_y:
+            fit = loglog_fit(x, est)
+            if fit is not None:
+                slope = fit.slope
+                grid = np.geomspace(np.nanmin(x[x > 0]), np.nanmax(x[x > 0]), 50)
+                ax.plot(grid, np.exp(fit.intercept) * grid**fit.slope, "--", lw=1.2, color=_COLOURS["fit"],
+                        label=f"least-squares fit, slope {fit.slope:.3f}", zorder=1)
+        for on, axis, set_scale in ((log_x, ax.xaxis, ax.set_xscale), (log_y, ax.yaxis, ax.set_yscale)):
+            if on:
+                set_scale("log")
+                # plain numbers (0.25, 16) read better than 2.5 x 10^-1 over the few decades these figures span
+                axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+                axis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+                axis.set_minor_formatter(ticker.NullFormatter())
+        ax.set_xlabel(str(series.get("x_label") or "x"))
+        ax.set_ylabel(str(series.get("y_label") or "value"))
+        ax.set_title(str(series["name"]), fontsize=10)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8, frameon=False)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        # no timestamp/version metadata: the same store renders to the same bytes
+        fig.savefig(buffer, format="png", metadata={"Software": None})
+    finally:
+        plt.close(fig)
+    caption = str(series["name"])
+    if slope is not None and math.isfinite(slope):
+        caption += f" (fitted log-log slope {slope:.3f})"
+    return Figure(figure_filename(owner, str(series["name"]), index), caption, buffer.getvalue(), slope)
+
+
+def _short(text: str, width: int = 38) -> str:
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def draw_checks(checks: Sequence[Mapping[str, Any]], owner: str, index: int) -> Figure | None:
+    """Every statistical check of a claim as its deviation from theory, with interval and equivalence margin.
+
+    For a claim whose experiment gives no series. Each check is one row:
+    (estimate - theory) / |theory| with its interval scaled the same way, and
+    the check's equivalence band (``margin``, else tolerance * |theory|) in
+    which the interval must lie for CONFIRMED. When some theory is 0 the
+    deviations are absolute instead. Negative controls are drawn hollow: their
+    theory is wrong on purpose and their interval must exclude 0.
+    """
+    rows = [c for c in checks if c.get("kind") == "statistical"
+            and all(c.get(k) is not None for k in ("theory", "estimate", "ci_low", "ci_high"))]
+    if not rows:
+        return None
+    theory = np.array([float(c["theory"]) for c in rows])
+    relative = bool(np.all(theory != 0))
+    scale = np.abs(theory) if relative else np.ones_like(theory)
+    dev = (np.array([float(c["estimate"]) for c in rows]) - theory) / scale
+    lo = (np.array([float(c["ci_low"]) for c in rows]) - theory) / scale
+    hi = (np.array([float(c["ci_high"]) for c in rows]) - theory) / scale
+    y = np.arange(len(rows))[::-1]
+    control = np.array([bool(c.get("control")) for c in rows])
+    fig, ax = plt.subplots(figsize=(6.4, 1.4 + 0.32 * len(rows)), dpi=110)
+    try:
+        ax.axvline(0.0, color=_COLOURS["theory"], lw=1.8, label="theory (deviation 0)", zorder=2)
+        # each check's equivalence band: its absolute ``margin`` when stored, else tolerance * |theory|
+        half = np.array([float(c["margin"]) if c.get("margin") is not None
+                         else float(c.get("tolerance") or 0.0) * abs(float(c["theory"])) for c in rows]) / scale
+        if np.any(half > 0):
+            ax.barh(y, 2 * half, left=-half, height=0.6, color=_COLOURS["theory"], alpha=0.12,
+                    label="equivalence margin (CONFIRMED needs the interval inside)", zorder=1)
+        for mask, face, label in ((~control, _COLOURS["estimate"], "Monte Carlo estimate with interval"),
+                                  (control, "white", "negative control (its interval must exclude 0)")):
+            if mask.any():
+                err = np.vstack([np.clip(dev - lo, 0, None)[mask], np.clip(hi - dev, 0, None)[mask]])
+                ax.errorbar(dev[mask], y[mask], xerr=err, fmt="o", ms=5, capsize=3, color=_COLOURS["estimate"],
+                            mfc=face, label=label, zorder=3)
+        ax.set_yticks(y, [_short(str(c.get("name"))) for c in rows], fontsize=7)
+        ax.set_xlabel("relative deviation (estimate - theory) / |theory|" if relative
+                      else "deviation estimate - theory (units of the quantity)")
+        ax.set_title("Monte Carlo checks against theory", fontsize=10)
+        ax.grid(True, axis="x", alpha=0.3)
+        axes_inches = fig.get_figheight() * ax.get_position().height
+        ax.legend(fontsize=7, frameon=False, loc="upper center", ncol=2,
+                  bbox_to_anchor=(0.5, -0.5 / axes_inches))  # half an inch below the axes: under the x label
+        buffer = io.BytesIO()
+        # bbox "tight": the legend sits below the axes and must be inside the image
+        fig.savefig(buffer, format="png", metadata={"Software": None}, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    caption = "Each statistical check: deviation of the Monte Carlo estimate from theory, with its interval"
+    return Figure(figure_filename(owner, "checks", index), caption, buffer.getvalue(), None)
+
+
+def draw_all(series_list: Sequence[Any], owner: str, confidence: float | None = None) -> list[Figure]:
+    """One figure per plottable series of a claim or study, in order; malformed series are skipped."""
+    return [draw_series(s, owner, i, confidence) for i, s in enumerate(series_list or ()) if is_plottable(s)]
