@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from ..claim import Claim
 from ..errors import UsageError
-from . import adaptive, clipping, ema, minibatch, momentum, noise, normalisation
+from . import adaptive, clipping, ema, implementations, minibatch, momentum, noise, normalisation
 
-_MODULES = (minibatch, ema, momentum, adaptive, noise, clipping, normalisation)
+_MODULES = (minibatch, ema, momentum, adaptive, noise, clipping, normalisation, implementations)
 
 CLAIMS: dict[str, Claim] = {}
 for _module in _MODULES:
