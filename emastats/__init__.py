@@ -15,9 +15,13 @@ __all__ = ["CLAIMS", "Claim", "Source", "Verdict", "ProofResult", "EmpiricalResu
 __version__ = "0.1.0"
 
 
-def prove(claim_ids: list[str] | None = None) -> list[ProofResult]:
-    """Prove or refute the named claims (all when None) and return their results."""
+def prove(claim_ids: list[str] | None = None, jobs: int = 1) -> list[ProofResult]:
+    """Prove or refute the named claims (all when None) and return their results.
+
+    ``jobs > 1`` proves in that many worker processes; a script that asks for
+    that needs an ``if __name__ == "__main__":`` guard (processes are spawned).
+    """
     from . import catalogue
     from .proving import prove as _prove
 
-    return _prove(catalogue.select(claim_ids))
+    return _prove(catalogue.select(claim_ids), jobs=jobs)

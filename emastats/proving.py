@@ -5,17 +5,25 @@ function of no arguments decorated with ``@proof("claim.id")`` that returns a
 ``Derivation`` built with ``proved``, ``refuted`` or ``inconclusive``. The runner
 adds the claim id and the time taken, turns a timeout or a sympy limitation into
 INCONCLUSIVE and any other exception into ERROR.
+
+:func:`prove` runs many proofs, by default in a small pool of spawned worker
+processes (see :func:`default_jobs`); a worker that dies or hangs costs only the
+claim it was proving, which becomes ERROR or a timeout.
 """
 from __future__ import annotations
 
 import importlib
+import multiprocessing
+import os
 import pkgutil
 import signal
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping
+from dataclasses import dataclass, fields, replace
+from multiprocessing.connection import Connection, wait
+from typing import Callable, Iterator, Mapping, Sequence
 
 from .claim import Claim
 from .results import ProofResult
@@ -26,7 +34,13 @@ DEFAULT_TIME_LIMIT = 30.0  # seconds per claim; a proof that needs longer is INC
 
 @dataclass(frozen=True)
 class Derivation:
-    """What a proof function returns; the runner turns it into a ProofResult."""
+    """What a proof function returns; the runner turns it into a ProofResult.
+
+    The fields mean what ProofResult's do: ``method`` names the argument in a few
+    words, ``steps`` are its key lines in LaTeX, ``counterexample`` the exact values
+    of a refutation, ``corrected_verdict`` the verdict on the claim's corrected
+    statement, ``reason`` why a verdict is not PROVED or REFUTED.
+    """
 
     verdict: Verdict
     method: str
@@ -37,6 +51,7 @@ class Derivation:
 
 
 def proved(method: str, steps: tuple[str, ...] | list[str] = (), corrected: Verdict | None = None) -> Derivation:
+    """The claim holds under its assumptions, by ``method``."""
     return Derivation(Verdict.PROVED, method, tuple(steps), corrected_verdict=corrected)
 
 
@@ -59,6 +74,7 @@ def refuted(
 
 
 def inconclusive(method: str, reason: str, steps: tuple[str, ...] | list[str] = ()) -> Derivation:
+    """Neither proved nor refuted; ``reason`` says what could not be decided."""
     return Derivation(Verdict.INCONCLUSIVE, method, tuple(steps), reason=reason)
 
 
@@ -92,7 +108,7 @@ def registered() -> dict[str, ProofFunction]:
 
 
 class ProofTimeout(Exception):
-    pass
+    """Raised inside a proof by :func:`time_limit` when its time is up."""
 
 
 @contextmanager
@@ -118,6 +134,18 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
+def _result(claim: Claim, d: Derivation, seconds: float) -> ProofResult:
+    """The ProofResult of ``claim`` from what its proof said.
+
+    A refutation of a claim that has a corrected statement but says nothing about
+    it gets ``corrected_verdict = NOT_RUN``, so a report never shows a blank there.
+    """
+    if claim.corrected is not None and d.verdict is Verdict.REFUTED and d.corrected_verdict is None:
+        d = replace(d, corrected_verdict=Verdict.NOT_RUN, reason=d.reason or "the corrected statement was not checked")
+    said = {f.name: getattr(d, f.name) for f in fields(Derivation)}
+    return ProofResult(claim_id=claim.id, seconds=round(seconds, 4), **said)
+
+
 def run_proof(claim: Claim, fn: ProofFunction | None, time_limit_s: float = DEFAULT_TIME_LIMIT) -> ProofResult:
     """Run one proof under a time bound and wrap what it says in a ProofResult."""
     start = time.perf_counter()
@@ -132,29 +160,165 @@ def run_proof(claim: Claim, fn: ProofFunction | None, time_limit_s: float = DEFA
         d = inconclusive("sympy limitation", f"sympy could not do it: {exc}".strip())
     except Exception as exc:  # a broken proof must not take the whole run down
         d = Derivation(Verdict.ERROR, "exception", reason=f"{type(exc).__name__}: {exc}")
-    if claim.corrected is not None and d.verdict is Verdict.REFUTED and d.corrected_verdict is None:
-        d = Derivation(d.verdict, d.method, d.steps, d.counterexample, Verdict.NOT_RUN,
-                       d.reason or "the corrected statement was not checked")
-    return ProofResult(
-        claim_id=claim.id,
-        verdict=d.verdict,
-        method=d.method,
-        steps=d.steps,
-        counterexample=d.counterexample,
-        corrected_verdict=d.corrected_verdict,
-        reason=d.reason,
-        seconds=round(time.perf_counter() - start, 4),
-    )
+    return _result(claim, d, time.perf_counter() - start)
 
 
-def prove(claims: list[Claim], time_limit_s: float = DEFAULT_TIME_LIMIT) -> list[ProofResult]:
-    """Run the proofs of ``claims`` in order."""
+def default_jobs() -> int:
+    """Worker processes for :func:`prove`: ``min(2, cpu count)``.
+
+    The whole catalogue takes tens of seconds of CPU, and each worker pays about
+    a second to import sympy and the proofs, so more than two rarely pays off.
+    """
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def prove(
+    claims: Sequence[Claim], time_limit_s: float = DEFAULT_TIME_LIMIT, jobs: int | None = None
+) -> list[ProofResult]:
+    """Run the proofs of ``claims`` and return their results in the order of ``claims``.
+
+    ``jobs=1`` runs them one after another in this process. More (default
+    :func:`default_jobs`) run them in that many spawned worker processes, never
+    more than there are claims; each worker imports the proof modules once and
+    bounds each proof by ``time_limit_s`` with its own alarm. As with any spawned
+    pool, a script calling this must guard its entry point with
+    ``if __name__ == "__main__":``.
+    """
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    if jobs == 1 or len(claims) <= 1:
+        proofs = registered()
+        return [run_proof(c, proofs.get(c.id), time_limit_s) for c in claims]
+    return _prove_in_pool(list(claims), time_limit_s, min(jobs, len(claims)))
+
+
+# --- the worker pool -------------------------------------------------------------------------------------------
+
+# A worker whose own alarm has not answered this long after the time limit is stuck outside Python bytecode
+# (where SIGALRM cannot interrupt it) and is killed; the claim is then reported as a timeout.
+KILL_GRACE_S = 10.0
+_READY = "ready"
+
+
+def _worker_main(conn: Connection, time_limit_s: float) -> None:
+    """Body of a worker process: import the proofs once, then prove each claim sent until None arrives."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
     proofs = registered()
-    return [run_proof(c, proofs.get(c.id), time_limit_s) for c in claims]
+    conn.send(_READY)
+    while True:
+        try:
+            claim = conn.recv()
+        except EOFError:  # the parent has gone
+            return
+        if claim is None:
+            return
+        conn.send(run_proof(claim, proofs.get(claim.id), time_limit_s))
+
+
+@dataclass
+class _Worker:
+    """A worker process, its end of the pipe, and the claim (an index into the run's list) it is proving."""
+
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    ready: bool = False
+    task: int | None = None
+    sent_at: float = 0.0
+
+
+def _prove_in_pool(claims: list[Claim], time_limit_s: float, workers: int) -> list[ProofResult]:
+    """:func:`prove` with ``workers`` spawned processes; see there.
+
+    Each worker gets one claim at a time, so when one dies (a segfault, the OOM
+    killer) or stops answering, the claim it held is known: it becomes ERROR
+    (died) or INCONCLUSIVE (timeout), the worker is replaced, and the run goes on.
+    """
+    context = multiprocessing.get_context("spawn")  # fork is unsafe with threads (torch) in the parent
+    results: list[ProofResult | None] = [None] * len(claims)
+    todo = deque(range(len(claims)))
+    pool: list[_Worker] = []
+
+    def start_worker() -> _Worker:
+        parent_end, child_end = context.Pipe()
+        process = context.Process(target=_worker_main, args=(child_end, time_limit_s), daemon=True,
+                                  name="emastats-prove")
+        process.start()
+        child_end.close()
+        return _Worker(process, parent_end)
+
+    def hand_out(worker: _Worker) -> None:
+        if not todo:
+            return
+        task = todo.popleft()
+        try:
+            worker.conn.send(claims[task])
+        except OSError:  # it died just after its last answer: the claim goes back, the death is seen next round
+            todo.appendleft(task)
+            return
+        worker.task, worker.sent_at = task, time.perf_counter()
+
+    def lost(worker: _Worker, d: Derivation) -> None:
+        """Record ``d`` for the worker's claim (or for the run, if it died importing) and replace the worker."""
+        worker.process.kill()
+        worker.process.join()
+        pool.remove(worker)
+        if worker.task is not None:
+            results[worker.task] = _result(claims[worker.task], d, time.perf_counter() - worker.sent_at)
+        elif not worker.ready:  # it died before proving anything, and a new worker would too
+            raise RuntimeError(f"a proof worker died while starting (exit code {worker.process.exitcode}); a script "
+                               "that calls prove() with jobs > 1 needs an 'if __name__ == \"__main__\":' guard")
+        if todo:
+            pool.append(start_worker())
+
+    def deadline(worker: _Worker) -> float:
+        return worker.sent_at + time_limit_s + KILL_GRACE_S
+
+    try:
+        pool.extend(start_worker() for _ in range(workers))
+        while any(r is None for r in results):
+            deadlines = [deadline(w) for w in pool if w.task is not None]
+            timeout = max(0.05, min(deadlines) - time.perf_counter()) if deadlines else None
+            wait([w.conn for w in pool] + [w.process.sentinel for w in pool], timeout)
+            for worker in list(pool):
+                message = None
+                if worker.conn.poll():
+                    try:
+                        message = worker.conn.recv()
+                    except EOFError:  # it died; is_alive() below says so once it has exited
+                        pass
+                if message == _READY:
+                    worker.ready = True
+                    hand_out(worker)
+                elif isinstance(message, ProofResult) and worker.task is not None:
+                    results[worker.task] = message
+                    worker.task = None
+                    hand_out(worker)
+                elif not worker.process.is_alive():
+                    code = worker.process.exitcode
+                    lost(worker, Derivation(Verdict.ERROR, "worker died",
+                                            reason=f"the proof's worker process died (exit code {code})"))
+                elif worker.task is not None and time.perf_counter() > deadline(worker):
+                    lost(worker, inconclusive("timeout", f"the proof's worker did not answer within "
+                                                         f"{time_limit_s + KILL_GRACE_S:g} s and was stopped"))
+    finally:
+        for worker in pool:
+            if worker.process.is_alive() and worker.task is None:
+                try:
+                    worker.conn.send(None)
+                except OSError:
+                    pass
+        for worker in pool:
+            worker.process.join(timeout=2)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.conn.close()
+    return [r for r in results if r is not None]
 
 
 def script_main(module_name: str = "__main__") -> int:
-    """Entry point of a ``proofs/*.py`` script run on its own: prove its claims, print a table."""
+    """Entry point of a ``proofs/*.py`` script run on its own: prove its claims in-process, print a table."""
     from . import catalogue
     from .render_text import verdict_table
 

@@ -1,13 +1,14 @@
 """Plain-text tables of results for the terminal (no colour codes, fixed width)."""
 from __future__ import annotations
 
+from collections import Counter
 from typing import Sequence
 
 from .results import ProofResult
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*r) for r in rows]
@@ -34,8 +35,6 @@ def verdict_table(results: Sequence[ProofResult], verbose: bool = False) -> str:
                 extra.append(f"{r.claim_id}: {r.reason}")
         if extra:
             text += "\n\n" + "\n".join(extra)
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[str(r.verdict)] = counts.get(str(r.verdict), 0) + 1
+    counts = Counter(str(r.verdict) for r in results)
     summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     return f"{text}\n\n{len(results)} claims: {summary}"

@@ -9,6 +9,7 @@ judges the corrected one and any deliberately wrong variant.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import Callable
 
@@ -83,6 +84,7 @@ def rmsprop_printed(grad: sp.Expr, avg: sp.Expr, epsilon: sp.Expr) -> sp.Expr:
 
 
 def rmsprop_corrected(grad: sp.Expr, avg: sp.Expr, epsilon: sp.Expr) -> sp.Expr:
+    """The descent step per unit eta: ``- g / sqrt(<g^2> + eps)``."""
     return -grad / sp.sqrt(avg + epsilon)
 
 
@@ -96,10 +98,12 @@ def rmsprop_update_sign() -> Derivation:
 # ---------------------------------------------------------------- epsilon inside the root
 
 _a = sp.Symbol("a", nonnegative=True)  # a = |g|, so g^2 = a^2
-_NICE_POINTS = [{_a: a0, eps: e0} for a0 in (0, sp.Rational(1, 2), 1) for e0 in (sp.Rational(1, 4), sp.Rational(1, 100), 4)]
+_NICE_POINTS = [{_a: a0, eps: e0} for a0 in (0, sp.Rational(1, 2), 1)
+                for e0 in (sp.Rational(1, 4), sp.Rational(1, 100), 4)]
 
 
-def sqrt_epsilon_bound_verdict(upper: Callable[[sp.Expr, sp.Expr], sp.Expr], corrected: Verdict | None = None) -> Derivation:
+def sqrt_epsilon_bound_verdict(upper: Callable[[sp.Expr, sp.Expr], sp.Expr],
+                               corrected: Verdict | None = None) -> Derivation:
     """Decide ``|g| <= sqrt(g^2 + eps) <= upper(|g|, eps)`` with equality to |g| only as eps -> 0.
 
     Both sides are nonnegative, so the upper bound holds iff ``upper >= 0`` and
@@ -190,16 +194,20 @@ Estimator = Callable[[sp.Expr, sp.Expr, sp.Expr], sp.Expr]  # (<g>_{t+1}, <g^2>_
 Update = Callable[[sp.Expr, sp.Expr, sp.Expr], sp.Expr]  # (m_hat, v_hat, eps) -> step per unit eta
 
 
+_mu = sp.Symbol("mu", real=True)  # the constant mean of the EMA's input
+
+
 @lru_cache(maxsize=1)
 def _ema_mean() -> sp.Expr:
-    """E<x>_t for an EMA started at 0 whose input has constant mean ``mu``: solved by rsolve, checked back."""
-    mu, M = sp.Symbol("mu", real=True), sp.Function("M")
-    solved = solve_linear(Recurrence(M, t, beta * M(t) + (1 - beta) * mu, {0: 0}), domains=BETAS)
+    """E<x>_t = (1 - beta^t) mu for an EMA started at 0 whose input has constant mean mu: by rsolve, checked back."""
+    M = sp.Function("M")
+    solved = solve_linear(Recurrence(M, t, beta * M(t) + (1 - beta) * _mu, {0: 0}), domains=BETAS)
     return solved.closed_form
 
 
 def _ema_mean_of(b: sp.Expr, mean: sp.Expr, index: sp.Expr) -> sp.Expr:
-    return _ema_mean().subs({beta: b, sp.Symbol("mu", real=True): mean, t: index})
+    """E<x>_index for the EMA with factor ``b`` whose input has constant mean ``mean``."""
+    return _ema_mean().subs({beta: b, _mu: mean, t: index})
 
 
 def _iterate_constant(gradient: sp.Expr, b1: sp.Expr, b2: sp.Expr, updates: int) -> list[tuple[sp.Expr, sp.Expr]]:
@@ -211,12 +219,12 @@ def _iterate_constant(gradient: sp.Expr, b1: sp.Expr, b2: sp.Expr, updates: int)
     return out
 
 
+_G, _B1, _B2 = sp.Integer(2), sp.Rational(1, 2), sp.Rational(3, 4)  # constant gradient 2, betas 1/2 and 3/4
+
+
 def _evaluate(estimator: Estimator, m1: sp.Expr, m2: sp.Expr, index: int) -> sp.Expr:
     """The estimate at beta1 = 1/2, beta2 = 3/4; sympy's zoo where it divides by zero."""
     return estimator(m1, m2, sp.Integer(index)).subs({beta1: _B1, beta2: _B2})
-
-
-_G, _B1, _B2 = sp.Integer(2), sp.Rational(1, 2), sp.Rational(3, 4)  # constant gradient 2, betas 1/2 and 3/4
 
 
 def _constant_gradient_counterexample(m_hat: Estimator, v_hat: Estimator) -> dict[str, object] | None:
@@ -242,9 +250,9 @@ def _shown(value: sp.Expr) -> object:
 
 
 def _linear_in(expr: sp.Expr, variables: tuple[sp.Symbol, ...]) -> bool:
-    poly = sp.Poly(sp.expand(sp.together(expr).as_numer_denom()[0]), *variables)
-    denominator = sp.together(expr).as_numer_denom()[1]
-    return poly.total_degree() <= 1 and not denominator.has(*variables)
+    """Whether ``expr`` is a_0 + sum a_i x_i in ``variables`` (so that E passes through it)."""
+    numerator, denominator = sp.together(expr).as_numer_denom()
+    return sp.Poly(sp.expand(numerator), *variables).total_degree() <= 1 and not denominator.has(*variables)
 
 
 def adam_verdict(m_hat: Estimator, v_hat: Estimator, update: Update, corrected: Verdict | None = None) -> Derivation:
@@ -280,8 +288,7 @@ def adam_verdict(m_hat: Estimator, v_hat: Estimator, update: Update, corrected: 
     steps += [r"\text{constant gradient: } \hat m = g,\ \hat v = g^2:\ "] + list(descent.steps)
     if descent.verdict is Verdict.PROVED:
         return proved("EMA means solved by rsolve; descent by the chain rule", steps, corrected=corrected)
-    return Derivation(descent.verdict, "descent by the chain rule", tuple(steps), descent.counterexample,
-                      corrected, descent.reason)
+    return replace(descent, method="descent by the chain rule", steps=tuple(steps), corrected_verdict=corrected)
 
 
 def adam_printed_m(avg_g: sp.Expr, avg_g2: sp.Expr, index: sp.Expr) -> sp.Expr:
@@ -300,20 +307,26 @@ def adam_printed_update(m: sp.Expr, second: sp.Expr, epsilon: sp.Expr) -> sp.Exp
 
 
 def adam_corrected_m(avg_g: sp.Expr, avg_g2: sp.Expr, index: sp.Expr) -> sp.Expr:
+    """m_hat_{t+1} = <g>_{t+1} / (1 - beta1^{t+1})."""
     return avg_g / (1 - beta1 ** (index + 1))
 
 
 def adam_corrected_v(avg_g: sp.Expr, avg_g2: sp.Expr, index: sp.Expr) -> sp.Expr:
+    """v_hat_{t+1} = <g^2>_{t+1} / (1 - beta2^{t+1})."""
     return avg_g2 / (1 - beta2 ** (index + 1))
 
 
 def adam_corrected_update(m: sp.Expr, second: sp.Expr, epsilon: sp.Expr) -> sp.Expr:
+    """Adam's step per unit eta: ``- m_hat / (sqrt(v_hat) + eps)``."""
     return -m / (sp.sqrt(second) + epsilon)
 
 
 @proof("adam.bias_correction")
 def adam_bias_correction() -> Derivation:
-    """The printed correction swaps <g> and <g^2> and divides by 1 - beta^t (zero at t = 0); the corrected one is unbiased."""
+    """The printed correction swaps <g> and <g^2> and divides by 1 - beta^t (zero at t = 0).
+
+    The corrected one, <g>_{t+1} / (1 - beta1^{t+1}) and <g^2>_{t+1} / (1 - beta2^{t+1}), is unbiased.
+    """
     fixed = adam_verdict(adam_corrected_m, adam_corrected_v, adam_corrected_update)
     return adam_verdict(adam_printed_m, adam_printed_v, adam_printed_update, corrected=fixed.verdict)
 
@@ -329,11 +342,9 @@ def batch_second_moment_verdict(candidate: Callable[[sp.Expr, sp.Expr, sp.Expr],
     exact enumeration of every minibatch of the data set (0, 2) for B = 1..4.
     """
     mean_g = sp.Symbol("g", real=True)
-    k = sp.Symbol("k", integer=True, positive=True)
-    X = sp.IndexedBase("X")
-    family = IidSequence(X, mean_g, sigma**2, "per-example gradients iid with mean g, variance sigma^2")
-    form = sp.Sum(X[k] / B, (k, 1, B))
-    second = sp.simplify(family.variance_of(form) + family.expectation(form) ** 2)
+    family = IidSequence(sp.IndexedBase("X"), mean_g, sigma**2,
+                         "per-example gradients iid with mean g, variance sigma^2")
+    second = sp.simplify(family.second_moment(family.sample_mean(B)))
     test = equal(second, candidate(mean_g, sigma, B))
     data = [0, 2]  # population mean 1 and variance 1
     pop_mean, pop_cov = population_moments(data)

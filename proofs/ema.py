@@ -21,12 +21,12 @@ from emastats.symbolic import (
     Recurrence,
     all_of,
     by_induction,
+    closed_sum,
     decide,
     equal,
-    closed_sum,
+    invariant_by_induction,
     limit_at_infinity,
     peel_last_term,
-    invariant_by_induction,
     solve_linear,
 )
 
@@ -74,12 +74,13 @@ def check_ema_mean(claimed: Callable[[sp.Expr], sp.Expr]) -> Derivation:
     """E[<X>_t] = claimed(t), by solving the mean recurrence and, independently, from the unrolled sum."""
     solved = solve_linear(ema_mean_recurrence(), domains=IN_UNIT)
     by_recurrence = equal(solved.closed_form, claimed(t), domains=IN_UNIT, sides=SIDES)
-    by_unrolling = equal(INPUTS.expectation(unrolled()), claimed(t), domains=IN_UNIT, sides=SIDES)
+    unrolled_mean = INPUTS.expectation(unrolled())
+    by_unrolling = equal(unrolled_mean, claimed(t), domains=IN_UNIT, sides=SIDES)
     steps = [
         rf"{ema_mean_recurrence().latex()},\ m(0) = 0",
         rf"\text{{rsolve: }} m(t) = {sp.latex(solved.closed_form)}\ \text{{(checked back into the recurrence)}}",
         rf"E\big[(1-\beta)\textstyle\sum_{{k=1}}^t\beta^{{t-k}}X_k\big] = "
-        rf"{sp.latex(sp.simplify(INPUTS.expectation(unrolled())))}",
+        rf"{sp.latex(sp.simplify(unrolled_mean))}",
         rf"\text{{claimed: }} {sp.latex(claimed(t))}",
     ]
     return decide(all_of(solved, by_recurrence, by_unrolling), "rsolve + linearity of the unrolled sum", steps)
@@ -87,6 +88,7 @@ def check_ema_mean(claimed: Callable[[sp.Expr], sp.Expr]) -> Derivation:
 
 @proof("ema.bias.mean")
 def bias_mean() -> Derivation:
+    """E[<X>_t] = (1 - beta^t) mu for iid inputs with mean mu, <X>_0 = 0."""
     return check_ema_mean(lambda t_: (1 - beta**t_) * mu)
 
 
@@ -104,6 +106,7 @@ def check_debias(claimed_mean: Callable[[sp.Expr], sp.Expr]) -> Derivation:
 
 @proof("ema.bias.debias")
 def bias_debias() -> Derivation:
+    """E[<X>_t / (1 - beta^t)] = mu for every t >= 1."""
     return check_debias(lambda t_: mu)
 
 
@@ -156,8 +159,8 @@ def unrolled_weights() -> Derivation:
 def check_stationary_variance(claimed: sp.Expr) -> Derivation:
     """lim_{t->oo} Var = (1-beta)^2 sigma^2 / (1 - beta^2) at beta = 1 - 1/N, against ``claimed``."""
     solved = solve_linear(ema_variance_recurrence(), domains=IN_UNIT)
-    fixed_point = sp.solve(sp.Eq(sp.Symbol("V"), ema_variance_recurrence().rhs.subs(v(t), sp.Symbol("V"))),
-                           sp.Symbol("V"))[0]
+    V = sp.Symbol("V")
+    fixed_point = sp.solve(sp.Eq(V, ema_variance_recurrence().rhs.subs(v(t), V)), V)[0]  # V = beta^2 V + ...
     limit = limit_at_infinity(solved.closed_form, t, contracting=(beta,))  # beta^(2t) -> 0 for 0 < beta < 1
     agree = equal(limit, fixed_point, domains=IN_UNIT)
     stated = equal(fixed_point.subs(beta, BETA_OF_N), claimed, domains=N_RANGE, sides=SIDES)
@@ -172,6 +175,7 @@ def check_stationary_variance(claimed: sp.Expr) -> Derivation:
 
 @proof("ema.running_average.variance.stationary")
 def running_average_stationary() -> Derivation:
+    """lim_{t->oo} Var[mu_t] = sigma^2 / ((2 - 1/N) N) for beta = 1 - 1/N."""
     return check_stationary_variance(sigma2 / ((2 - 1 / N) * N))
 
 
@@ -193,6 +197,7 @@ def check_finite_t_variance(claimed: sp.Expr) -> Derivation:
 
 @proof("ema.running_average.variance.finite_t")
 def running_average_finite_t() -> Derivation:
+    """Var[mu_t] = (1 - (1 - 1/N)^(2t)) sigma^2 / ((2 - 1/N) N) after t steps from 0."""
     return check_finite_t_variance((1 - BETA_OF_N ** (2 * t)) / ((2 - 1 / N) * N) * sigma2)
 
 
@@ -214,6 +219,7 @@ def check_versus_plain(claimed_ratio: sp.Expr, claimed_limit: sp.Expr) -> Deriva
 
 @proof("ema.running_average.versus_plain")
 def running_average_versus_plain() -> Derivation:
+    """V_oo / (sigma^2 / N) = 1 / (2 - 1/N), which tends to 1/2 as N -> oo."""
     return check_versus_plain(1 / (2 - 1 / N), sp.Rational(1, 2))
 
 
@@ -247,6 +253,7 @@ def check_unnormalised_limit(claimed: sp.Expr) -> Derivation:
 
 @proof("ema.unnormalised_sum.limit")
 def unnormalised_limit() -> Derivation:
+    """y_t = (1 - 1/N) y_{t-1} + c from y_0 = 0 tends to N c."""
     return check_unnormalised_limit(N * c)
 
 
@@ -269,6 +276,7 @@ def check_unnormalised_scaled(scale: sp.Expr) -> Derivation:
 
 @proof("ema.unnormalised_sum.scaled")
 def unnormalised_scaled() -> Derivation:
+    """y_t = N mu_t along the same inputs, for every t."""
     return check_unnormalised_scaled(N)
 
 

@@ -21,6 +21,7 @@ from emastats.proving import Derivation, proof, refuted, script_main
 from emastats.symbolic import (
     ExchangeableFamily,
     IidSequence,
+    ZeroTest,
     all_of,
     all_zero,
     decide,
@@ -81,7 +82,7 @@ def loss_derivative() -> Derivation:
 # --- unbiasedness ------------------------------------------------------------------------------
 
 
-def enumeration_mean_check(replacement: bool) -> object:
+def enumeration_mean_check(replacement: bool) -> ZeroTest:
     """E[g_mb] - g_fb = 0 over all minibatches, for N = 1..4, B = 1..3 with symbolic g_i."""
     residuals = []
     for n, b in SMALL_CASES:
@@ -148,7 +149,7 @@ def derived_covariance(replacement: bool) -> sp.Expr:
     return ExchangeableFamily.mean_variance(B, sigma1, ratio * sigma1)
 
 
-def enumeration_covariance_check(law: CovarianceLaw, replacement: bool, cases: list[tuple[int, int]]) -> object:
+def enumeration_covariance_check(law: CovarianceLaw, replacement: bool, cases: list[tuple[int, int]]) -> ZeroTest:
     """Exact covariance matrices over all minibatches (2-d symbolic gradients) minus law(Sigma^1, N, B)."""
     residuals = []
     for n, b in cases:
@@ -200,25 +201,30 @@ def check_covariance(law: CovarianceLaw, replacement: bool) -> Derivation:
 
 
 def sigma_over_b(sigma: sp.Expr, n: sp.Expr, b: sp.Expr) -> sp.Expr:
+    """Cov[g_mb] = Sigma^1 / B (the notes' law, for either sampling)."""
     return sigma / b
 
 
 def finite_population(sigma: sp.Expr, n: sp.Expr, b: sp.Expr) -> sp.Expr:
+    """Cov[g_mb] = (Sigma^1 / B) (N - B) / (N - 1): the finite-population correction."""
     return sigma / b * (n - b) / (n - 1)
 
 
 @proof("minibatch.covariance.with_replacement")
 def covariance_with_replacement() -> Derivation:
+    """Cov[g_mb] = Sigma^1 / B when the B indices are iid uniform."""
     return check_covariance(sigma_over_b, replacement=True)
 
 
 @proof("minibatch.covariance.without_replacement")
 def covariance_without_replacement() -> Derivation:
+    """Cov[g_mb] = Sigma^1 / B is refuted without replacement; the corrected law holds."""
     stated = check_covariance(sigma_over_b, replacement=False)
     if stated.verdict is not Verdict.REFUTED:
         return stated
     corrected = check_covariance(finite_population, replacement=False)
-    steps = [*stated.steps, r"\text{corrected } \tfrac1B\tfrac{N-B}{N-1}\Sigma^1\text{: " + corrected.verdict.value + "}",
+    steps = [*stated.steps,
+             r"\text{corrected } \tfrac1B\tfrac{N-B}{N-1}\Sigma^1\text{: " + corrected.verdict.value + "}",
              *corrected.steps[-2:]]  # its claimed form and its enumeration; the derivation is shared
     return refuted(stated.method, stated.counterexample or {}, steps, corrected=corrected.verdict)
 
@@ -239,6 +245,7 @@ def check_frozen_mean(claimed: sp.Expr) -> Derivation:
 
 @proof("minibatch.frozen_gradient.mean")
 def frozen_gradient_mean() -> Derivation:
+    """E[eta sum_{t=1}^T g_{mb;t}] = g_fb at eta = 1/T."""
     return check_frozen_mean(g_fb)
 
 
@@ -255,6 +262,7 @@ def check_frozen_variance(claimed_in_t: sp.Expr, claimed_in_eta: sp.Expr) -> Der
 
 @proof("minibatch.frozen_gradient.variance")
 def frozen_gradient_variance() -> Derivation:
+    """Var[eta sum_{t=1}^T g_{mb;t}] = Var[g_mb] / T = eta Var[g_mb] at eta = 1/T."""
     return check_frozen_variance(var_mb / T, eta * var_mb)
 
 
@@ -283,7 +291,8 @@ def accumulation() -> Derivation:
         residuals.append(step_mean - sum(values[i] for i in set(first) | set(second)) / 4)
     enumerated = all_zero(residuals)
     steps = [r"\frac1K\sum_{k=1}^K\frac1B\sum_{j=1}^B g_{k,j} = \frac{1}{KB}\sum_{k=1}^K\sum_{j=1}^B g_{k,j}",
-             rf"\text{{all {len(residuals)} ordered pairs of disjoint 2-subsets of 5 examples: }}\text{{{enumerated.method}}}"]
+             rf"\text{{all {len(residuals)} ordered pairs of disjoint 2-subsets of 5 examples: }}"
+             rf"\text{{{enumerated.method}}}"]
     return decide(all_of(general, enumerated), "linearity + enumeration of disjoint minibatches", steps)
 
 

@@ -49,7 +49,7 @@ def momentum_steps(eta_avg: sp.Expr, g: sp.Expr, state: tuple[sp.Expr, ...]) -> 
 def check_equivalence(eta_avg_of: EtaMap) -> Derivation:
     """Invariant w_trad = w_avg and v = -eta_avg <g>, by induction on t with arbitrary gradients."""
     eta_avg = eta_avg_of(eta_trad, beta)
-    w, m, v0, m0, w0 = sp.symbols("w m v_0 m_0 w_0", real=True)
+    w, m, m0, w0 = sp.symbols("w m m_0 w_0", real=True)
 
     def invariant(state: tuple[sp.Expr, ...], n: sp.Expr) -> tuple[sp.Expr, ...]:
         w_trad, v, w_avg, avg = state
@@ -85,7 +85,7 @@ def first_divergence(eta_avg: sp.Expr, v_start: int, m_start: int, steps: int = 
     start = (sp.Integer(0), sp.Integer(v_start), sp.Integer(0), sp.Integer(m_start))
     trajectory = iterate(lambda st, n: tuple(e.subs(values) for e in momentum_steps(rate, sp.Integer(1), st)),
                          start, 0, steps)
-    for n, (w_trad, v, w_avg, m) in enumerate(trajectory):
+    for n, (w_trad, _, w_avg, _) in enumerate(trajectory):
         if w_trad != w_avg:
             return {"beta": "1/2", "eta_trad": "1", "eta_avg": str(rate), "g_t": "1 for all t", "w_0": "0",
                     "v_0": str(v_start), "<g>_0": str(m_start), "t": str(n),
@@ -95,6 +95,7 @@ def first_divergence(eta_avg: sp.Expr, v_start: int, m_start: int, steps: int = 
 
 @proof("momentum.equivalence")
 def equivalence() -> Derivation:
+    """Traditional momentum with eta_trad equals average momentum with eta_avg = eta_trad / (1 - beta)."""
     return check_equivalence(lambda rate, b: rate / (1 - b))
 
 
@@ -144,6 +145,7 @@ def check_unrolled(weight: Weight) -> Derivation:
 
 @proof("momentum.heavy_ball.unrolled")
 def heavy_ball_unrolled() -> Derivation:
+    """w_T - w_0 = -eta sum_t (1 - mu^(T-t)) / (1 - mu) g_t for the heavy ball from rest."""
     return check_unrolled(lambda n: (1 - mu**n) / (1 - mu))
 
 
@@ -184,6 +186,7 @@ class Region:
     hi: sp.Expr
 
     def contains(self, value: sp.Expr) -> bool:
+        """Whether lo < value < hi."""
         return bool(self.lo < value) and bool(value < self.hi)
 
 
@@ -230,6 +233,7 @@ def jury_quadratic(poly: sp.Expr, z: sp.Symbol) -> tuple[sp.Expr, sp.Expr, sp.Ex
 
 
 def rational_in(rng: random.Random, lo: sp.Rational, hi: sp.Rational, denominator: int = 24) -> sp.Rational:
+    """A seeded rational in [lo, hi] on the grid of step (hi - lo) / denominator."""
     return lo + (hi - lo) * sp.Rational(rng.randint(0, denominator), denominator)
 
 
@@ -268,6 +272,7 @@ def _a_rational_point_in(region: sp.Set) -> sp.Rational:
 
 @proof("momentum.stability.gd")
 def stability_gd() -> Derivation:
+    """GD on lambda w^2 / 2 is stable iff 0 < eta lambda < 2."""
     return check_gd_stability(Region(sp.Integer(0), sp.Integer(2)))
 
 
@@ -323,6 +328,7 @@ def between_the_bounds(derived: sp.Expr, upper: Callable[[sp.Expr], sp.Expr],
 
 @proof("momentum.stability.heavy_ball")
 def stability_heavy_ball() -> Derivation:
+    """The heavy ball on lambda w^2 / 2 is stable iff 0 < eta lambda < 2 (1 + mu), 0 <= mu < 1."""
     return check_heavy_ball_stability(lambda m: 2 * (1 + m))
 
 

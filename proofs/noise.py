@@ -17,7 +17,7 @@ from typing import Callable, Mapping
 import sympy as sp
 
 from emastats.proving import Derivation, proof, refuted, script_main
-from emastats.symbolic.decide import all_of, as_check, decide
+from emastats.symbolic.decide import all_of, as_check, decide, verdict_of
 from emastats.symbolic.enumeration import minibatch_moments, population_moments
 from emastats.symbolic.lyapunov import LyapunovSolution, stability_conditions, stationary_covariance
 from emastats.symbolic.moments import IidSequence
@@ -142,7 +142,8 @@ def dependence_verdict(variance: sp.Expr, names: tuple[sp.Symbol, ...], points: 
     variances; ``context`` adds values a reader may want beside them.
     """
     partials = {n: sp.factor(sp.diff(variance, n)) for n in names}
-    steps = list(steps) + [rf"\partial_{{{sp.latex(n)}}}\mathrm{{Var}}_\infty = " + sp.latex(d) for n, d in partials.items()]
+    steps = list(steps) + [rf"\partial_{{{sp.latex(n)}}}\mathrm{{Var}}_\infty = " + sp.latex(d)
+                           for n, d in partials.items()]
     test = all_of(*(is_zero(d, domains=DOMAINS) for d in partials.values()))
     if test.verdict is False:
         stability = stability_conditions(solution.A)
@@ -169,6 +170,12 @@ def sde_limit(variance_of_eta0: sp.Expr) -> sp.Expr:
     return sp.cancel(sp.limit(variance_of_eta0 / (eta0 * sigma**2 / (2 * lam)), eta0, 0, "+"))
 
 
+def _sde_limit_step(limit: sp.Expr) -> str:
+    """The report line of :func:`sde_limit`'s value."""
+    return (r"\text{SDE limit } \eta_0\to0:\ \mathrm{Var}_\infty \Big/ \tfrac{\eta_0\sigma^2}{2\lambda} \to "
+            + sp.latex(limit))
+
+
 def _sde_context() -> dict[str, object]:
     """The continuous-time constant at the concrete point: the same for every B and mu."""
     return {"SDE limit eta0 sigma^2/(2 lambda) (every point)": (eta0 * sigma**2 / (2 * lam)).xreplace(_NICE)}
@@ -177,10 +184,9 @@ def _sde_context() -> dict[str, object]:
 @proof("noise.temperature.langevin")
 def temperature_langevin() -> Derivation:
     """eta Sigma^B = eta0 Sigma^1 when eta = B eta0; the OU stationary variance is eta0 Sigma^1 / (2 lambda)."""
-    k, X = sp.Symbol("k", integer=True, positive=True), sp.IndexedBase("X")
     sigma1 = sp.Symbol("Sigma1", positive=True)  # the per-example variance Sigma^1 (a quadratic form u^T Sigma^1 u)
-    family = IidSequence(X, sp.Symbol("g", real=True), sigma1, "per-example gradients iid")
-    sigma_b = sp.simplify(family.variance_of(sp.Sum(X[k] / B, (k, 1, B))))
+    family = IidSequence(sp.IndexedBase("X"), sp.Symbol("g", real=True), sigma1, "per-example gradients iid")
+    sigma_b = sp.simplify(family.variance_of(family.sample_mean(B)))
     diffusion = (B * eta0) * sigma_b  # eta Sigma^B with eta = B eta0
     dt = sp.Symbol("Delta_t", positive=True)
     # the notes' Langevin step on L = lambda Phi^2/2: Phi' = Phi - lambda Phi dt + sqrt(dt) eps, Var eps = D
@@ -190,7 +196,8 @@ def temperature_langevin() -> Derivation:
     steps = [r"\Sigma^B = \mathrm{Var}\Big(\tfrac1B\sum_b \hat g_b\Big) = " + sp.latex(sigma_b),
              r"\eta\Sigma^B\big|_{\eta=B\eta_0} = " + sp.latex(sp.simplify(diffusion)),
              *euler.latex_steps(),
-             r"\mathrm{Var}_\infty[\Phi](\Delta t) = " + sp.latex(discrete) + r"\ \to_{\Delta t\to0}\ " + sp.latex(continuous)]
+             r"\mathrm{Var}_\infty[\Phi](\Delta t) = " + sp.latex(discrete)
+             + r"\ \to_{\Delta t\to0}\ " + sp.latex(continuous)]
     check = all_of(
         equal(sigma_b, sigma1 / B),
         equal(diffusion, eta0 * sigma1),
@@ -221,16 +228,17 @@ def temperature_sgd_discrete() -> Derivation:
     formula = stationary_variance_verdict(solution, general, {**_NICE, B: sp.Integer(1), eta: sp.Rational(1, 4)})
     limit = sde_limit(scaled)
     x = sp.Symbol("x", positive=True)  # x = B eta0 lambda: the relative correction is O(x)
-    correction = sp.limit(sp.simplify((scaled / (eta0 * sigma**2 / (2 * lam)) - 1).subs(eta0, x / (B * lam))) / x, x, 0)
+    relative_excess = (scaled / (eta0 * sigma**2 / (2 * lam)) - 1).subs(eta0, x / (B * lam))
+    correction = sp.limit(sp.simplify(relative_excess) / x, x, 0)
     fixed = all_of(
         as_check(formula),
         equal(scaled, in_eta0, domains=DOMAINS),
         equal(limit, 1),
         is_zero(correction - sp.Rational(1, 2)),
     )
-    fixed_verdict = decide(fixed, "Lyapunov").verdict
+    fixed_verdict = verdict_of(fixed)
     steps = [r"\eta = B\eta_0:\ \mathrm{Var}_\infty[w] = " + sp.latex(scaled),
-             r"\text{SDE limit } \eta_0\to0:\ \mathrm{Var}_\infty \Big/ \tfrac{\eta_0\sigma^2}{2\lambda} \to " + sp.latex(limit)
+             _sde_limit_step(limit)
              + r",\ \text{relative correction } \sim " + sp.latex(correction) + r"\,B\eta_0\lambda",
              r"\lambda=\sigma=1,\ \eta_0=\tfrac14:\ B=1: " + sp.latex(scaled.xreplace({**_NICE, B: 1}))
              + r",\ B=2: " + sp.latex(scaled.xreplace({**_NICE, B: 2})) + r"\ (\text{SDE: } \tfrac18 \text{ for both})"]
@@ -250,11 +258,11 @@ def temperature_momentum() -> Derivation:
     formula = stationary_variance_verdict(solution, general, nice)
     limit = sde_limit(scaled)
     fixed = all_of(as_check(formula), equal(scaled, in_eta0, domains=DOMAINS), equal(limit, 1))
-    fixed_verdict = decide(fixed, "Lyapunov").verdict
+    fixed_verdict = verdict_of(fixed)
     points = ({**_NICE, B: sp.Integer(1), mu: sp.Integer(0)}, {**_NICE, B: sp.Integer(1), mu: sp.Rational(1, 2)},
               {**_NICE, B: sp.Integer(2), mu: sp.Integer(0)})
     steps = [r"\eta = (1-\mu)B\eta_0:\ \mathrm{Var}_\infty[w] = " + sp.latex(scaled),
-             r"\text{SDE limit } \eta_0\to0:\ \mathrm{Var}_\infty \Big/ \tfrac{\eta_0\sigma^2}{2\lambda} \to " + sp.latex(limit)]
+             _sde_limit_step(limit)]
     return dependence_verdict(scaled, (mu, B), points, solution, corrected=fixed_verdict,
                               steps=tuple(formula.steps) + tuple(steps), context=_sde_context())
 

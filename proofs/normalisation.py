@@ -11,6 +11,7 @@ judged by the same code.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
@@ -50,8 +51,7 @@ def expected_sum_of_squares() -> tuple[sp.Expr, tuple[str, ...]]:
     if sp.expand(reduced - (squares - B * xbar**2)) != 0:
         raise AssertionError(f"sum of squares did not reduce to sum x^2 - B xbar^2: {reduced}")
     draws = IidSequence(X, mean, sigma2, "x_b iid with mean mu and variance sigma^2")
-    mean_form = sp.Sum(X[k] / B, (k, 1, B))
-    second_moment_of_mean = draws.variance_of(mean_form) + draws.expectation(mean_form) ** 2
+    second_moment_of_mean = draws.second_moment(draws.sample_mean(B))
     squares_family = IidSequence(sp.IndexedBase("Y"), sigma2 + mean**2, sp.Symbol("v4", positive=True),
                                  "Y_b = x_b^2 iid with mean sigma^2 + mu^2")
     expected_squares = squares_family.expectation(sp.Sum(sp.IndexedBase("Y")[k], (k, 1, B)))
@@ -154,6 +154,25 @@ def running_variance() -> Derivation:
 # ---------------------------------------------------------------- sigmoid
 
 
+@dataclass(frozen=True)
+class ZeroOrPositive:
+    """``margin >= 0`` as a check: True or False when sympy's assumptions decide the sign, None otherwise."""
+
+    margin: sp.Expr
+
+    @property
+    def verdict(self) -> bool | None:
+        return True if self.margin.is_nonnegative else (False if self.margin.is_negative else None)
+
+    @property
+    def witness(self) -> dict[str, str] | None:
+        return {"bound - 1/4": str(self.margin)} if self.verdict is False else None
+
+    @property
+    def method(self) -> str:
+        return f"sign of {self.margin}"
+
+
 def sigmoid_bound_verdict(bound: sp.Expr) -> Derivation:
     """Decide ``sigma'(x) = sigma(x)(1 - sigma(x)) <= bound`` for all real x.
 
@@ -178,29 +197,11 @@ def sigmoid_bound_verdict(bound: sp.Expr) -> Derivation:
              r"\sigma(x) = \tfrac12 \iff x \in " + sp.latex(critical) + r",\ \sigma'(0) = " + sp.latex(peak)
              + r",\ \sigma'''(0) = " + sp.latex(curvature) + r" < 0"]
     if (peak - bound).is_positive:
-        return refuted("calculus: derivative, completing the square", {"x": 0, "sigma'(0)": peak, "bound": bound}, steps)
-    margin = ZeroOrPositive(bound - sp.Rational(1, 4))
+        return refuted("calculus: derivative, completing the square",
+                       {"x": 0, "sigma'(0)": peak, "bound": bound}, steps)
+    margin = ZeroOrPositive(sp.sympify(bound) - sp.Rational(1, 4))
     return decide(all_of(identity, square, is_zero(peak - sp.Rational(1, 4)), margin),
                   "calculus: derivative, completing the square", steps)
-
-
-class ZeroOrPositive:
-    """``value >= 0`` as a check: True when sympy knows it, None when it cannot tell."""
-
-    def __init__(self, value: sp.Expr) -> None:
-        self.value = sp.sympify(value)
-
-    @property
-    def verdict(self) -> bool | None:
-        return True if self.value.is_nonnegative else (False if self.value.is_negative else None)
-
-    @property
-    def witness(self) -> dict[str, str] | None:
-        return {"bound - 1/4": str(self.value)} if self.verdict is False else None
-
-    @property
-    def method(self) -> str:
-        return f"sign of {self.value}"
 
 
 @proof("sigmoid.derivative_bound")

@@ -64,7 +64,8 @@ def test_rational_matrices_agree_with_scipy():
 
 def test_heavy_ball_closed_form_and_a_numeric_point():
     A = sp.Matrix([[1 - eta * lam, mu], [-eta * lam, mu]])
-    sol = stationary_covariance(A, sp.Matrix([-eta, -eta]), sigma**2 / B, domains={mu: (0, 1), eta: (0, 2), lam: (0, 1)})
+    sol = stationary_covariance(A, sp.Matrix([-eta, -eta]), sigma**2 / B,
+                                domains={mu: (0, 1), eta: (0, 2), lam: (0, 1)})
     assert sol.satisfied is True
     expected = eta * sigma**2 * (1 + mu) / (B * lam * (1 - mu) * (2 * (1 + mu) - eta * lam))
     assert sp.simplify(sol.variance(0) - expected) == 0

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import os
+import time
 from fractions import Fraction
 
 import pytest
 import sympy as sp
 
 from emastats import catalogue, proving
+from emastats.claim import Claim
 from emastats.layout import load_package
 from emastats.verdict import Verdict
 
@@ -199,3 +202,74 @@ def test_a_proof_past_its_time_limit_is_inconclusive():
     claim = catalogue.get("minibatch.covariance.with_replacement")
     result = proving.run_proof(claim, PROOFS[claim.id], time_limit_s=0.001)
     assert result.verdict is Verdict.INCONCLUSIVE and result.method == "timeout"
+
+
+# --- the worker pool of `emastats prove` -------------------------------------------------------
+
+
+class _ExitsWhenUnpickled:
+    """A claim title that ends the worker process receiving it: a stand-in for a proof that crashes Python."""
+
+    def __reduce__(self):
+        return (os._exit, (7,))
+
+
+class _HangsWhenUnpickled:
+    """A claim title that blocks the worker outside any proof, where its alarm is not set."""
+
+    def __reduce__(self):
+        return (time.sleep, (120,))
+
+
+def _claim(cid: str, title: object) -> Claim:
+    return Claim(cid, title, "x = x", general="a test claim")  # type: ignore[arg-type]
+
+
+POOL_IDS = ("minibatch.frozen_gradient.mean", "minibatch.frozen_gradient.variance", "ema.unnormalised_sum.scaled")
+POOL_TIME_LIMIT = 3.0  # 30 times what the slowest of these proofs takes on a busy machine
+
+
+@pytest.fixture(scope="module")
+def pool_run() -> tuple[list, list]:
+    claims = [catalogue.get(POOL_IDS[0]), _claim("test.no_proof", "no proof is registered"),
+              _claim("test.worker_dies", _ExitsWhenUnpickled()), catalogue.get(POOL_IDS[1]),
+              _claim("test.worker_hangs", _HangsWhenUnpickled()), catalogue.get(POOL_IDS[2])]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(proving, "KILL_GRACE_S", 0.5)
+        return claims, proving.prove(claims, time_limit_s=POOL_TIME_LIMIT, jobs=2)
+
+
+def test_the_pool_returns_the_in_process_results_in_order(pool_run):
+    claims, pooled = pool_run
+    assert [r.claim_id for r in pooled] == [c.id for c in claims]
+    for cid in POOL_IDS:
+        alone = proving.run_proof(catalogue.get(cid), PROOFS[cid])
+        in_pool = next(r for r in pooled if r.claim_id == cid)
+        assert (in_pool.verdict, in_pool.method, in_pool.steps) == (alone.verdict, alone.method, alone.steps)
+    assert pooled[1].verdict is Verdict.NOT_RUN
+
+
+def test_a_worker_that_dies_costs_only_its_claim(pool_run):
+    _, pooled = pool_run
+    died = pooled[2]
+    assert died.verdict is Verdict.ERROR and "died" in died.reason and "exit code 7" in died.reason
+    assert pooled[3].verdict is Verdict.PROVED and pooled[5].verdict is Verdict.PROVED  # the run went on
+
+
+def test_a_worker_that_stops_answering_is_stopped_as_a_timeout(pool_run):
+    _, pooled = pool_run
+    hung = pooled[4]
+    assert hung.verdict is Verdict.INCONCLUSIVE and hung.method == "timeout"
+
+
+def test_prove_rejects_a_pool_of_no_workers():
+    with pytest.raises(ValueError, match="at least 1"):
+        proving.prove([catalogue.get(POOL_IDS[0])], jobs=0)
+
+
+def test_the_cli_rejects_jobs_below_one_in_one_line(capsys):
+    from emastats import cli
+
+    assert cli.main(["prove", "--jobs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--jobs" in err

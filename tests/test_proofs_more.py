@@ -272,7 +272,8 @@ def test_wrong_gaussian_clipping_formulas_are_refuted():
 
     def wrong_tail_order(d, s, c):
         U = c**2 / (2 * s**2)
-        return s * sp.sqrt(2) * sp.gamma((d + 1) / 2) / sp.gamma(d / 2) * P((d + 1) / 2, U) + c * (1 - P((d + 1) / 2, U))
+        return (s * sp.sqrt(2) * sp.gamma((d + 1) / 2) / sp.gamma(d / 2) * P((d + 1) / 2, U)
+                + c * (1 - P((d + 1) / 2, U)))
 
     value = clipping.value_clip_verdict(no_density_term)
     assert value.verdict is Verdict.REFUTED

@@ -19,6 +19,7 @@ from emastats.symbolic import (
     by_induction,
     check_solution,
     closed_sum,
+    conjunction,
     decide,
     equal,
     invariant_by_induction,
@@ -28,6 +29,7 @@ from emastats.symbolic import (
     minibatch_moments,
     population_moments,
     solve_linear,
+    verdict_of,
 )
 from emastats.verdict import Verdict
 
@@ -213,19 +215,19 @@ def test_independent_family_moments_of_linear_forms():
     s2 = sp.Symbol("s2", positive=True)
     family = IndependentFamily.iid(xs, mu, s2, assumption="x1, x2, x3 independent")
     assert sp.simplify(family.expectation(2 + xs[0] - xs[1]) - 2) == 0
-    assert sp.simplify(family.variance(sum(xs) / 3) - s2 / 3) == 0
+    assert sp.simplify(family.variance_of(sum(xs) / 3) - s2 / 3) == 0
     assert sp.simplify(family.covariance(xs[0] + xs[1], xs[1] + xs[2]) - s2) == 0
     assert sp.simplify(family.expectation_of_product(xs[0], xs[1]) - mu**2) == 0  # independence used
     assert sp.simplify(family.expectation_of_product(xs[0], xs[0]) - (s2 + mu**2)) == 0
     with pytest.raises(ValueError):
-        family.variance(xs[0] * xs[1])  # not a linear form
+        family.variance_of(xs[0] * xs[1])  # not a linear form
 
 
 def test_exchangeable_family_matches_its_symbolic_size_formula():
     xs = sp.symbols("x1:5", real=True)
     s2, c = sp.symbols("s2 c", real=True)
     family = ExchangeableFamily.of(xs, mu, s2, c, assumption="equal pairwise covariance c")
-    direct = family.variance(sum(xs) / 4)
+    direct = family.variance_of(sum(xs) / 4)
     assert sp.simplify(direct - ExchangeableFamily.mean_variance(4, s2, c)) == 0
 
 
@@ -239,6 +241,16 @@ def test_iid_sequence_with_a_symbolic_number_of_terms():
                  domains=UNIT).verdict is True
     with pytest.raises(ValueError):
         seq.expectation(X[1] * X[2])
+
+
+def test_the_mean_of_b_iid_draws_has_variance_over_b_and_second_moment():
+    X, B = sp.IndexedBase("X"), sp.Symbol("B", integer=True, positive=True)
+    s2 = sp.Symbol("s2", positive=True)
+    seq = IidSequence(X, mu, s2, assumption="iid")
+    xbar = seq.sample_mean(B)
+    assert equal(seq.variance_of(xbar), s2 / B).verdict is True
+    assert equal(seq.second_moment(xbar), s2 / B + mu**2).verdict is True
+    assert equal(seq.second_moment(xbar), s2 + mu**2).verdict is False  # the 1/B matters
 
 
 def test_closed_sum_agrees_with_sympy_on_concrete_ranges():
@@ -301,3 +313,12 @@ def test_decide_maps_true_false_none_to_verdicts():
     undecided = decide(is_zero(sp.Abs(x) - x, domains={x: (0, 1)}), "m")
     assert undecided.verdict is Verdict.INCONCLUSIVE and undecided.reason
     assert all_of(is_zero(x - x), equal(x, 2 * x)).verdict is False
+
+
+def test_conjunction_and_verdict_of_are_three_valued():
+    assert conjunction([True, True]) is True and conjunction([]) is True
+    assert conjunction([True, None]) is None
+    assert conjunction([None, False, True]) is False
+    assert verdict_of(is_zero(x - x)) is Verdict.PROVED
+    assert verdict_of(equal(x, 2 * x)) is Verdict.REFUTED
+    assert verdict_of(is_zero(sp.Abs(x) - x, domains={x: (0, 1)})) is Verdict.INCONCLUSIVE

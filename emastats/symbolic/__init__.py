@@ -10,20 +10,20 @@
 * :mod:`.gaussian`: means of value- and norm-clipped Gaussians (sympy integrals, mpmath quadrature)
 * :mod:`.decide`: a check's True / False / None as PROVED / REFUTED / INCONCLUSIVE
 """
-from .decide import AllOf, DerivationCheck, all_of, as_check, decide
+from .decide import AllOf, DerivationCheck, all_of, as_check, decide, verdict_of
 from .enumeration import MinibatchMoments, minibatch_moments, population_moments
 from .induction import InductionResult, by_induction, invariant_by_induction, iterate, peel_last_term
 from .moments import ExchangeableFamily, IidSequence, IndependentFamily
+from .recurrences import Recurrence, RecurrenceCheck, RecurrenceError, check_solution, limit_at_infinity, solve_linear
 from .sums import closed_sum, generic_branch
-from .recurrences import (
-    Recurrence, RecurrenceCheck, RecurrenceError, check_solution, limit_at_infinity, solve_linear,
-)
-from .zero import ZeroTest, all_zero, equal, is_zero
+from .zero import ZeroTest, all_zero, conjunction, equal, is_zero
 
 __all__ = [
-    "AllOf", "DerivationCheck", "all_of", "as_check", "decide",
-    "ExchangeableFamily", "IidSequence", "IndependentFamily", "InductionResult", "MinibatchMoments",
-    "Recurrence", "RecurrenceCheck", "RecurrenceError", "ZeroTest", "all_zero", "by_induction",
-    "check_solution", "equal", "invariant_by_induction", "is_zero", "iterate", "minibatch_moments",
-    "population_moments", "solve_linear", "generic_branch", "peel_last_term", "closed_sum", "limit_at_infinity",
+    "AllOf", "DerivationCheck", "all_of", "as_check", "decide", "verdict_of",
+    "MinibatchMoments", "minibatch_moments", "population_moments",
+    "InductionResult", "by_induction", "invariant_by_induction", "iterate", "peel_last_term",
+    "ExchangeableFamily", "IidSequence", "IndependentFamily",
+    "Recurrence", "RecurrenceCheck", "RecurrenceError", "check_solution", "limit_at_infinity", "solve_linear",
+    "closed_sum", "generic_branch",
+    "ZeroTest", "all_zero", "conjunction", "equal", "is_zero",
 ]

@@ -12,6 +12,7 @@ from typing import Mapping, Protocol, Sequence
 
 from ..proving import Derivation, inconclusive, proved, refuted
 from ..verdict import Verdict
+from .zero import conjunction
 
 
 class Decidable(Protocol):
@@ -44,6 +45,11 @@ def decide(
     return inconclusive(method, f"undecided: {reason}", list(steps))
 
 
+def verdict_of(check: Decidable) -> Verdict:
+    """The Verdict a check supports on its own: PROVED (True), REFUTED (False) or INCONCLUSIVE (None)."""
+    return {True: Verdict.PROVED, False: Verdict.REFUTED}.get(check.verdict, Verdict.INCONCLUSIVE)
+
+
 @dataclass(frozen=True)
 class AllOf:
     """Several checks that must all hold: False if any is False, True if all are True, else None."""
@@ -52,10 +58,7 @@ class AllOf:
 
     @property
     def verdict(self) -> bool | None:
-        verdicts = [c.verdict for c in self.checks]
-        if False in verdicts:
-            return False
-        return True if all(v is True for v in verdicts) else None
+        return conjunction(c.verdict for c in self.checks)
 
     @property
     def witness(self) -> Mapping[str, str] | None:
@@ -67,6 +70,7 @@ class AllOf:
 
 
 def all_of(*checks: Decidable) -> AllOf:
+    """All of ``checks`` as one check (see :class:`AllOf`)."""
     return AllOf(tuple(checks))
 
 
@@ -93,4 +97,5 @@ class DerivationCheck:
 
 
 def as_check(derivation: Derivation) -> DerivationCheck:
+    """``derivation`` as a check (see :class:`DerivationCheck`)."""
     return DerivationCheck(derivation)

@@ -122,7 +122,8 @@ def norm_clip_mean(d: sp.Expr, s: sp.Expr, c: sp.Expr) -> ClippedMean:
 
 def _mp(value: object) -> mpmath.mpf:
     """An exact sympy/int/str value as an mpmath number at the current precision."""
-    return mpmath.mpf(sp.Rational(value).p) / sp.Rational(value).q
+    exact = sp.Rational(value)
+    return mpmath.mpf(exact.p) / exact.q
 
 
 def value_clip_mean_quadrature(m: object, s: object, c: object, digits: int = 30) -> mpmath.mpf:

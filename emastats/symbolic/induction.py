@@ -22,7 +22,7 @@ from typing import Callable, Sequence, Union
 
 import sympy as sp
 
-from .zero import Domains, ZeroTest, all_zero
+from .zero import Domains, ZeroTest, all_zero, conjunction
 
 State = Union[sp.Expr, tuple[sp.Expr, ...]]
 Step = Callable[[State, sp.Symbol], State]
@@ -47,11 +47,7 @@ class InductionResult:
 
     @property
     def verdict(self) -> bool | None:
-        if self.base.verdict is False or self.step.verdict is False:
-            return False
-        if self.base.verdict and self.step.verdict:
-            return True
-        return None
+        return conjunction((self.base.verdict, self.step.verdict))
 
     @property
     def failed_part(self) -> str | None:
@@ -90,7 +86,7 @@ def peel_last_term(expr: sp.Expr, n: sp.Symbol) -> sp.Expr:
     """
 
     def peel(s: sp.Sum) -> sp.Expr:
-        (k, lo, hi), = s.limits
+        (k, lo, _), = s.limits
         return sp.Sum(s.function, (k, lo, n)) + s.function.subs(k, n + 1)
 
     return expr.replace(

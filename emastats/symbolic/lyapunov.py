@@ -50,6 +50,7 @@ class LyapunovSolution:
 
     @property
     def satisfied(self) -> bool | None:
+        """Whether the solution was checked to satisfy the equation (None: undecided)."""
         return self.check.verdict
 
     def variance(self, index: int = 0) -> sp.Expr:
@@ -57,6 +58,7 @@ class LyapunovSolution:
         return self.P[index, index]
 
     def latex_steps(self) -> list[str]:
+        """The equation, its solution and the residual check as LaTeX lines for a report."""
         return [
             r"P = A P A^{\top} + Q,\quad A = " + sp.latex(self.A) + r",\ Q = " + sp.latex(self.Q),
             r"P = " + sp.latex(self.P),
@@ -165,6 +167,7 @@ class StabilityConditions:
         return all(results)
 
     def latex(self) -> str:
+        """The conditions as one LaTeX line."""
         return r",\quad ".join(sp.latex(c) for c in self.conditions)
 
 

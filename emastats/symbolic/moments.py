@@ -63,10 +63,8 @@ class _FiniteFamily:
         _, b = _linear_coefficients(second, self.variables)
         return sp.expand(sum(a[x] * b[y] * self._covariance_of(x, y) for x in self.variables for y in self.variables))
 
-    def variance(self, form: sp.Expr) -> sp.Expr:
-        return self.covariance(form, form)
-
     def variance_of(self, form: sp.Expr) -> sp.Expr:
+        """Var[F] = Cov(F, F)."""
         return self.covariance(form, form)
 
     def expectation_of_product(self, first: sp.Expr, second: sp.Expr) -> sp.Expr:
@@ -84,6 +82,7 @@ class IndependentFamily(_FiniteFamily):
     @classmethod
     def iid(cls, variables: Sequence[sp.Symbol], mean: sp.Expr, variance: sp.Expr,
             assumption: str) -> "IndependentFamily":
+        """X_i with one common mean and variance, uncorrelated (iid is more than is used)."""
         return cls(tuple(variables), {x: mean for x in variables}, {x: variance for x in variables}, assumption)
 
 
@@ -100,7 +99,7 @@ class ExchangeableFamily(_FiniteFamily):
     def mean_variance(size: sp.Expr, variance: sp.Expr, pair_covariance: sp.Expr) -> sp.Expr:
         """Var[(1/n) sum_{i=1}^n X_i] = (n variance + n (n - 1) pair_covariance) / n^2, n possibly symbolic.
 
-        The same bilinear expansion as :meth:`variance` (n diagonal terms, n (n - 1)
+        The same bilinear expansion as :meth:`variance_of` (n diagonal terms, n (n - 1)
         off-diagonal ones), written for a symbolic number of members.
         """
         return (size * variance + size * (size - 1) * pair_covariance) / size**2
@@ -108,6 +107,7 @@ class ExchangeableFamily(_FiniteFamily):
     @classmethod
     def of(cls, variables: Sequence[sp.Symbol], mean: sp.Expr, variance: sp.Expr,
            pair_covariance: sp.Expr, assumption: str) -> "ExchangeableFamily":
+        """X_i with one common mean and variance and covariance ``pair_covariance`` between any two."""
         return cls(tuple(variables), {x: mean for x in variables}, {x: variance for x in variables},
                    assumption, pair_covariance)
 
@@ -162,4 +162,14 @@ class IidSequence:
         return self.variance * closed_sum(c * d.subs(j, k), (k, lo, hi))
 
     def variance_of(self, form: sp.Expr) -> sp.Expr:
+        """Var[F] = Cov(F, F)."""
         return self.covariance(form, form)
+
+    def second_moment(self, form: sp.Expr) -> sp.Expr:
+        """E[F^2] = Var[F] + (E[F])^2."""
+        return self.variance_of(form) + self.expectation(form) ** 2
+
+    def sample_mean(self, size: sp.Expr) -> sp.Expr:
+        """The form (1/size) sum_{k=1}^{size} X[k]: the mean of ``size`` draws, e.g. a minibatch mean."""
+        k = sp.Symbol("k", integer=True, positive=True)
+        return sp.Sum(self.X[k] / size, (k, 1, size))

@@ -13,7 +13,7 @@ from typing import Mapping
 
 import sympy as sp
 
-from .zero import Domains, ZeroTest, all_zero
+from .zero import Domains, ZeroTest, all_zero, conjunction
 
 
 class RecurrenceError(Exception):
@@ -39,9 +39,11 @@ class Recurrence:
         return closed_form.subs(self.n, self.n + self.order) - self.rhs.subs(shifts)
 
     def initial_residuals(self, closed_form: sp.Expr) -> list[sp.Expr]:
+        """``closed(k) - a_k`` for each initial condition ``a(k) = a_k``."""
         return [closed_form.subs(self.n, k) - sp.sympify(v) for k, v in sorted(self.initial.items())]
 
     def latex(self) -> str:
+        """The recurrence as a LaTeX equation."""
         return sp.latex(sp.Eq(self.a(self.n + self.order), self.rhs))
 
 
@@ -56,11 +58,7 @@ class RecurrenceCheck:
 
     @property
     def verdict(self) -> bool | None:
-        if self.step.verdict is False or self.initial.verdict is False:
-            return False
-        if self.step.verdict and self.initial.verdict:
-            return True
-        return None
+        return conjunction((self.step.verdict, self.initial.verdict))
 
     @property
     def witness(self) -> dict[str, str] | None:

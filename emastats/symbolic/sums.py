@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+
 def generic_branch(expr: sp.Expr) -> sp.Expr:
     """``expr`` with each Piecewise replaced by its branch for the generic case.
 

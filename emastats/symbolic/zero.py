@@ -55,13 +55,14 @@ class ZeroTest:
     points: int = 0
     point: Mapping[sp.Basic, sp.Rational] | None = field(default=None, repr=False, compare=False)
 
-    @property
-    def is_true(self) -> bool:
-        return self.verdict is True
 
-    @property
-    def is_false(self) -> bool:
-        return self.verdict is False
+
+def conjunction(verdicts: Iterable[bool | None]) -> bool | None:
+    """Three-valued "and" of check verdicts: False if any is False, True if all are True, else None."""
+    verdicts = list(verdicts)
+    if False in verdicts:
+        return False
+    return True if all(v is True for v in verdicts) else None
 
 
 def _domain_of(sym: sp.Symbol, domains: Domains | None) -> Domain | None:
@@ -132,7 +133,7 @@ def _evaluate(
         # arbitrary function at the points the expression needs (equal arguments, equal values)
         arbitrary = _arbitrary_inputs(value)
         if arbitrary:
-            drawn = {a: _draw(sp.Dummy(real=True), None, rng) for a in sorted(arbitrary, key=str)}
+            drawn = {a: _draw(sp.Dummy(real=True), None, rng) for a in arbitrary}
             values.update(drawn)
             value = value.xreplace(drawn)
         if value.free_symbols:
@@ -175,7 +176,7 @@ def is_zero(
     ``expr`` is undefined are skipped (up to ``5 * trials`` draws).
     """
     expr = sp.sympify(expr)
-    chosen = sorted(expr.free_symbols if symbols is None else set(symbols), key=lambda s: str(s))
+    chosen = sorted(expr.free_symbols if symbols is None else set(symbols), key=str)
     labels = {i.base.label for i in expr.atoms(sp.Indexed)} | {b.label for b in expr.atoms(sp.IndexedBase)}
     chosen = [s for s in chosen if isinstance(s, sp.Symbol) and s not in labels]  # X[k] is drawn per index
     rng = random.Random(seed)
