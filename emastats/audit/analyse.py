@@ -1,0 +1,565 @@
+"""Classify each statement of a formula and check it the way its kind must be checked.
+
+Not every ``=`` is an identity. A statement is one of:
+
+* a **numeric example** (numbers only, after the values the document stated): recomputed (AUD008);
+* an **assumption** (an inline ``$x = …$`` in prose, e.g. "Setting $\\epsilon = 0$"): applies to the next
+  display formula's checks; ``x_0 = c`` is an initial value and stays;
+* a **definition or update rule** (``w_{t+1} = w_t - \\eta g_t``, ``\\hat m_t = …``): recorded in the context
+  and run by ``check_update`` (sign, first-step division by zero, bias correction, scaling, EMA weights);
+* a **derivation step**: a later side of a chain ``a = b = c``, or a restatement of the quantity the previous
+  display formula was about (the next line of a derivation): must be an identity under the context (AUD001);
+* an **equation being solved**: a block whose lines all contain one unknown and start from an equation in it
+  (``x = a x + b``, ``0 = …``): each line is solved for the unknown and the solutions compared (AUD009);
+* a **condition** ("we need …", "must satisfy …"): an equation that is not claimed to hold identically; left
+  unchecked when it does not hold.
+
+Failing comparisons between sides that name different quantities, none of which the document defined, are
+left unchecked: the step relies on facts not stated as formulas. Everything unchecked is counted, never an
+error.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import mpmath
+import sympy
+from sympy.core.function import AppliedUndef
+
+from .canonical import NAMED
+from .check_update import Where, check_definition
+from .check_variance import expected_variance, variance_subject
+from .compare import Comparison, apply_assumptions, compare
+from .context import Context, Definition, atom_name, base_of, is_integer_name, referenced_functions
+from .normalise import GREEK
+from .evaluate import Evaluator, Point, Undecidable, close, show
+from .findings import Finding, to_latex
+from .parse import ParsedFormula, Statement
+
+OPERATORS = ("E", "Var", "Cov", "clip", "tr", "diag", "softmax", "relu")
+RUN_GAP_LINES = 14
+# Prose that introduces another form of a rule rather than the next line of a derivation.
+_NEW_DEFINITION = re.compile(r"\b(version|variant|alternative|another|instead|otherwise|other form|some slides|"
+                             r"some notes|written as)\b", re.I)
+UNKNOWN = "__unknown__"
+# Greek letters that name parameters (rates, decays): sigma, Sigma and Delta name derived quantities instead.
+_PARAMETER_LETTERS = GREEK - {"sigma", "Sigma", "delta", "Delta", "nabla", "ell", "Phi", "phi", "psi", "Psi"}  # a restatement this close to the previous display about the same quantity is a derivation step
+_CONDITION_WORDS = re.compile(r"\b(need|needs|must|require|requires|satisf\w*|solve|solving|suppose|assume|if|"
+                              r"condition|want|would|should|for .* to be|show|prove|check)\b", re.I)
+
+
+@dataclass
+class RunState:
+    """What the analysis remembers between formulas (besides the context)."""
+
+    previous_display_names: set[str] = field(default_factory=set)
+    previous_forms: dict[str, tuple[sympy.Basic, sympy.Basic]] = field(default_factory=dict)  # name -> (lhs, rhs)
+    previous_display_end: int = -10**9
+    assumptions: list[tuple[sympy.Basic, sympy.Basic]] = field(default_factory=list)
+
+
+@dataclass
+class Tally:
+    statements: int = 0
+    decided: int = 0
+    unchecked: int = 0
+    definitions: int = 0
+    unparsed: int = 0
+    holds: int = 0
+
+
+@dataclass
+class FormulaOutcome:
+    findings: list[Finding]
+    context: Context
+    run: RunState
+    tally: Tally
+
+
+@dataclass(frozen=True)
+class FormulaInfo:
+    line: int
+    end_line: int
+    display: bool
+    prose_before: str
+
+
+def _names(expr: sympy.Basic) -> set[str]:
+    names = {s.name for s in expr.free_symbols}
+    names |= {type(f).__name__ for f in expr.atoms(AppliedUndef)}
+    return names
+
+
+def _expanded_names(expr: sympy.Basic, context: Context, depth: int = 4) -> set[str]:
+    """The names an expression uses, with those of the definitions it relies on (a few levels deep)."""
+    names = _names(expr)
+    frontier = set(names)
+    for _ in range(depth):
+        new: set[str] = set()
+        for name in frontier:
+            definition = context.definitions.get(name)
+            if definition is not None and "/d" not in name:
+                new |= _names(definition.rhs) - _bound(definition.rhs)
+        frontier = new - names
+        names |= new
+        if not frontier:
+            break
+    return names
+
+
+def _bound(expr: sympy.Basic) -> set[str]:
+    return {str(limit[0]) for s in expr.atoms(sympy.Sum, sympy.Product) for limit in s.limits}
+
+
+def _is_number(expr: sympy.Basic) -> bool:
+    return not expr.free_symbols and not expr.atoms(AppliedUndef)
+
+
+def _comparable(a: sympy.Basic, b: sympy.Basic, context: Context) -> bool:
+    """Whether a failed comparison is evidence: the sides name the same quantities, up to defined ones."""
+    if any(type(f).__name__ in OPERATORS for f in a.atoms(AppliedUndef) | b.atoms(AppliedUndef)):
+        return False  # E[.], Var[.] are evaluated as opaque values: a mismatch is no evidence
+    extra = (_expanded_names(a, context) ^ _expanded_names(b, context)) - _bound(a) - _bound(b)
+    # derivatives (dw/dt) are continuous-time: a step that discretises them is not an identity
+    defined = {n for n in context.definitions if "/d" not in n} | {k[0] for k in context.values}
+    # a Greek letter alone is a parameter (mu, beta, eta_avg): an identity must hold for all its values
+    return all(n in defined or is_integer_name(n) or base_of(n) in _PARAMETER_LETTERS for n in extra)
+
+
+def _condition_cue(prose: str) -> bool:
+    """Whether the last sentence before a formula announces a condition rather than a fact."""
+    pieces = [p for p in re.split(r"(?<=[.!?])\s|\n", prose.strip()) if p.strip()]
+    tail = pieces[-1] if pieces else ""
+    return bool(_CONDITION_WORDS.search(tail[-200:]))
+
+
+class _Analysis:
+    def __init__(self, parsed: ParsedFormula, info: FormulaInfo, context: Context, run: RunState,
+                 seed: int) -> None:
+        self.parsed, self.info, self.context, self.run, self.seed = parsed, info, context, run, seed
+        self.findings: list[Finding] = []
+        self.tally = Tally()
+        self.display_names: set[str] = set()
+        self.forms: dict[str, tuple[sympy.Basic, sympy.Basic]] = {}
+
+    def where(self, st: Statement) -> Where:
+        line = self.info.line + st.row
+        return Where(line, line if len(self.parsed.statements) > 1 else self.info.end_line)
+
+    def assumptions(self) -> tuple[tuple[sympy.Basic, sympy.Basic], ...]:
+        return tuple(self.run.assumptions)
+
+    def cmp(self, a: sympy.Basic, b: sympy.Basic) -> Comparison:
+        assumptions = self.assumptions()
+        context = self.context
+        if assumptions:
+            context = self.context.copy()
+            context.definitions = {
+                n: Definition(d.name, d.lhs, apply_assumptions(d.rhs, assumptions), d.line, d.recursive)
+                for n, d in self.context.definitions.items()}
+        return compare(apply_assumptions(a, assumptions), apply_assumptions(b, assumptions), context,
+                       seed=self.seed)
+
+    def step_finding(self, st: Statement, a, b, result: Comparison, what: str, suggestion: str = "") -> None:
+        w = self.where(st)
+        if result.index_shift_only:
+            self.findings.append(Finding(w.line, w.end_line, "AUD102",
+                                         f"{what} holds only if the gradient's time index is ignored",
+                                         evidence=f"at {_point(result)}: {result.lhs_value} vs {result.rhs_value}"))
+            return
+        confirm = {"0": "; simplify finds the difference zero (?)", "nonzero": "; simplify confirms a nonzero "
+                   "difference", "timeout": "; simplify timed out", "": ""}[result.simplify]
+        self.findings.append(Finding(
+            w.line, w.end_line, "AUD001",
+            f"{what} does not follow: {to_latex(a)} \\neq {to_latex(b)}",
+            evidence=f"at {_point(result)} the left side is {result.lhs_value} and the right side is "
+                     f"{result.rhs_value}{confirm}",
+            suggestion=suggestion))
+
+    # -- per kind ------------------------------------------------------------------------------------
+    def numeric(self, st: Statement, sides: list[sympy.Basic], latex: list[str]) -> None:
+        ev = Evaluator(self.context, Point(seed=self.seed))
+        try:
+            values = [ev.value(apply_assumptions(s, self.assumptions())) for s in sides]
+        except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
+            self.tally.unchecked += 1
+            return
+        self.tally.decided += 1
+        for i in range(len(values) - 1):
+            a, b = values[i], values[i + 1]
+            tolerance = max(_rounding(latex[i]), _rounding(latex[i + 1]))
+            ok = abs(a - b) <= tolerance if tolerance else close(a, b)
+            if not ok:
+                w = self.where(st)
+                self.findings.append(Finding(
+                    w.line, w.end_line, "AUD008",
+                    f"numeric example is wrong: {latex[i]} = {show(a)}, not {latex[i + 1]}",
+                    evidence=f"recomputed: {show(a)} vs {show(b)}"
+                             + (f" (allowed rounding {mpmath.nstr(tolerance, 2)})" if tolerance else ""),
+                    suggestion=f"{latex[i]} = {show(a)}"))
+                return
+        self.tally.holds += 1
+
+    def chain_steps(self, st: Statement, sides: list[sympy.Basic], start: int) -> None:
+        for i in range(start, len(sides) - 1):
+            a, b = sides[i], sides[i + 1]
+            if atom_name(a) is not None and _is_number(b) and not _all_known(a, self.context):
+                # "mu = beta_1 = 0.9": a value given in passing, not a derivation step
+                key = (atom_name(a), tuple(int(x) for x in a.args)) if isinstance(a, AppliedUndef) and all(
+                    x.is_Integer for x in a.args) else (atom_name(a), ())
+                self.context.values.setdefault(key, b)
+                self.tally.definitions += 1
+                continue
+            result = self.cmp(a, b)
+            if result.verdict == "holds":
+                self.tally.decided += 1
+                self.tally.holds += 1
+            elif result.verdict == "fails" and _comparable(apply_assumptions(a, self.assumptions()),
+                                                           apply_assumptions(b, self.assumptions()), self.context):
+                self.tally.decided += 1
+                self.step_finding(st, a, b, result, "this step")
+            else:
+                self.tally.unchecked += 1
+
+    def statement(self, st: Statement, previous_last: sympy.Basic | None) -> sympy.Basic | None:
+        sides = [s.expr for s in st.sides]
+        latex = [s.latex for s in st.sides]
+        if st.continued:
+            if previous_last is None:
+                self.tally.unparsed += 1
+                return None
+            sides = [previous_last] + sides
+            latex = ["…"] + latex
+        if not st.relations:
+            return sides[-1]  # a mention of a quantity ($g_t$), not a statement
+        self.tally.statements += 1
+        if any(s is None for s in sides):
+            self.tally.unparsed += 1
+            return sides[-1]
+        if any(r != "=" for r in st.relations):
+            self.tally.unchecked += 1
+            return sides[-1]
+        if all(_all_known(apply_assumptions(s, self.assumptions()), self.context) for s in sides) and (
+                atom_name(sides[0]) is None or len(sides) > 2):
+            self.numeric(st, sides, latex)
+            return sides[-1]
+        if len(sides) == 2 and self.variance(st, sides[0], sides[1]):
+            return sides[-1]
+        if _named(sides[0]) is not None:
+            self.named(st, [sides[0]] + [_with_named(s) for s in sides[1:]])
+            return sides[-1]
+        sides = [_with_named(s) for s in sides]
+        name = atom_name(sides[0])
+        if name is None and self.power_definition(st, sides):
+            return sides[-1]
+        if name is None and not self.info.display and _is_power_of_atom(sides[0]):
+            self.tally.definitions += 1  # "we have $\\sigma_s^2 = …$" in prose: a statement of notation
+            return sides[-1]
+        if name is None:
+            self.claim(st, sides)
+            return sides[-1]
+        self.chain_steps(st, sides, 1)
+        self.define(st, name, sides[0], sides[1] if len(sides) == 2 else sides[-1])
+        return sides[-1]
+
+    def named(self, st: Statement, sides: list[sympy.Basic]) -> None:
+        """``\\sigma'(x) = …``: every side must equal the canonical form of the named function."""
+        form = _named(sides[0])
+        expected = form.build(sides[0].args[0])
+        for side in sides[1:]:
+            result = self.cmp(expected, side)
+            if result.verdict == "holds":
+                self.tally.decided += 1
+                self.tally.holds += 1
+            elif result.verdict == "fails":
+                self.tally.decided += 1
+                w = self.where(st)
+                self.findings.append(Finding(
+                    w.line, w.end_line, "AUD011",
+                    f"this is not {form.name} (catalogue {', '.join(form.claim_ids)})",
+                    evidence=f"at {_point(result)}: {form.name} is {result.lhs_value}, this side is "
+                             f"{result.rhs_value}",
+                    suggestion=f"{to_latex(sides[0])} = {to_latex(expected)}"))
+                return
+            else:
+                self.tally.unchecked += 1
+
+    def power_definition(self, st: Statement, sides: list[sympy.Basic]) -> bool:
+        """``\\sigma_B^2 = …`` defines \\sigma_B (as the positive root) when \\sigma_B is new and not on the right."""
+        lhs, rhs = sides[0], sides[-1]
+        if not (self.info.display and len(sides) == 2 and isinstance(lhs, sympy.Pow)
+                and isinstance(lhs.base, sympy.Symbol) and lhs.exp.is_Integer and int(lhs.exp) > 1):
+            return False
+        name = lhs.base.name
+        if name in self.context.definitions or lhs.base in rhs.free_symbols:
+            return False
+        self.context.definitions[name] = Definition(name, lhs.base, rhs ** sympy.Rational(1, int(lhs.exp)),
+                                                    self.where(st).line, False)
+        self.display_names.add(name)
+        self.tally.definitions += 1
+        return True
+
+    def variance(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
+        """Check a variance of a quantity defined as a weighted sum; False if the statement is not one."""
+        subject = variance_subject(lhs)
+        if subject is None:
+            return False
+        quantity, style = subject
+        definition = self.context.definitions.get(quantity)
+        stated = definition.rhs if definition is not None and isinstance(definition.lhs, sympy.Symbol) else None
+        for assumed_lhs, assumed_rhs in self.run.assumptions:
+            if isinstance(assumed_lhs, sympy.Symbol) and assumed_lhs.name == quantity:
+                stated = assumed_rhs
+        if stated is None:
+            return False
+        expected = expected_variance(stated, style, rhs)
+        if expected is None:
+            return False
+        result = compare(rhs, expected, self.context, seed=self.seed)
+        if result.verdict == "undecided":
+            return False
+        self.tally.decided += 1
+        if result.verdict == "holds":
+            self.tally.holds += 1
+            return True
+        w = self.where(st)
+        self.findings.append(Finding(
+            w.line, w.end_line, "AUD010",
+            f"the variance of {quantity} = {to_latex(stated)} needs the squared weights",
+            evidence=f"at {_point(result)} the stated variance is {result.lhs_value}, the sum of squared weights "
+                     f"times the variances gives {result.rhs_value}",
+            suggestion=f"{to_latex(lhs)} = {to_latex(expected)}"))
+        return True
+
+    def claim(self, st: Statement, sides: list[sympy.Basic]) -> None:
+        """``f(x) = g(x)`` with a non-atomic left side: an identity, unless the prose calls it a condition."""
+        a, b = sides[0], sides[1]
+        result = self.cmp(a, b)
+        if result.verdict == "holds":
+            self.tally.decided += 1
+            self.tally.holds += 1
+        elif result.verdict == "fails":
+            evidence = _comparable(apply_assumptions(a, self.assumptions()), apply_assumptions(b, self.assumptions()),
+                                   self.context)
+            if evidence and not _condition_cue(self.info.prose_before):
+                self.tally.decided += 1
+                self.step_finding(st, a, b, result, "this identity")
+            else:
+                self.tally.unchecked += 1
+        else:
+            self.tally.unchecked += 1
+        self.chain_steps(st, sides, 1)
+
+    def define(self, st: Statement, name: str, lhs: sympy.Basic, rhs: sympy.Basic) -> None:
+        is_function = isinstance(lhs, AppliedUndef)
+        recursive = name in referenced_functions(rhs) if is_function else name in {s.name for s in rhs.free_symbols}
+        fixed_index = is_function and all(a.is_Integer for a in lhs.args)
+        if not self.info.display:
+            # inline: an assumption for the next display formula; an initial value x_0 = c stays
+            self.run.assumptions.append((lhs, rhs))
+            if fixed_index and _is_number(rhs):
+                self.context.values[(name, tuple(int(a) for a in lhs.args))] = rhs
+            elif not _is_number(rhs) and name not in self.context.definitions and not recursive:
+                # "with $r = u/2 + v/2$": a definition in prose stays (a value like $\epsilon = 0$ does not)
+                self.context.definitions[name] = Definition(name, lhs, rhs, self.where(st).line, False)
+            self.tally.definitions += 1
+            return
+        self.display_names.add(name)
+        self.forms[name] = (lhs, rhs)
+        existing = self.context.definitions.get(name)
+        if existing is not None and isinstance(existing.lhs, AppliedUndef) != is_function:
+            existing = None  # \hat\mu and \hat\mu_t are different quantities
+        in_run = name in self.run.previous_display_names and \
+            self.info.line - self.run.previous_display_end <= RUN_GAP_LINES and \
+            not _NEW_DEFINITION.search(self.info.prose_before[-300:])
+        if fixed_index or (not is_function and _is_number(rhs)):
+            if existing is not None and not (existing.recursive and fixed_index and _first_index(lhs) <= 0):  # a value of a defined quantity: check it, e.g. <g^2>_1 from its recurrence
+                self.checked_restatement(st, lhs, rhs, strict=not _condition_cue(self.info.prose_before))
+            else:
+                key = (name, tuple(int(a) for a in lhs.args)) if fixed_index else (name, ())
+                self.context.values[key] = rhs
+                self.tally.definitions += 1
+            return
+        if recursive and not is_function:
+            # x = a x + b: an equation for x (solved by a following block), not a definition
+            self.tally.unchecked += 1
+            return
+        if existing is not None and (in_run or not recursive):
+            closed_form = not recursive and existing.recursive and not any(
+                d.recursive for n, d in self.context.definitions.items() if n in referenced_functions(rhs))
+            strict = in_run or (closed_form and not _condition_cue(self.info.prose_before))
+            previous = self.run.previous_forms.get(name) if in_run else None
+            if previous is not None and previous[0] == lhs:
+                # the next line of a derivation: compare with the line before, under the assumptions between
+                ok = self.checked_restatement(st, lhs, rhs, strict=strict, against=previous[1])
+            else:
+                ok = self.checked_restatement(st, lhs, rhs, strict=strict)
+            if not ok and not strict:
+                self._register(st, name, lhs, rhs, recursive)  # a new definition of the same name
+            # a restatement keeps the original definition: it is the first-order recurrence to unroll
+            return
+        self._register(st, name, lhs, rhs, recursive)
+
+    def checked_restatement(self, st: Statement, lhs, rhs, strict: bool, against=None) -> bool:
+        result = self.cmp(lhs if against is None else against, rhs)
+        if result.verdict == "holds":
+            self.tally.decided += 1
+            self.tally.holds += 1
+            return True
+        if result.verdict == "fails" and strict:
+            self.tally.decided += 1
+            keep = f"{to_latex(lhs)} = {to_latex(against)} (the previous line)" if against is not None else ""
+            self.step_finding(st, lhs if against is None else against, rhs, result,
+                              f"this restatement of {to_latex(lhs)}", keep)
+            return False
+        self.tally.unchecked += 1
+        return False
+
+    def _register(self, st: Statement, name: str, lhs, rhs, recursive: bool, check: bool = True) -> None:
+        definition = Definition(name, lhs, rhs, self.where(st).line, recursive)
+        self.context.definitions[name] = definition
+        self.context.faulty.discard(name)
+        self.tally.definitions += 1
+        if check and isinstance(lhs, AppliedUndef):
+            found = check_definition(definition, self.context, self.where(st), self.seed)
+            if found or recursive:
+                self.tally.decided += 1
+            self.findings += found
+
+    # -- equation solving ------------------------------------------------------------------------------
+    def solving_block(self) -> bool:
+        """Handle a multi-line block that solves an equation; False if the block is not one."""
+        statements = [s for s in self.parsed.statements if s.parsed]
+        if len(statements) < 2 or len(statements) != len(self.parsed.statements):
+            return False
+        first = statements[0]
+        target = first.sides[0].expr if first.sides and not first.continued else None
+        if target is None or not (atom_name(target) or isinstance(target, sympy.Pow) and atom_name(target.base)
+                                  and target.exp.is_Integer):
+            return False
+        u = sympy.Symbol(UNKNOWN)  # the quantity being solved for (sigma^2 is solved for as a whole)
+        first_rhs = first.sides[-1].expr.xreplace({target: u})
+        if u not in first_rhs.free_symbols:
+            return False
+        equations: list[tuple[Statement, sympy.Basic]] = []
+        previous_first = None
+        for st in statements:
+            sides = [s.expr for s in st.sides]
+            if st.continued:
+                sides = [previous_first] + sides
+            previous_first = sides[0]
+            for i in range(1, len(sides)):
+                equations.append((st, (sides[0] - sides[i]).xreplace({target: u})))
+        if not all(u in eq.free_symbols for _, eq in equations):
+            return False
+        solutions = []
+        for st, eq in equations:
+            values = [_solve_linear(eq, self.context, self.seed * 100 + k) for k in range(3)]
+            if any(v is None for v in values):
+                return False  # not linear in the unknown, or not evaluable: left to the other checks
+            solutions.append((st, values))
+        self.tally.statements += len(statements)
+        self.tally.decided += len(statements)
+        for (_, sol_a), (st_b, sol_b) in zip(solutions, solutions[1:], strict=False):
+            if not all(close(x.value, y.value) for x, y in zip(sol_a, sol_b, strict=True)):
+                w = self.where(st_b)
+                self.findings.append(Finding(
+                    w.line, w.end_line, "AUD009",
+                    f"this line changes the solution for {to_latex(target)}",
+                    evidence=f"at {_point_of(sol_a[0])}, solving the previous line gives {to_latex(target)} = "
+                             f"{show(sol_a[0].value)}, this line gives {show(sol_b[0].value)}"))
+                return True
+        self.tally.holds += len(statements)
+        return True
+
+    def run_all(self) -> None:
+        if self.parsed.rejected:
+            self.findings.append(Finding(self.info.line, self.info.end_line, "AUD201",
+                                         f"formula not analysed: {self.parsed.rejected}"))
+            return
+        if not (self.info.display and self.solving_block()):
+            previous_last = None
+            for st in self.parsed.statements:
+                previous_last = self.statement(st, previous_last)
+        if self.info.display:
+            self.run.assumptions = []
+            self.run.previous_display_names = self.display_names
+            self.run.previous_forms = self.forms
+            self.run.previous_display_end = self.info.end_line
+
+
+def _all_known(expr: sympy.Basic, context: Context) -> bool:
+    """Whether an expression is a number once the values the document stated are substituted."""
+    if any((s.name, ()) not in context.values for s in expr.free_symbols):
+        return False
+    for f in expr.atoms(AppliedUndef):
+        if not all(a.is_Integer for a in f.args) or (type(f).__name__, tuple(int(a) for a in f.args)) \
+                not in context.values:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Solution:
+    value: object  # mpmath number
+    point: dict
+
+
+def _solve_linear(equation: sympy.Basic, context: Context, seed: int) -> _Solution | None:
+    """The root of ``equation`` (linear in the unknown) at one seeded point, or None."""
+    values = []
+    for guess in (0, 1, 2):
+        point = Point(seed=seed, overrides={(UNKNOWN, ()): mpmath.mpf(guess)})
+        try:
+            values.append(Evaluator(context, point).value(equation))
+        except (Undecidable, ZeroDivisionError, ValueError, TypeError):
+            return None
+    f0, f1, f2 = values
+    if not close(f2 - 2 * f1 + f0, mpmath.mpf(0)) or close(f1, f0):
+        return None
+    return _Solution(-f0 / (f1 - f0), {k: str(v) for k, v in point.assigned.items()})
+
+
+def _point_of(solution: _Solution) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in sorted(solution.point.items())) or "a random point"
+
+
+def _is_power_of_atom(expr: sympy.Basic) -> bool:
+    return isinstance(expr, sympy.Pow) and atom_name(expr.base) is not None and expr.exp.is_Integer
+
+
+def _named(expr: sympy.Basic):
+    if isinstance(expr, AppliedUndef) and len(expr.args) == 1:
+        return NAMED.get(type(expr).__name__)
+    return None
+
+
+def _with_named(expr: sympy.Basic) -> sympy.Basic:
+    """Named functions inside an expression replaced by their canonical forms (\\sigma(x) on a right side)."""
+    return expr.replace(lambda e: _named(e) is not None and e.func.__name__ == "sigmoid",
+                        lambda e: NAMED["sigmoid"].build(e.args[0]))
+
+
+def _first_index(lhs: sympy.Basic) -> int:
+    """For ``F(n)`` with a fixed n: the step index the recurrence would use (<= 0 means an initial value)."""
+    return int(lhs.args[0]) if lhs.args and lhs.args[0].is_Integer else 1
+
+
+def _rounding(latex: str) -> mpmath.mpf:
+    m = re.fullmatch(r"\s*-?\d*\.(\d+)\s*", latex)
+    return mpmath.mpf(5) * mpmath.mpf(10) ** -(len(m.group(1)) + 1) if m else mpmath.mpf(0)
+
+
+def _point(result: Comparison) -> str:
+    if not result.counterexample:
+        return "a random point"
+    return ", ".join(f"{k} = {v}" for k, v in sorted(result.counterexample.items()))
+
+
+def analyse_formula(parsed: ParsedFormula, info: FormulaInfo, context: Context, run: RunState,
+                    seed: int = 0) -> FormulaOutcome:
+    """Check one formula's statements in order; returns the findings and the updated context and run state."""
+    analysis = _Analysis(parsed, info, context, run, seed)
+    analysis.run_all()
+    return FormulaOutcome(analysis.findings, analysis.context, analysis.run, analysis.tally)

@@ -1,0 +1,525 @@
+"""The notation layer: rewrite one side of a formula, as notes write it, into LaTeX that sympy's parser reads right.
+
+Notes name one quantity many ways: ``\\mathbf{g}_{\\text{mb};t}``, ``g_{\\rm mb}(t)``, ``g_{mb,t}``. Every *atom*
+(a letter or Greek letter with its decorations, name labels and primes) becomes a placeholder
+``A_{\\mathit{pXX}}`` that the parser reads as one symbol, and its *indices* (``t+1``, ``i``, ``0``) become
+arguments, ``A_{\\mathit{pXX}}(t+1)``. After parsing (``parse.py``) each placeholder is replaced by a symbol or an
+undefined function named by the atom's canonical key, so ``\\mathbf{g}_{\\text{mb};t}`` and ``g_{mb,t}`` are the
+same ``g_mb(t)``. Decorations give names: ``\\hat m`` -> ``m^``, ``\\langle g^2 \\rangle_t`` -> ``<g^2>(t)``.
+
+Operators become placeholder functions ``F_{\\mathit{name}}(…)``: ``E[…]``, ``\\mathrm{E}[…]``,
+``\\mathbb{E}[…]`` -> expectation, ``\\operatorname{sign}`` -> sign, ``\\mathrm{Var}`` -> variance, ``clip``.
+``\\text{…}`` annotations, ``\\tag``, ``\\label``, spacing and ``\\left``/``\\right`` are dropped. Sums over a set
+(``\\sum_{i \\text{ in mb}}``) become sums from 1 to a placeholder integer ``|mb|``.
+
+What is not understood raises ``Unsupported`` (the formula is then *unchecked*, never guessed).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+TOKEN_RE = re.compile(r"\\[a-zA-Z]+\*?|\\.|[{}]|\s+|.", re.S)
+
+GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
+    "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "varphi", "chi", "psi",
+    "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega", "ell",
+    "nabla",
+}
+# Letters that, alone in a subscript, are an index (time, datapoint, batch element), not part of a name.
+INDEX_LETTERS = {"t", "i", "j", "k", "n", "b", "l", "tau"}
+FONT_STRIP = {"\\mathbf", "\\boldsymbol", "\\bm", "\\mathit", "\\mathsf", "\\mathnormal", "\\pmb", "\\vec"}
+TEXT_CMDS = {"\\text", "\\mathrm", "\\textrm", "\\textit", "\\textbf", "\\operatorname", "\\rm", "\\mbox", "\\textnormal"}
+DECORATIONS = {"\\hat": "^", "\\widehat": "^", "\\bar": "-", "\\overline": "-", "\\tilde": "~", "\\widetilde": "~",
+               "\\dot": ".", "\\check": "v"}
+DROP = {"\\bf", "\\it", "\\cal", "\\tag", "\\label", "\\nonumber", "\\notag", "\\displaystyle", "\\textstyle", "\\limits", "\\nolimits",
+        "\\,", "\\;", "\\!", "\\:", "\\ ", "\\quad", "\\qquad", "\\big", "\\Big", "\\bigg", "\\Bigg", "\\bigl",
+        "\\bigr", "\\Bigl", "\\Bigr", "\\biggl", "\\biggr", "\\left", "\\right", "\\middle", "\\lbrace", "\\rbrace"}
+DROP_WITH_ARG = {"\\tag", "\\label", "\\tag*", "\\hspace", "\\vspace", "\\phantom"}
+# Words that are functions (applied to a bracketed argument); value: our canonical name.
+FUNCTION_WORDS = {"sign": "sign", "sgn": "sign", "clip": "clip", "var": "Var", "variance": "Var", "cov": "Cov",
+                  "e": "E", "mathbbe": "E", "expectation": "E", "sigmoid": "sigmoid", "relu": "relu",
+                  "diag": "diag", "tr": "tr", "softmax": "softmax"}
+NATIVE_FUNCTIONS = {"\\exp", "\\log", "\\ln", "\\sin", "\\cos", "\\tan", "\\tanh", "\\sinh", "\\cosh",
+                    "\\min", "\\max"}
+OPEN = {"(": ")", "[": "]", "\\{": "\\}", "\\lbrack": "\\rbrack", "\\langle": "\\rangle"}
+MAX_POWER_EXPONENT = 10_000
+
+
+class Unsupported(ValueError):
+    """The side uses notation this layer does not understand; the formula is left unchecked."""
+
+
+class TooLarge(ValueError):
+    """The side would make sympy evaluate something huge (a power tower, a giant literal)."""
+
+
+@dataclass(frozen=True)
+class Atom:
+    """One named quantity: ``key`` is its canonical name (shared across formulas), ``display`` its LaTeX."""
+
+    key: str
+    display: str
+    base: str
+    decoration: str = ""
+    label: str = ""
+    primes: int = 0
+    is_function: bool = False  # written applied to arguments, like T(\eta) or \mathcal{L}(w)
+
+
+@dataclass
+class Normalised:
+    """A side rewritten for the parser, with the placeholders' atoms and operator names."""
+
+    latex: str
+    atoms: dict[str, Atom] = field(default_factory=dict)  # placeholder name -> atom
+    functions: set[str] = field(default_factory=set)  # operator names used (E, sign, ...)
+
+
+def tokenize(text: str) -> list[str]:
+    return TOKEN_RE.findall(text)
+
+
+# Placeholders are single parser tokens where possible (the ANTLR parser's time grows with the token count):
+# letters (not d, e, i, E, I, which the grammar or sympy may read specially), then Greek commands, then
+# A_{\mathit{pXX}} names (letters only: the parser's \mathit rejects digits).
+_SHORT = [c for c in "abcfghjklmnopqrsuvwxyzABCDFGHJKLMNOPQRSTUVWXYZ"] + [
+    "\\" + g for g in ("alpha", "beta", "gamma", "delta", "zeta", "eta", "theta", "kappa", "lambda", "mu", "nu",
+                       "xi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega", "Gamma", "Delta", "Theta",
+                       "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega")]
+
+
+def _placeholder(n: int) -> str:
+    if n < len(_SHORT):
+        return _SHORT[n]
+    letters = ""
+    n += 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        letters = chr(97 + r) + letters
+    return "A_{\\mathit{p" + letters + "}}"
+
+
+def placeholder_name(text: str) -> str:
+    """The name sympy gives a placeholder: ``a`` -> ``a``, ``\\beta`` -> ``beta``, ``A_{\\mathit{pab}}`` -> ``A_{pab}``."""
+    return text.lstrip("\\").replace("\\mathit{", "").replace("}}", "}")
+
+
+class _Rewriter:
+    """Single pass over the tokens of one side; ``out`` collects the parser-ready LaTeX."""
+
+    def __init__(self, tokens: list[str], shared: Normalised) -> None:
+        self.toks = [t for t in tokens]
+        self.pos = 0
+        self.shared = shared
+
+    # -- token helpers -------------------------------------------------------------------------
+    def peek(self, skip_space: bool = True, offset: int = 0) -> str | None:
+        p = self.pos
+        seen = 0
+        while p < len(self.toks):
+            tok = self.toks[p]
+            if skip_space and (tok.isspace() or tok in DROP and tok not in DROP_WITH_ARG):
+                p += 1
+                continue
+            if seen == offset:
+                return tok
+            seen += 1
+            p += 1
+        return None
+
+    def next(self, skip_space: bool = True) -> str:
+        while self.pos < len(self.toks):
+            tok = self.toks[self.pos]
+            self.pos += 1
+            if skip_space and (tok.isspace() or tok in DROP and tok not in DROP_WITH_ARG):
+                continue
+            return tok
+        raise Unsupported("unexpected end of formula")
+
+    def read_group(self) -> list[str]:
+        """The tokens of the next argument: a {…} group's inside, or one token."""
+        tok = self.next()
+        if tok != "{":
+            if tok in ("}",):
+                raise Unsupported("unexpected '}'")
+            return [tok]
+        depth, start = 1, self.pos
+        while self.pos < len(self.toks):
+            t = self.toks[self.pos]
+            self.pos += 1
+            if t == "{":
+                depth += 1
+            elif t == "}":
+                depth -= 1
+                if depth == 0:
+                    return self.toks[start:self.pos - 1]
+        raise Unsupported("unbalanced braces")
+
+    def read_bracketed(self, opener: str) -> list[str]:
+        """Tokens up to the delimiter matching ``opener`` (already consumed), any bracket kind nested."""
+        closer = OPEN[opener]
+        depth, start = 1, self.pos
+        stack = [closer]
+        while self.pos < len(self.toks):
+            t = self.toks[self.pos]
+            self.pos += 1
+            if t in OPEN:
+                stack.append(OPEN[t])
+            elif t in (")", "]", "\\}", "\\rbrack", "\\rangle"):
+                if not stack or t != stack[-1]:
+                    raise Unsupported(f"mismatched bracket {t!r}")
+                stack.pop()
+                if not stack:
+                    return self.toks[start:self.pos - 1]
+            elif t == "{":
+                depth += 1
+            elif t == "}":
+                depth -= 1
+        raise Unsupported(f"unclosed {opener!r}")
+
+    def sub(self, tokens: list[str]) -> str:
+        return _Rewriter(tokens, self.shared).run()
+
+    # -- atoms ---------------------------------------------------------------------------------
+    def atom(self, base: str, decoration: str = "", is_function: bool = False, display: str | None = None) -> str:
+        """Read an atom's subscripts, primes and superscripts after its base; return its LaTeX."""
+        labels: list[str] = []
+        indices: list[str] = []
+        primes = 0
+        power = ""
+        while True:
+            nxt = self.peek(skip_space=False)
+            if nxt == "_":
+                self.next(skip_space=False)
+                label_parts, index_parts = self._subscript(self.read_group())
+                labels += label_parts
+                indices += index_parts
+            elif nxt == "'":
+                self.next(skip_space=False)
+                primes += 1
+            elif nxt == "^":
+                self.next(skip_space=False)
+                group = self.read_group()
+                text = "".join(group).strip()
+                if text in ("\\prime", "'", "\\prime\\prime"):
+                    primes += text.count("prime") or 1
+                elif re.fullmatch(r"\\text\w*|\\mathrm|[A-Z]", group[0] if group else "") and len(group) <= 4 and not power:
+                    labels.append(_slug(group))
+                else:
+                    if power:
+                        raise Unsupported("double superscript")
+                    power = self._power(group)
+            else:
+                break
+        # array indexing W[j, i] directly after the name
+        if self.peek(skip_space=False) == "[" and not decoration == "avg":
+            self.next()
+            inner = self.read_bracketed("[")
+            indices += [self.sub(part) for part in _split_top(inner, {","})]
+        label = ",".join(p for p in labels if p)
+        key = base + decoration.replace("avg", "") + "'" * primes + (f"_{label}" if label else "")
+        atom = Atom(key=key, display=display or key, base=base, decoration=decoration, label=label, primes=primes,
+                    is_function=is_function)
+        text = self._register(atom)
+        if is_function and self.peek() == "(":
+            self.next()
+            inner = self.read_bracketed("(")
+            indices += [self.sub(part) for part in _split_top(inner, {","})]
+        if indices:
+            text += "(" + ", ".join(indices) + ")"
+        if power:
+            text = "{" + text + "}^{" + power + "}"
+        if self.peek() in ("(", "\\left", "[", "\\{"):
+            text += " \\cdot "  # a name before a bracket multiplies it: \beta(1-\beta), \mu(1+\beta)
+        return text + " "
+
+    def _register(self, atom: Atom) -> str:
+        for name, known in self.shared.atoms.items():
+            if known.key == atom.key:
+                return name
+        name = _placeholder(len(self.shared.atoms))
+        self.shared.atoms[name] = atom
+        return name
+
+    def _power(self, group: list[str]) -> str:
+        text = self.sub(group)
+        plain = "".join(group).replace(" ", "")
+        if "^" in plain and re.fullmatch(r"[\d{}^.+\-]+", plain):
+            raise TooLarge("numeric power tower")
+        if re.fullmatch(r"\d+", plain) and int(plain) > MAX_POWER_EXPONENT:
+            raise TooLarge(f"exponent {plain} is too large to expand")
+        return text
+
+    def _subscript(self, group: list[str]) -> tuple[list[str], list[str]]:
+        """Split a subscript into name labels (mb, fb, x, \\infty) and index expressions (t+1, i, 0)."""
+        labels, indices = [], []
+        for part in _split_top(group, {",", ";", ":"}):
+            words = [t for t in part if not t.isspace()]
+            if not words:
+                continue
+            plain = "".join(words)
+            if words[0] in TEXT_CMDS or words[0] in FONT_STRIP:
+                # \text{mb} then maybe an index in the same part (OCR: \text{mb:}t=1)
+                cmd_at = part.index(words[0])
+                sub_rw = _Rewriter(part[cmd_at + 1:], self.shared)
+                label = _slug(sub_rw.read_group()).strip(":;,")
+                labels.append(label)
+                rest = part[cmd_at + 1 + sub_rw.pos:]
+                if any(not t.isspace() for t in rest):
+                    more_labels, more_indices = self._subscript(rest)
+                    labels += more_labels
+                    indices += more_indices
+                continue
+            if "=" in plain:  # g_{t=1}: the index value
+                eq = part.index("=")
+                indices.append(self.sub(part[eq + 1:]))
+                continue
+            if plain in ("\\infty",):
+                labels.append("inf")
+                continue
+            letters = _letters(words)
+            if re.fullmatch(r"\d+", plain):
+                indices.append(plain)
+            elif len(words) == 1 and (plain.strip("\\") in INDEX_LETTERS):
+                indices.append(self.sub(words))
+            elif len(words) == 1 and re.fullmatch(r"[A-Za-z]|\\[a-zA-Z]+", plain):
+                labels.append(plain.strip("\\"))
+            elif re.fullmatch(r"[a-zA-Z]{2,}", plain):
+                labels.append(plain)
+            elif letters and all(l in INDEX_LETTERS or l.isupper() for l in letters) and re.fullmatch(
+                    r"[\w\\+\-{}()' ]+", plain):
+                indices.append(self.sub(part))
+            else:
+                labels.append(_slug(words))
+        return labels, indices
+
+    # -- main loop -----------------------------------------------------------------------------
+    def run(self) -> str:
+        out: list[str] = []
+        while self.pos < len(self.toks):
+            tok = self.toks[self.pos]
+            self.pos += 1
+            if tok.isspace():
+                out.append(" ")
+            elif tok in DROP_WITH_ARG:
+                self.read_group()
+            elif tok in DROP:
+                continue
+            elif tok in ("\\frac", "\\dfrac", "\\tfrac", "\\cfrac"):
+                num, den = self.read_group(), self.read_group()
+                out.append(self._fraction(num, den))
+            elif tok == "\\sqrt":
+                if self.peek() == "[":
+                    self.next()
+                    index = self.read_bracketed("[")
+                    out.append(f"\\sqrt[{self.sub(index)}]{{{self.sub(self.read_group())}}}")
+                else:
+                    out.append(f"\\sqrt{{{self.sub(self.read_group())}}}")
+            elif tok in ("\\sum", "\\prod"):
+                out.append(self._big_operator(tok))
+            elif tok == "^":
+                out.append("^{" + self._power(self.read_group()) + "}")
+            elif tok == "_":
+                raise Unsupported("subscript on a non-name")
+            elif tok in FONT_STRIP:
+                inner = self.read_group()
+                self.toks[self.pos:self.pos] = inner  # \mathbf{g}_i is the atom g_i
+            elif tok in DECORATIONS:
+                inner = [t for t in self.read_group() if not t.isspace()]
+                inner = [t for t in inner if t not in FONT_STRIP and t not in ("{", "}")]
+                if len(inner) != 1:
+                    raise Unsupported(f"{tok} over more than one symbol")
+                out.append(self.atom(_base_name(inner[0]), DECORATIONS[tok]))
+            elif tok == "\\langle":
+                inner = self.read_bracketed("\\langle")
+                slug = _slug(inner)
+                out.append(self.atom(f"<{slug}>", "avg", display=f"\\langle {''.join(inner).strip()} \\rangle"))
+            elif tok in ("\\mathcal", "\\mathscr"):
+                inner = _slug(self.read_group())
+                out.append(self.atom("cal" + inner, is_function=self.peek() == "("))
+            elif tok in ("\\mathbb",):
+                inner = _slug(self.read_group())
+                out.append(self._function_or_atom("mathbb" + inner.lower(), inner))
+            elif tok in TEXT_CMDS:
+                word = _slug(self.read_group()) if tok != "\\rm" else _slug([self.next()])
+                out.append(self._function_or_atom(word.lower(), word, annotation=True))
+            elif tok in NATIVE_FUNCTIONS:
+                out.append(tok + " ")
+            elif tok in ("\\cdot", "\\times", "*"):
+                out.append(" \\cdot ")
+            elif tok in ("\\infty",):
+                out.append("\\infty ")
+            elif tok in ("|", "\\vert", "\\lvert", "\\rvert", "\\|", "\\Vert", "\\lVert", "\\rVert"):
+                out.append("|")
+            elif tok in ("(", "[", "\\lbrack", "\\{"):
+                inner = self.read_bracketed(tok)
+                out.append("(" + self.sub(inner) + ")")
+            elif tok in (")", "]", "\\}", "\\rbrack", "\\rangle"):
+                raise Unsupported(f"unmatched {tok!r}")
+            elif tok == "{":
+                self.pos -= 1
+                out.append("(" + self.sub(self.read_group()) + ")")
+            elif tok == "}":
+                raise Unsupported("unmatched '}'")
+            elif tok in ("\\Delta", "\\delta") and self._name_follows():
+                # \Delta w, \Delta\Phi: a change is one quantity, not Delta times w
+                nxt = self.next()
+                inner = self.read_group() if nxt in FONT_STRIP else [nxt]
+                out.append(self.atom(tok[1:] + _base_name("".join(inner).strip())))
+            elif tok == "\\sigma" and self._applied(("'", "(")):
+                # \sigma(x), \sigma'(x): the logistic function, not a standard deviation times x
+                out.append(self.atom("sigmoid", is_function=True))
+            elif tok.startswith("\\") and tok[1:] in GREEK:
+                out.append(self.atom(tok[1:]))
+            elif re.fullmatch(r"[a-zA-Z]", tok):
+                word = self._word(tok)
+                if word is not None:
+                    out.append(word)
+                else:
+                    out.append(self.atom(tok, is_function=tok.isupper() and self.peek(skip_space=False) == "("))
+            elif re.fullmatch(r"[0-9.]", tok):
+                out.append(tok)
+            elif tok in ("+", "-", "/", "!"):
+                out.append(tok)
+            elif tok in ("'",):
+                raise Unsupported("prime on a non-name")
+            elif tok in (",", ".", ";") and self.pos >= len(self.toks):
+                continue  # punctuation ending the sentence
+            elif tok == "\\ldots" or tok == "\\dots" or tok == "\\cdots":
+                raise Unsupported("ellipsis")
+            else:
+                raise Unsupported(f"{tok!r}")
+        return "".join(out)
+
+    def _applied(self, starts: tuple[str, ...]) -> bool:
+        """Whether the next token (no space) is one of ``starts``, with a bracket after any primes."""
+        p = self.pos
+        while p < len(self.toks) and self.toks[p] == "'":
+            p += 1
+        return p < len(self.toks) and self.toks[p] == "(" and self.toks[self.pos] in starts
+
+    def _name_follows(self) -> bool:
+        nxt = self.peek(skip_space=True)
+        return nxt is not None and (re.fullmatch(r"[A-Za-z]", nxt) is not None or nxt in FONT_STRIP
+                                    or nxt.startswith("\\") and nxt[1:] in GREEK)
+
+    def _word(self, first: str) -> str | None:
+        """A run of letters that is a function name (sign, clip, Var, E) written without a backslash."""
+        p = self.pos
+        letters = first
+        while p < len(self.toks) and re.fullmatch(r"[a-zA-Z]", self.toks[p]):
+            letters += self.toks[p]
+            p += 1
+        if letters.lower() in FUNCTION_WORDS and (letters != "e") and self._bracket_follows(p):
+            self.pos = p
+            return self._apply(FUNCTION_WORDS[letters.lower()])
+        return None
+
+    def _bracket_follows(self, p: int) -> bool:
+        while p < len(self.toks) and (self.toks[p].isspace() or self.toks[p] in ("\\left", "\\big", "\\Big",
+                                                                                    "\\bigl", "\\Bigl")):
+            p += 1
+        return p < len(self.toks) and self.toks[p] in ("(", "[")
+
+    def _apply(self, name: str) -> str:
+        opener = self.next()
+        inner = self.read_bracketed(opener)
+        self.shared.functions.add(name)
+        args = ", ".join(self.sub(part) for part in _split_top(inner, {","}))
+        return f"F_{{\\mathit{{{name}}}}}({args}) "
+
+    def _function_or_atom(self, word: str, original: str, annotation: bool = False) -> str:
+        if word in FUNCTION_WORDS and self._bracket_follows(self.pos):
+            return self._apply(FUNCTION_WORDS[word])
+        if word in FUNCTION_WORDS and word not in ("e",):
+            # an operator applied without brackets (\operatorname{Var} x): unsupported
+            raise Unsupported(f"operator {original} without brackets")
+        if annotation and not re.fullmatch(r"[A-Za-z]", original):
+            return " "  # \text{ for all } and similar prose inside maths
+        return self.atom(original)
+
+    def _fraction(self, num: list[str], den: list[str]) -> str:
+        n, d = "".join(num).replace(" ", ""), "".join(den).replace(" ", "")
+        if re.match(r"(d|\\partial)", d) and re.match(r"(d|\\partial)", n) and len(d) > 1:
+            # a derivative: an opaque atom named after it (dL/dw), or an operator d/dw applied to a bracket
+            if n in ("d", "\\partial"):
+                raise Unsupported("derivative operator")
+            return self.atom("d" + _slug(num[1:]) + "/d" + _slug(den[1:]), display=f"\\frac{{{n}}}{{{d}}}")
+        return f"\\frac{{{self.sub(num)}}}{{{self.sub(den)}}}"
+
+    def _big_operator(self, op: str) -> str:
+        lower: list[str] = []
+        upper: list[str] = []
+        for _ in range(2):
+            nxt = self.peek()
+            if nxt == "_":
+                self.next()
+                lower = self.read_group()
+            elif nxt == "^":
+                self.next()
+                upper = self.read_group()
+        plain = [t for t in lower if not t.isspace()]
+        if "=" in plain:
+            split = lower.index("=")
+            var, start = lower[:split], lower[split + 1:]
+            if not upper:
+                raise Unsupported("sum without an upper limit")
+            return f"{op}_{{{self.sub(var)}={self.sub(start)}}}^{{{self.sub(upper)}}} "
+        if plain and not upper:
+            # \sum_{i \text{ in mb}} or \sum_b: over a set, 1..|set| with |set| an integer placeholder
+            var = plain[0]
+            rest = _slug(plain[1:]) or "all"
+            if len([t for t in plain if t == ","]) or "\\neq" in plain:
+                raise Unsupported("sum over a constrained set")
+            size = self.atom("|" + rest.replace("in", "").strip() + "|" if rest != "all" else f"|{var.strip(chr(92))}|")
+            return f"{op}_{{{self.sub([var])}=1}}^{{{size}}} "
+        raise Unsupported("sum without limits")
+
+
+def _letters(words: list[str]) -> list[str]:
+    out = []
+    for w in words:
+        if re.fullmatch(r"[A-Za-z]", w):
+            out.append(w)
+        elif w.startswith("\\") and w[1:] in GREEK:
+            out.append(w[1:])
+    return out
+
+
+def _slug(tokens: list[str]) -> str:
+    """A compact name for a group of tokens: ``\\text{mb}`` -> mb, ``g^2`` -> g^2, ``\\hat\\mu`` -> hatmu."""
+    text = "".join(t for t in tokens if not t.isspace())
+    text = re.sub(r"\\(text|mathrm|mathbf|mathit|rm|operatorname|boldsymbol|bm|mathcal|left|right)", "", text)
+    text = text.replace("\\", "").replace("{", "").replace("}", "").replace(" ", "")
+    return text
+
+
+def _base_name(token: str) -> str:
+    return token[1:] if token.startswith("\\") else token
+
+
+def _split_top(tokens: list[str], separators: set[str]) -> list[list[str]]:
+    """Split tokens on separators outside any brackets or braces."""
+    parts: list[list[str]] = [[]]
+    depth = 0
+    for t in tokens:
+        if t in OPEN or t == "{" or t == "\\left":
+            depth += 1 if t != "\\left" else 0
+        elif t in (")", "]", "\\}", "\\rbrack", "\\rangle", "}"):
+            depth -= 1
+        if t in separators and depth == 0:
+            parts.append([])
+        else:
+            parts[-1].append(t)
+    return [p for p in parts if any(not t.isspace() for t in p)]
+
+
+def normalise_side(latex: str, shared: Normalised | None = None) -> Normalised:
+    """Rewrite one side (no relation symbols) for the parser; raises Unsupported or TooLarge."""
+    shared = shared if shared is not None else Normalised(latex="")
+    shared.latex = _Rewriter(tokenize(latex), shared).run().strip()
+    if not shared.latex:
+        raise Unsupported("empty side")
+    return shared

@@ -1,0 +1,289 @@
+"""Parse a formula into statements of sympy expressions, after size and bracket pre-checks.
+
+A formula becomes rows (``\\\\`` in aligned blocks), rows become statements (split further at ``\\qquad``), and a
+statement is a chain of sides joined by relations: ``a = b = c`` is sides ``[a, b, c]`` and relations
+``["=", "="]``. A row that starts with a relation (``&= …``) continues the previous row's last side.
+
+Pre-checks run on the raw text before any parser sees it, because sympy's LaTeX backends have traps: one
+evaluates ``10^{10^{10}}`` while parsing, another silently stops at an unmatched bracket (``x+y)+z`` parses as
+``x+y``) and reads ``E[x]`` as ``E*x``. So: brackets must balance, sides are bounded in length, numeric power
+towers are refused, and ``E[…]`` is rewritten to an operator by ``normalise``. Parsing itself uses sympy's
+ANTLR backend (``parse_latex``) on the normalised text; no document text reaches ``eval``/``sympify``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import sympy
+from sympy.core.function import AppliedUndef
+
+from .normalise import Normalised, TooLarge, Unsupported, normalise_side, placeholder_name, tokenize
+
+MAX_FORMULA_CHARS = 4000
+MAX_SIDE_CHARS = 1200
+RELATIONS = {"=": "=", "\\neq": "!=", "\\ne": "!=", "\\approx": "~", "\\leq": "<=", "\\le": "<=", "\\geq": ">=",
+             "\\ge": ">=", "<": "<", ">": ">", "\\to": "->", "\\rightarrow": "->", "\\sim": "~", "\\equiv": "==",
+             "\\propto": "prop", "\\Rightarrow": "=>", "\\implies": "=>", "\\approxeq": "~", "\\simeq": "~",
+             "\\lt": "<", "\\gt": ">", "\\leqslant": "<=", "\\geqslant": ">="}
+_UNSUPPORTED_ENVS = ("cases", "array", "matrix", "pmatrix", "bmatrix", "vmatrix", "tabular")
+
+
+class Rejected(ValueError):
+    """The formula fails a pre-check (unbalanced brackets, too long): reported as a warning, never parsed."""
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a statement: its LaTeX, its sympy expression (None if it could not be parsed) and why not."""
+
+    latex: str
+    expr: sympy.Expr | None = None
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A chain of sides joined by relations; ``continued`` when the row began with a relation (``&= …``)."""
+
+    sides: tuple[Side, ...]
+    relations: tuple[str, ...]
+    continued: bool = False
+    row: int = 0  # lines after the formula's first line
+
+    @property
+    def parsed(self) -> bool:
+        return all(s.expr is not None for s in self.sides)
+
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """All statements of one formula, or the reason the whole formula was refused."""
+
+    statements: tuple[Statement, ...] = ()
+    rejected: str = ""
+    atoms: dict[str, str] = field(default_factory=dict)  # canonical key -> display LaTeX
+
+
+def precheck(latex: str) -> None:
+    """Raise Rejected if the formula is too long or its brackets do not balance."""
+    if len(latex) > MAX_FORMULA_CHARS:
+        raise Rejected(f"formula of {len(latex)} characters exceeds the {MAX_FORMULA_CHARS}-character bound")
+    stack: list[str] = []
+    closers = {"(": ")", "[": "]", "\\{": "\\}", "\\langle": "\\rangle", "\\lbrack": "]", "{": "}"}
+    after_sizer = ""  # "\\left" or "\\right": the next token is a delimiter, "." being the invisible one
+
+    def close(tok: str) -> None:
+        expected = {"\\rbrack": "]"}.get(tok, tok)
+        if not stack or stack[-1] not in (expected, "*") and not (after_sizer == "\\right" and stack[-1] == "|"):
+            raise Rejected(f"unmatched bracket {tok!r}")
+        stack.pop()
+
+    for tok in tokenize(latex):
+        if tok.isspace():
+            continue
+        if after_sizer:
+            sizer, after_sizer = after_sizer, ""
+            if tok == ".":
+                if sizer == "\\left":
+                    stack.append("*")
+                elif stack:
+                    stack.pop()
+                else:
+                    raise Rejected("unmatched \\right.")
+            elif tok in closers and sizer in ("\\left", "\\bigl", "\\Bigl", "\\biggl"):
+                stack.append(closers[tok])
+            elif tok in ("|", "\\|", "\\vert", "\\Vert"):
+                if sizer == "\\left":
+                    stack.append("|")
+                elif stack:
+                    stack.pop()
+            else:
+                after_sizer = ""
+                if tok in closers:
+                    stack.append(closers[tok])
+                elif tok in (")", "]", "}", "\\}", "\\rangle", "\\rbrack"):
+                    after_sizer = sizer
+                    close(tok)
+                    after_sizer = ""
+            continue
+        if tok in ("\\left", "\\right", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr", "\\biggl", "\\biggr"):
+            after_sizer = "\\left" if tok in ("\\left", "\\bigl", "\\Bigl", "\\biggl") else "\\right"
+            continue
+        if tok in closers:
+            stack.append(closers[tok])
+        elif tok in (")", "]", "}", "\\}", "\\rangle", "\\rbrack"):
+            close(tok)
+    if stack:
+        raise Rejected(f"unclosed bracket (expected {stack[-1]!r})")
+
+
+def _clean(latex: str) -> str:
+    """Remove what carries no mathematics: tags, labels, inner environment markers, alignment marks."""
+    text = re.sub(r"\\(tag\*?|label|eqref|ref)\{[^{}]*\}", " ", latex)
+    text = re.sub(r"\\(begin|end)\{(aligned|split|gathered|alignedat)\}(\{[^{}]*\})?", " ", text)
+    text = text.replace("&", " ")
+    text = re.sub(r"\\(nonumber|notag)", " ", text)
+    return text
+
+
+def _split_top(tokens: list[str], is_separator) -> list[list[str]]:
+    parts: list[list[str]] = [[]]
+    depth = 0
+    for tok in tokens:
+        if tok in ("{", "(", "[", "\\{", "\\langle"):
+            depth += 1
+        elif tok in ("}", ")", "]", "\\}", "\\rangle"):
+            depth -= 1
+        if depth == 0 and is_separator(tok):
+            parts.append([tok])
+        else:
+            parts[-1].append(tok)
+    return parts
+
+
+def split_statements(latex: str) -> list[tuple[int, bool, list[str], list[str]]]:
+    """(row, continued, sides' LaTeX, relations) for each statement of a formula, before parsing."""
+    text = _clean(latex)
+    if any(f"\\begin{{{env}}}" in text for env in _UNSUPPORTED_ENVS):
+        raise Unsupported("cases/array environment")
+    statements = []
+    rows = re.split(r"\\\\(?:\[[^\]]*\])?", text)
+    line_offset = 0
+    for row in rows:
+        row_line = line_offset + row[: len(row) - len(row.lstrip())].count("\n")
+        line_offset += row.count("\n")
+        tokens = tokenize(row)
+        chunks = [[t for t in chunk if t not in ("\\qquad", "\\quad")]
+                  for chunk in _split_top(tokens, lambda t: t in ("\\qquad", "\\quad"))]
+        # \quad separates statements only when both pieces have a relation; otherwise it is spacing
+        groups: list[list[str]] = []
+        for chunk in chunks:
+            has_relation = any(t in RELATIONS for t in chunk)
+            if groups and not (has_relation and any(t in RELATIONS for t in groups[-1])):
+                groups[-1] += [" "] + chunk
+            else:
+                groups.append(chunk)
+        for group in groups:
+            parts = _split_top(group, lambda t: t in RELATIONS)
+            sides, relations = [], []
+            for i, part in enumerate(parts):
+                if i > 0:
+                    relations.append(RELATIONS[part[0]])
+                    part = part[1:]
+                side = "".join(part).strip().rstrip(".,;").strip()
+                sides.append(side)
+            if not relations and not sides[0]:
+                continue
+            continued = bool(relations) and not sides[0]
+            if continued:
+                sides = sides[1:]
+            statements.append((row_line, continued, sides, relations))
+    return statements
+
+
+def _to_sympy(expr: sympy.Basic, norm: Normalised) -> sympy.Basic:
+    """Replace placeholders by canonical names, operator placeholders by functions, floats by rationals."""
+    by_name = {placeholder_name(p): atom for p, atom in norm.atoms.items()}
+    mapping = {s: (sympy.E if by_name[s.name].key == "e" else sympy.Symbol(by_name[s.name].key))
+               for s in expr.atoms(sympy.Symbol) if s.name in by_name}
+    expr = expr.xreplace(mapping)
+
+    def convert(node: sympy.Basic) -> sympy.Basic:
+        name = type(node).__name__
+        if name in by_name:
+            return sympy.Function(by_name[name].key)(*node.args)
+        m = re.fullmatch(r"F_\{([A-Za-z]+)\}", name)
+        if m:
+            op = m.group(1)
+            if op == "sign" and len(node.args) == 1:
+                return sympy.sign(node.args[0])
+            if op == "sigmoid" and len(node.args) == 1:
+                return 1 / (1 + sympy.exp(-node.args[0]))
+            return sympy.Function(op)(*node.args)
+        raise Unsupported(f"function {name} is not a known name")
+
+    expr = expr.replace(lambda e: isinstance(e, AppliedUndef), convert)
+    expr = expr.xreplace({f: sympy.Rational(str(f)) for f in expr.atoms(sympy.Float)})
+    return expr
+
+
+def antlr_parse(text: str) -> sympy.Basic:
+    """sympy's ANTLR LaTeX backend, in SLL prediction mode first (ten times faster), full LL on failure.
+
+    This repeats what ``sympy.parsing.latex.parse_latex(backend="antlr")`` does (lexer, parser, error
+    listener, ``convert_relation``) with two changes: the fast prediction mode, and a strict end check so
+    that trailing text the grammar cannot use (``x+y)+z``) is an error instead of being silently dropped.
+    """
+    import antlr4
+    from antlr4.atn.PredictionMode import PredictionMode
+    from sympy.parsing.latex import _parse_latex_antlr as backend
+    from sympy.parsing.latex.errors import LaTeXParsingError
+
+    text = text.strip()
+    last_error: Exception | None = None
+    for mode in (PredictionMode.SLL, PredictionMode.LL):
+        listener = backend.MathErrorListener(text)
+        lexer = backend.LaTeXLexer(antlr4.InputStream(text))
+        lexer.removeErrorListeners()
+        lexer.addErrorListener(listener)
+        parser = backend.LaTeXParser(antlr4.CommonTokenStream(lexer))
+        parser.removeErrorListeners()
+        parser.addErrorListener(listener)
+        parser._interp.predictionMode = mode
+        try:
+            relation = parser.math().relation()
+        except LaTeXParsingError as exc:
+            last_error = exc
+            continue
+        if relation.stop is None or relation.start.start != 0 or relation.stop.stop != len(text) - 1:
+            raise LaTeXParsingError("text left over after the formula (an unmatched bracket?)")
+        return backend.convert_relation(relation)
+    assert last_error is not None
+    raise last_error
+
+
+def parse_side(latex: str, norm: Normalised) -> sympy.Basic:
+    """One side to sympy; raises Unsupported, TooLarge or ValueError (parser failures)."""
+    from sympy.parsing.latex.errors import LaTeXParsingError
+
+    if len(latex) > MAX_SIDE_CHARS:
+        raise TooLarge(f"side of {len(latex)} characters")
+    normalise_side(latex, norm)
+    try:
+        raw = antlr_parse(norm.latex)
+    except LaTeXParsingError as exc:
+        raise Unsupported(f"parser: {str(exc).splitlines()[0][:80]}") from None
+    except (TypeError, ValueError, AttributeError, IndexError, KeyError, RecursionError, ZeroDivisionError) as exc:
+        raise Unsupported(f"parser: {type(exc).__name__}") from None
+    if isinstance(raw, sympy.core.relational.Relational):
+        raise Unsupported("relation inside a side")
+    return _to_sympy(raw, norm)
+
+
+def parse_formula(latex: str) -> ParsedFormula:
+    """Pre-check, split and parse a whole formula; parse problems are recorded per side, never raised."""
+    try:
+        precheck(latex)
+    except Rejected as exc:
+        return ParsedFormula(rejected=str(exc))
+    try:
+        raw_statements = split_statements(latex)
+    except Unsupported as exc:
+        return ParsedFormula(statements=(), rejected="", atoms={"__unsupported__": str(exc)})
+    norm = Normalised(latex="")
+    statements = []
+    for row, continued, sides, relations in raw_statements:
+        parsed_sides = []
+        for side in sides:
+            try:
+                parsed_sides.append(Side(side, parse_side(side, norm)))
+            except TooLarge as exc:
+                return ParsedFormula(rejected=f"too large to analyse: {exc}")
+            except Unsupported as exc:
+                parsed_sides.append(Side(side, None, str(exc)))
+            except RecursionError:
+                parsed_sides.append(Side(side, None, "nested too deeply"))
+        statements.append(Statement(tuple(parsed_sides), tuple(relations), continued, row))
+    atoms = {a.key: a.display for a in norm.atoms.values()}
+    return ParsedFormula(tuple(statements), "", atoms)
