@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prove", help="prove or refute the catalogue's claims symbolically")
     p.add_argument("--claim", action="append", metavar="ID", help="claim id or topic prefix (repeatable)")
     p.add_argument("--time-limit", type=float, default=30.0, metavar="S", help="seconds per proof (default 30)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="worker processes (default min(2, CPUs); 1 = run in this process)")
     _add_format(p)
 
     p = sub.add_parser("verify", help="prove and simulate the catalogue, write the result store")
@@ -141,9 +143,11 @@ def _cmd_prove(args: argparse.Namespace) -> int:
 
     if args.time_limit <= 0:
         raise EmastatsError(f"--time-limit must be positive, got {args.time_limit:g}")
+    if args.jobs is not None and args.jobs < 1:
+        raise EmastatsError(f"--jobs must be at least 1, got {args.jobs}")
     claims = catalogue.select(args.claim)
     start = time.perf_counter()
-    results = prove(claims, args.time_limit)
+    results = prove(claims, args.time_limit, jobs=args.jobs)
     seconds = time.perf_counter() - start
     if args.format == "json":
         print(json.dumps(prove_payload(results, claims, seconds), indent=2))

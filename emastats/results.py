@@ -104,6 +104,12 @@ class Check:
     replicas_needed: int | None = None
     control: bool = False
     note: str = ""
+    # Added for the Monte Carlo engine (emastats.montecarlo): what the run-wide
+    # finalisation needs to recompute intervals and Holm p-values from a stored check.
+    stderr: float | None = None  # standard error of ``estimate``
+    df: float | None = None  # degrees of freedom of a t reference (None: normal)
+    margin: float | None = None  # absolute half-width of the equivalence band around ``theory``
+    theory_of: Literal["stated", "corrected", "control"] = "stated"  # which theory ``theory`` is
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(asdict(self))
@@ -123,6 +129,7 @@ class EmpiricalResult:
     params: Mapping[str, Any] = field(default_factory=dict)
     series: tuple[Series, ...] = ()
     reason: str = ""
+    corrected_verdict: Verdict | None = None  # verdict of the checks of the corrected statement, if any
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(asdict(self))

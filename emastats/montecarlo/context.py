@@ -1,0 +1,201 @@
+"""The ``Context`` an experiment receives: device, generator, budget, and the check recorders.
+
+An experiment draws all its randomness from ``ctx.generator`` (seeded per claim
+by the runner), sizes its runs from ``ctx.replicas``, and records what it
+tested with the ``check_*`` methods. Statistical checks are recorded with their
+estimate, standard error and raw p-value only; intervals, Holm's correction and
+verdicts are computed later for the whole run (``stats.finalise``), because the
+simultaneous confidence level depends on how many checks the run has.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Sequence
+
+import numpy as np
+import torch
+
+from ..results import Check, Series
+from ..verdict import Verdict
+from . import stats
+from .accumulators import Moments
+
+TheoryOf = Literal["stated", "corrected"]
+
+DEFAULT_CHUNK = 1 << 14  # replicas per chunk when streaming: bounds memory whatever the budget
+QUICK_DIVISOR = 8  # --quick runs 1/QUICK_DIVISOR of each budget
+
+
+def _moments(data: Any) -> Moments:
+    return data if isinstance(data, Moments) else Moments.from_samples(data)
+
+
+@dataclass
+class Context:
+    """What one claim's experiment runs with, and what it has recorded so far.
+
+    ``seed`` is the run's seed; ``claim_seed`` the seed of ``generator``, derived
+    from (run seed, claim id) so a claim's numbers do not depend on which other
+    claims run. ``replicas`` is this claim's replica budget (already reduced
+    when ``quick``).
+    """
+
+    claim_id: str
+    seed: int
+    claim_seed: int
+    device: torch.device
+    generator: torch.Generator
+    quick: bool
+    replicas: int
+    chunk: int = DEFAULT_CHUNK
+    checks: list[Check] = field(default_factory=list)
+    series: list[Series] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    # ----- budgets ------------------------------------------------------------------------
+    def budget(self, full: int) -> int:
+        """A replica count for this run: ``full`` normally, ``full / QUICK_DIVISOR`` with --quick (>= 2)."""
+        return max(2, int(full) // QUICK_DIVISOR) if self.quick else int(full)
+
+    def tolerance(self, full: float) -> float:
+        """The equivalence margin for this budget: ``full``, times sqrt(QUICK_DIVISOR) with --quick.
+
+        Interval half-widths grow as 1/sqrt(replicas), so scaling the margin the
+        same way keeps a true claim as decidable in a quick run as in a full one
+        (chosen before sampling, so it does not depend on the data).
+        """
+        return full * math.sqrt(QUICK_DIVISOR) if self.quick else full
+
+    # ----- sampling helpers -----------------------------------------------------------------
+    def moments(self, sampler: Callable[[int], torch.Tensor], replicas: int | None = None) -> Moments:
+        """Stream ``replicas`` (default: the budget) samples from ``sampler(n)`` into float64 moments."""
+        return Moments.stream(sampler, replicas or self.replicas, self.chunk)
+
+    def param(self, name: str, value: Any) -> Any:
+        """Record a parameter of the experiment (shown in reports) and return it."""
+        self.params[name] = value.item() if isinstance(value, torch.Tensor) else value
+        return value
+
+    def add_series(self, series: Series) -> None:
+        """Record a figure line (estimates with intervals against theory)."""
+        self.series.append(series)
+
+    # ----- statistical checks ---------------------------------------------------------------
+    def check_estimate(self, name: str, estimate: float, stderr: float, theory: float, tolerance: float, *,
+                       replicas: int, estimator: str, test: str, df: float | None = None,
+                       scale: float | None = None, control: bool = False, theory_of: TheoryOf = "stated",
+                       note: str = "") -> Check:
+        """Record any estimate with its standard error against ``theory`` (the general form of a check).
+
+        ``tolerance`` is the relative equivalence margin: CONFIRMED needs the
+        simultaneous interval inside theory +- tolerance * scale, where ``scale``
+        defaults to |theory| (give it when the theory is 0). ``df`` selects a t
+        reference instead of the normal one.
+        """
+        if tolerance <= 0:
+            raise ValueError(f"{self.claim_id}/{name}: tolerance must be positive")
+        scale = abs(theory) if scale is None else abs(scale)
+        if scale == 0:
+            raise ValueError(f"{self.claim_id}/{name}: theory is 0, give a nonzero scale for the margin")
+        estimate, stderr, theory = float(estimate), float(stderr), float(theory)
+        check = Check(
+            claim_id=self.claim_id, name=name, kind="statistical", estimator=estimator, test=test,
+            theory=theory, estimate=estimate, ci_low=math.nan, ci_high=math.nan, confidence=math.nan,
+            tolerance=float(tolerance), replicas=int(replicas), verdict=Verdict.NOT_RUN,
+            pvalue=stats.pvalue(estimate, stderr, theory, df), control=control, note=note,
+            stderr=stderr, df=df, margin=float(tolerance) * scale,
+            theory_of="control" if control else theory_of,
+        )
+        self.checks.append(check)
+        return check
+
+    def check_mean(self, name: str, data: Any, theory: float, tolerance: float, *, index: int = 0,
+                   control: bool = False, theory_of: TheoryOf = "stated", scale: float | None = None,
+                   estimator: str = "sample mean over replicas", note: str = "") -> Check:
+        """Mean of component ``index`` of samples (or a Moments) against ``theory``: z interval, s/sqrt(n)."""
+        m = _moments(data)
+        return self.check_estimate(
+            name, m.mean()[index], m.stderr_mean()[index], theory, tolerance, replicas=m.n,
+            estimator=estimator, test="z test / z interval, standard error s/sqrt(n)", scale=scale,
+            control=control, theory_of=theory_of, note=note)
+
+    def check_variance(self, name: str, data: Any, theory: float, tolerance: float, *, index: int = 0,
+                       control: bool = False, theory_of: TheoryOf = "stated",
+                       estimator: str = "unbiased sample variance over replicas", note: str = "") -> Check:
+        """Variance of component ``index`` against ``theory``; standard error from the fourth moment."""
+        m = _moments(data)
+        return self.check_estimate(
+            name, m.variance()[index], m.stderr_variance()[index], theory, tolerance, replicas=m.n,
+            estimator=estimator,
+            test="z interval, fourth-moment standard error sqrt((mu4 - s^4 (n-3)/(n-1))/n), no Gaussian assumption",
+            control=control, theory_of=theory_of, note=note)
+
+    def check_covariance(self, name: str, data: Any, theory: float, tolerance: float, i: int, j: int, *,
+                         control: bool = False, theory_of: TheoryOf = "stated", scale: float | None = None,
+                         estimator: str = "unbiased sample covariance over replicas", note: str = "") -> Check:
+        """Covariance of components i, j against ``theory``; standard error sqrt((mu22 - sigma^2)/n)."""
+        m = _moments(data)
+        return self.check_estimate(
+            name, m.covariance()[i, j], m.stderr_covariance()[i, j], theory, tolerance, replicas=m.n,
+            estimator=estimator,
+            test="z interval, fourth-moment standard error sqrt((mu22_ij - s_ij^2)/n), no Gaussian assumption",
+            scale=scale, control=control, theory_of=theory_of, note=note)
+
+    def check_slope(self, name: str, x: Sequence[float], y: Sequence[float], theory: float, tolerance: float, *,
+                    y_stderr: Sequence[float] | None = None, replicas: int, control: bool = False,
+                    theory_of: TheoryOf = "stated", scale: float | None = None,
+                    estimator: str = "least-squares slope", note: str = "") -> Check:
+        """Slope of y on x (e.g. log-covariance on log B) by statsmodels OLS, or WLS when ``y_stderr`` is known.
+
+        OLS: t interval with n - 2 degrees of freedom from the residual scale.
+        WLS: weights 1/y_stderr^2 with the scale fixed at 1 (the standard errors
+        are known, e.g. fourth-moment standard errors of independent runs), so the
+        slope's standard error is exact under the model and the interval is z.
+        """
+        from statsmodels.regression.linear_model import OLS, WLS  # not statsmodels.api: that imports everything
+
+        xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        if xs.shape != ys.shape or xs.size < 3:
+            raise ValueError(f"{self.claim_id}/{name}: a slope needs >= 3 matching (x, y) points")
+        design = np.column_stack([np.ones_like(xs), xs])
+        if y_stderr is None:
+            fit, df = OLS(ys, design).fit(), float(xs.size - 2)
+            how, test = "OLS", "t test / t interval (n - 2 df) on the regression slope"
+        else:
+            # known standard errors: weights 1/se^2 with the scale fixed at 1, normal reference
+            weights = 1.0 / np.asarray(y_stderr, dtype=np.float64) ** 2
+            fit, df = WLS(ys, design, weights=weights).fit(cov_type="fixed scale"), None
+            how, test = "WLS, weights 1/se^2, known scale", "z test / z interval on the regression slope"
+        return self.check_estimate(
+            name, fit.params[1], fit.bse[1], theory, tolerance, replicas=replicas, df=df,
+            estimator=f"{estimator} ({how}, statsmodels)", test=test,
+            scale=scale, control=control, theory_of=theory_of, note=note)
+
+    # ----- deterministic checks -------------------------------------------------------------
+    def check_close(self, name: str, actual: Any, expected: Any, atol: float, rtol: float = 0.0, *,
+                    replicas: int | None = None, control: bool = False, theory_of: TheoryOf = "stated",
+                    note: str = "") -> Check:
+        """Trajectories that must agree to rounding: |actual - expected| <= atol + rtol |expected| everywhere.
+
+        CONFIRMED when they agree, REFUTED otherwise (a control must disagree).
+        ``estimate`` is the largest absolute difference, ``theory`` 0, ``tolerance`` atol;
+        ``replicas`` defaults to the second dimension (trajectories are (T, replicas, ...)).
+        """
+        a = torch.as_tensor(actual).detach().to("cpu", torch.float64)
+        e = torch.as_tensor(expected).detach().to("cpu", torch.float64)
+        a, e = torch.broadcast_tensors(a, e)
+        diff = (a - e).abs()
+        ok = bool(torch.all(diff <= atol + rtol * e.abs())) and bool(torch.isfinite(a).all())
+        worst = float(diff.max()) if diff.numel() else 0.0
+        check = Check(
+            claim_id=self.claim_id, name=name, kind="deterministic",
+            estimator="largest absolute difference over all replicas and steps",
+            test=f"|actual - expected| <= {atol:g} + {rtol:g} |expected| elementwise",
+            theory=0.0, estimate=worst, ci_low=worst, ci_high=worst, confidence=1.0, tolerance=float(atol),
+            replicas=int(replicas if replicas is not None else (a.shape[1] if a.ndim >= 2 else a.numel())),
+            verdict=Verdict.CONFIRMED if ok else Verdict.REFUTED, control=control, note=note,
+            theory_of="control" if control else theory_of,
+        )
+        self.checks.append(check)
+        return check

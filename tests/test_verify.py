@@ -1,0 +1,122 @@
+"""``emastats verify``: one-line errors, the JSON schema, verdicts of this engine's experiments, kill and resume."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from emastats import catalogue
+from emastats.cli import main
+from emastats.montecarlo import finalise_results, registered, resolve_device, run_experiment
+from emastats.report.store import ClaimRecord, ResultStore
+from emastats.verdict import Verdict
+
+REPO = Path(__file__).resolve().parent.parent
+TOPICS = ("ema.", "minibatch.", "batchnorm.")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seed", "-1"], "--seed"),
+    (["--device", "tpu"], "unknown device"),
+    (["--claim", "ema.bias.meen"], "unknown claim id"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
+    code = main(["verify", "--store", str(tmp_path / "s"), "--no-report", *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and message in err and err.startswith("emastats: error:")
+
+
+@pytest.fixture(scope="module")
+def quick_topic_results():
+    """This engine's experiments (ema, minibatch, batchnorm) in one quick run, Holm across them all."""
+    experiments = registered()
+    ids = [cid for cid in experiments if cid.startswith(TOPICS)]
+    device = resolve_device("cpu")  # one intra-op thread, as the CLI: float32 sums then match bit for bit
+    return finalise_results([run_experiment(cid, experiments[cid], seed=20261122, device=device, quick=True)
+                             for cid in ids])
+
+
+def test_every_control_is_refuted_and_no_true_claim_is(quick_topic_results):
+    false_as_stated = {"minibatch.covariance.without_replacement"}  # the stated Sigma/B law; see the catalogue
+    for r in quick_topic_results:
+        controls = [c for c in r.checks if c.control]
+        assert controls, f"{r.claim_id} has no negative control"
+        assert all(c.verdict is Verdict.REFUTED for c in controls), r.claim_id
+        if r.claim_id in false_as_stated:
+            assert r.verdict is Verdict.REFUTED and r.corrected_verdict is Verdict.CONFIRMED
+        else:
+            assert r.verdict is Verdict.CONFIRMED, (r.claim_id, r.reason)
+
+
+def test_every_statistical_check_states_its_test_level_and_power(quick_topic_results):
+    m = sum(c.kind == "statistical" for r in quick_topic_results for c in r.checks)
+    for r in quick_topic_results:
+        for c in r.checks:
+            if c.kind == "statistical":
+                assert c.test and c.estimator and c.confidence == pytest.approx(1 - 0.05 / m)
+                assert c.min_detectable is not None and c.min_detectable > 0 and c.pvalue_holm is not None
+                assert c.ci_low <= c.estimate <= c.ci_high
+
+
+def test_json_extends_the_prove_schema(tmp_path, capsys):
+    code = main(["verify", "--quick", "--claim", "ema.bias.debias", "--claim", "minibatch.accumulation",
+                 "--claim", "ema.geometric_sum", "--format", "json", "--no-report", "--store", str(tmp_path),
+                 "--seed", "7"])
+    payload = json.loads(capsys.readouterr().out)
+    rows = {row["id"]: row for row in payload["claims"]}
+    assert code == (1 if any(row["combined"] == "ERROR" for row in rows.values()) else 0)
+    assert set(rows) == {"ema.bias.debias", "ema.geometric_sum", "minibatch.accumulation"}
+    for row in rows.values():
+        assert {"verdict", "statement", "sources", "method", "empirical", "combined"} <= set(row)
+    assert rows["ema.geometric_sum"]["empirical"] is None
+    empirical = rows["ema.bias.debias"]["empirical"]
+    assert empirical["seed"] == 7 and empirical["device"] == "cpu" and empirical["checks"]
+    meta = payload["meta"]
+    assert meta["seed"] == 7 and meta["device_type"] == "cpu" and meta["quick"] is True
+    assert meta["torch"] and meta["sympy"] and meta["wall_seconds"] > 0
+    assert all(r.final for r in ResultStore(tmp_path).records())
+
+
+def test_killed_run_resumes_with_no_lost_or_corrupt_record(tmp_path, quick_topic_results, capsys):
+    store = tmp_path / "store"
+    # claims with quick proofs, so that the two runs stay short
+    selection = ["--claim", "batchnorm", "--claim", "ema.warmup", "--claim", "ema.unnormalised_sum",
+                 "--claim", "ema.bias.debias"]
+    cmd = [sys.executable, "-m", "emastats.cli", "verify", "--quick", "--no-report", "--store", str(store),
+           *selection]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    claims_dir = store / "claims"
+    deadline = time.monotonic() + 240
+    while not (claims_dir.is_dir() and any(claims_dir.glob("*.json"))):
+        assert proc.poll() is None, f"verify ended before writing a record: {proc.stderr.read().decode()}"
+        assert time.monotonic() < deadline, "no record appeared"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL  # it was killed midway, not finished
+    expected = [c.id for c in catalogue.select(selection[1::2])]
+    partial = ResultStore(store).records()
+    assert 0 < len(partial) < len(expected) and not any(r.final for r in partial)
+
+    # resume in this process (the engine is already imported here, which keeps the test short)
+    assert main(["verify", "--quick", "--no-report", "--store", str(store), *selection, "--resume"]) == 0
+    files = sorted(claims_dir.glob("*.json"))
+    assert [p.stem for p in files] == sorted(expected)
+    for path in files:  # every record parses and is final
+        record = ClaimRecord.from_dict(json.loads(path.read_text()), origin=str(path))
+        assert record.final and record.meta["seed"] == 20261122
+    # the resumed numbers are those of an uninterrupted run with the same seed (Holm aside)
+    reference = {r.claim_id: r for r in quick_topic_results}
+    for record in ResultStore(store).records():
+        if record.empirical and record.claim_id in reference:
+            got = [c["estimate"] for c in record.empirical["checks"]]
+            assert got == pytest.approx([c.estimate for c in reference[record.claim_id].checks], rel=1e-12)
+    assert not list(claims_dir.glob(".*.tmp")), "a temporary file was left behind"
