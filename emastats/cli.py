@@ -71,15 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(p)
 
     p = sub.add_parser("study", help="run an empirical study (sgd-noise, clipping, temperature, adam-coupling)")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--seed", type=int, default=20261122)
+    p.add_argument("name", metavar="NAME", help="sgd-noise, clipping, temperature or adam-coupling")
+    p.add_argument("--quick", action="store_true", help="small budget (< 1 minute on 2 CPU cores)")
+    p.add_argument("--seed", type=int, default=20261122, help="seed of the run (default 20261122)")
     p.add_argument("--store", default="reports/results", metavar="DIR")
     _add_device(p)
     _add_format(p)
 
     p = sub.add_parser("bench", help="measure the Monte Carlo kernels' speed")
-    p.add_argument("--quick", action="store_true")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions")
     _add_device(p)
     _add_format(p)
     return parser
