@@ -12,10 +12,8 @@ claim it was proving, which becomes ERROR or a timeout.
 """
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import os
-import pkgutil
 import signal
 import threading
 import time
@@ -26,6 +24,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterator, Mapping, Sequence
 
 from .claim import Claim
+from .registry import Registry
 from .results import ProofResult
 from .verdict import Verdict
 
@@ -79,32 +78,17 @@ def inconclusive(method: str, reason: str, steps: tuple[str, ...] | list[str] = 
 
 
 ProofFunction = Callable[[], Derivation]
-_REGISTRY: dict[str, ProofFunction] = {}
+PROOFS: Registry[ProofFunction] = Registry("proof", "proofs")
 
 
 def proof(claim_id: str) -> Callable[[ProofFunction], ProofFunction]:
     """Register the decorated function as the proof of ``claim_id``."""
-
-    def register(fn: ProofFunction) -> ProofFunction:
-        previous = _REGISTRY.get(claim_id)
-        if previous is not None and previous.__qualname__ != fn.__qualname__:
-            raise RuntimeError(f"two proofs for {claim_id}: {previous.__qualname__} and {fn.__qualname__}")
-        fn.claim_id = claim_id  # type: ignore[attr-defined]
-        _REGISTRY[claim_id] = fn
-        return fn
-
-    return register
+    return PROOFS.register(claim_id)
 
 
 def registered() -> dict[str, ProofFunction]:
     """Every proof in the installed ``emastats.proofs`` package, by claim id."""
-    from .layout import load_package
-
-    package = load_package("proofs")
-    for info in pkgutil.iter_modules(package.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{package.__name__}.{info.name}")
-    return dict(_REGISTRY)
+    return PROOFS.load()
 
 
 class ProofTimeout(Exception):
@@ -322,7 +306,7 @@ def script_main(module_name: str = "__main__") -> int:
     from . import catalogue
     from .render_text import verdict_table
 
-    mine = {cid: fn for cid, fn in _REGISTRY.items() if fn.__module__ == module_name}
+    mine = PROOFS.defined_in(module_name)
     results = [run_proof(catalogue.get(cid), fn) for cid, fn in mine.items()]
     print(verdict_table(results, verbose=True))
     return 0 if all(r.verdict is not Verdict.ERROR for r in results) else 1

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from .verdict import Verdict
+
+Z95 = 1.96  # two-sided 95% standard-normal quantile, for the pointwise intervals drawn in figures
 
 
 def _clean(value: Any) -> Any:
@@ -64,6 +66,28 @@ class Series:
     theory_label: str = "theory"
     log_x: bool = False
     log_y: bool = False
+
+    @classmethod
+    def with_z_intervals(
+        cls,
+        name: str,
+        x_label: str,
+        y_label: str,
+        x: Iterable[float],
+        estimate: Sequence[float],
+        stderr: Sequence[float],
+        theory: Iterable[float] | None = None,
+        **options: Any,
+    ) -> Series:
+        """Pointwise 95% normal intervals ``estimate ± 1.96 stderr`` (for a figure, not a test).
+
+        ``options`` are the remaining fields (``theory_label``, ``log_x``, ``log_y``).
+        """
+        low = [e - Z95 * s for e, s in zip(estimate, stderr, strict=True)]
+        high = [e + Z95 * s for e, s in zip(estimate, stderr, strict=True)]
+        return cls(name=name, x_label=x_label, y_label=y_label, x=tuple(float(v) for v in x),
+                   estimate=tuple(estimate), ci_low=tuple(low), ci_high=tuple(high),
+                   theory=None if theory is None else tuple(theory), **options)
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(asdict(self))

@@ -150,7 +150,7 @@ def adam_batch_size_coupling(ctx: Context) -> None:
     per_example = moments.per_example.to(torch.float32)
     batches = (2, 8, 32, 128)  # at B = 1 the claim is the definition of sigma^2; its content is the 1/B
     tol = ctx.tolerance(0.05)
-    estimates, lows, highs, theory = [], [], [], []
+    estimates, stderrs, theory = [], [], []
     for b in batches:
         def squares(n: int, b: int = b) -> torch.Tensor:
             idx = minibatch_indices(data.size, b, n, ctx.generator, replacement=True)
@@ -163,15 +163,11 @@ def adam_batch_size_coupling(ctx: Context) -> None:
         if b == batches[-1]:
             ctx.check_mean(f"control: E[g_B,k^2] = g_k^2 + sigma_k^2 (no 1/B) at B = {b}", acc, g * g + var, tol,
                            control=True)
-        mean, se = acc.mean()[0], acc.stderr_mean()[0]
-        estimates.append(mean)
-        lows.append(mean - 1.96 * se)
-        highs.append(mean + 1.96 * se)
+        estimates.append(acc.mean()[0])
+        stderrs.append(acc.stderr_mean()[0])
         theory.append(g * g + var / b)
-    ctx.add_series(Series(name="E[g_B,k^2] against B", x_label="B", y_label="E[g_B,k^2]",
-                          x=tuple(float(b) for b in batches), estimate=tuple(estimates), ci_low=tuple(lows),
-                          ci_high=tuple(highs), theory=tuple(theory), theory_label="g_k^2 + sigma_k^2 / B",
-                          log_x=True))
+    ctx.add_series(Series.with_z_intervals("E[g_B,k^2] against B", "B", "E[g_B,k^2]", batches, estimates, stderrs,
+                                           theory, theory_label="g_k^2 + sigma_k^2 / B", log_x=True))
 
 
 if __name__ == "__main__":

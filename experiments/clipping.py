@@ -128,7 +128,7 @@ def per_example_clipping(ctx: Context) -> None:
     batches = (1, 4, 16, 64)
     tol, scale = ctx.tolerance(0.05), abs(float(bias[k]))  # margins relative to the bias being compared
     replicas = ctx.budget(1 << 16)
-    means, lows, highs = [], [], []
+    means, stderrs = [], []
     for b in batches:
         def averaged(n: int, b: int = b) -> torch.Tensor:
             idx = minibatch_indices(per_example.shape[0], b, n, ctx.generator, replacement=True)
@@ -140,14 +140,12 @@ def per_example_clipping(ctx: Context) -> None:
         if b == batches[-1]:
             ctx.check_mean(f"control: no clipping bias (= g_fb,k) at B = {b}", acc, float(moments.full_batch[k]), tol,
                            scale=scale, control=True)
-        mean, se = float(acc.mean()[0]), float(acc.stderr_mean()[0])
-        means.append(mean)
-        lows.append(mean - 1.96 * se)
-        highs.append(mean + 1.96 * se)
-    ctx.add_series(Series(name="mean of per-example-clipped minibatch gradient, coordinate k", x_label="B",
-                          y_label="E[clipped mean]_k", x=tuple(float(b) for b in batches), estimate=tuple(means),
-                          ci_low=tuple(lows), ci_high=tuple(highs), theory=(float(exact[k]),) * len(batches),
-                          theory_label="E[clip(g_i)]_k", log_x=True))
+        means.append(float(acc.mean()[0]))
+        stderrs.append(float(acc.stderr_mean()[0]))
+    ctx.add_series(Series.with_z_intervals("mean of per-example-clipped minibatch gradient, coordinate k", "B",
+                                           "E[clipped mean]_k", batches, means, stderrs,
+                                           (float(exact[k]),) * len(batches), theory_label="E[clip(g_i)]_k",
+                                           log_x=True))
 
 
 if __name__ == "__main__":

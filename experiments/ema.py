@@ -22,10 +22,8 @@ ROUNDING = 1e-10  # float64 agreement bound for trajectories of <= a few hundred
 
 def _series_of_means(name: str, acc, theory: list[float], y_label: str) -> Series:
     """Pointwise 95% z intervals of each component's mean, against theory, for a figure."""
-    mean, se = acc.mean(), acc.stderr_mean()
-    return Series(name=name, x_label="t", y_label=y_label, x=tuple(float(t) for t in range(1, len(theory) + 1)),
-                  estimate=tuple(mean), ci_low=tuple(mean - 1.96 * se), ci_high=tuple(mean + 1.96 * se),
-                  theory=tuple(theory))
+    return Series.with_z_intervals(name, "t", y_label, range(1, len(theory) + 1), acc.mean(), acc.stderr_mean(),
+                                   theory)
 
 
 @experiment("ema.bias.mean")
@@ -115,11 +113,9 @@ def running_average_finite_t(ctx: Context) -> None:
     def theory(t: int, exponent: int = 2) -> float:
         return (1 - beta ** (exponent * t)) / ((2 - 1 / n_avg) * n_avg) * sigma**2
 
-    var, se = acc.variance(), acc.stderr_variance()
-    ctx.add_series(Series(name="Var[m_t] from m_0 = 0", x_label="t", y_label="Var[m_t]",
-                          x=tuple(float(t) for t in range(1, steps + 1)), estimate=tuple(var),
-                          ci_low=tuple(var - 1.96 * se), ci_high=tuple(var + 1.96 * se),
-                          theory=tuple(theory(t) for t in range(1, steps + 1))))
+    ctx.add_series(Series.with_z_intervals("Var[m_t] from m_0 = 0", "t", "Var[m_t]", range(1, steps + 1),
+                                           acc.variance(), acc.stderr_variance(),
+                                           [theory(t) for t in range(1, steps + 1)]))
     # t >= 3: at t = 1 the average is a single skewed input (kurtosis 9) and its variance needs 4x the replicas
     tol = ctx.tolerance(0.04)
     for t in (3, 10, 30):

@@ -207,30 +207,48 @@ def torch_sgd_nesterov(ctx: Context) -> None:
 
 # --- torch.optim.Adam ----------------------------------------------------------------------------------
 
-@experiment("impl.torch_adam.bias_corrected_update")
-def torch_adam_bias_corrected_update(ctx: Context) -> None:
+@dataclass(frozen=True)
+class TorchAdamRun:
+    """torch.optim.Adam's trajectory ``params`` on the gradient stream ``grads`` from ``w0``, with its settings."""
+
+    params: torch.Tensor
+    grads: torch.Tensor
+    w0: torch.Tensor
+    lr: float
+    beta1: float
+    beta2: float
+    eps: float
+
+    def by_hand(self, *, eps_inside: bool, bias_correction: bool = True) -> torch.Tensor:
+        """The trajectory :func:`adam_steps` gives on the same stream, with the same settings."""
+        steps = adam_steps(self.grads, self.lr, self.beta1, self.beta2, self.eps, eps_inside=eps_inside,
+                           bias_correction=bias_correction)
+        return _cumulative(steps, self.w0)
+
+
+def _torch_adam(ctx: Context) -> TorchAdamRun:
+    """Record Adam's settings (eps large enough that its placement matters) and run torch.optim.Adam from 0."""
     lr, b1, b2, eps = (ctx.param("lr", 0.01), ctx.param("beta1", 0.9), ctx.param("beta2", 0.999),
                        ctx.param("eps", 1e-3))
     grads = gradient_stream(ctx)
     w0 = torch.zeros_like(grads[0])
     run = run_torch(lambda ps: torch.optim.Adam(ps, lr=lr, betas=(b1, b2), eps=eps), _stream(grads), len(grads), w0)
-    _close(ctx, "torch Adam vs bias-corrected update, eps outside", run.params,
-           _cumulative(adam_steps(grads, lr, b1, b2, eps, eps_inside=False), w0))
-    _close(ctx, "control: no bias correction", run.params,
-           _cumulative(adam_steps(grads, lr, b1, b2, eps, eps_inside=False, bias_correction=False), w0), control=True)
+    return TorchAdamRun(run.params, grads, w0, lr, b1, b2, eps)
+
+
+@experiment("impl.torch_adam.bias_corrected_update")
+def torch_adam_bias_corrected_update(ctx: Context) -> None:
+    adam = _torch_adam(ctx)
+    _close(ctx, "torch Adam vs bias-corrected update, eps outside", adam.params, adam.by_hand(eps_inside=False))
+    _close(ctx, "control: no bias correction", adam.params,
+           adam.by_hand(eps_inside=False, bias_correction=False), control=True)
 
 
 @experiment("impl.torch_adam.eps_placement")
 def torch_adam_eps_placement(ctx: Context) -> None:
-    lr, b1, b2, eps = (ctx.param("lr", 0.01), ctx.param("beta1", 0.9), ctx.param("beta2", 0.999),
-                       ctx.param("eps", 1e-3))
-    grads = gradient_stream(ctx)
-    w0 = torch.zeros_like(grads[0])
-    run = run_torch(lambda ps: torch.optim.Adam(ps, lr=lr, betas=(b1, b2), eps=eps), _stream(grads), len(grads), w0)
-    _close(ctx, "torch Adam vs eps inside the root", run.params,
-           _cumulative(adam_steps(grads, lr, b1, b2, eps, eps_inside=True), w0))
-    _close(ctx, "torch Adam vs eps outside the root", run.params,
-           _cumulative(adam_steps(grads, lr, b1, b2, eps, eps_inside=False), w0), corrected=True)
+    adam = _torch_adam(ctx)
+    _close(ctx, "torch Adam vs eps inside the root", adam.params, adam.by_hand(eps_inside=True))
+    _close(ctx, "torch Adam vs eps outside the root", adam.params, adam.by_hand(eps_inside=False), corrected=True)
 
 
 # --- torch.optim.RMSprop -------------------------------------------------------------------------------

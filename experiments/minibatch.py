@@ -22,7 +22,7 @@ import math
 import torch
 from torch.func import grad, vmap
 
-from emastats.montecarlo import Context, experiment, minibatch_indices
+from emastats.montecarlo import Context, Moments, experiment, minibatch_indices
 from emastats.montecarlo.datasets import Dataset, GradientMoments, example_loss, gradient_moments
 from emastats.montecarlo.datasets import synthetic_linear_regression
 from emastats.results import Series
@@ -49,6 +49,14 @@ def _minibatch_gradients(ctx: Context, grads: torch.Tensor, batch: int, replacem
     return sample
 
 
+def _check_equals_full_batch(ctx: Context, acc: Moments, quantity: str, g_fb: list[float], scale: float,
+                             tol: float) -> None:
+    """E[``quantity``][i] = g_fb[i] for every coordinate i, margins relative to ``scale`` = |g_fb|."""
+    for i, g in enumerate(g_fb):
+        ctx.check_mean(f"E[{quantity}][{i}] = g_fb[{i}]", acc, g, tol, index=i, scale=scale,
+                       note="margin relative to |g_fb|")
+
+
 def _unbiased(ctx: Context, replacement: bool, batch: int) -> None:
     _, exact = _dataset(ctx)
     ctx.param("B", batch)
@@ -57,9 +65,7 @@ def _unbiased(ctx: Context, replacement: bool, batch: int) -> None:
     g_fb = exact.full_batch.cpu().tolist()
     scale = math.hypot(*g_fb)
     tol = ctx.tolerance(0.04)
-    for i, g in enumerate(g_fb):
-        ctx.check_mean(f"E[g_mb][{i}] = g_fb[{i}]", acc, g, tol, index=i, scale=scale,
-                       note="margin relative to |g_fb|")
+    _check_equals_full_batch(ctx, acc, "g_mb", g_fb, scale, tol)
     ctx.check_mean("control: E[g_mb][0] = g_fb[0] + 0.05 |g_fb|", acc, g_fb[0] + 0.05 * scale, tol, index=0,
                    scale=scale, control=True, note="a 5% (of |g_fb|) bias that the run must detect")
 
@@ -96,19 +102,17 @@ def covariance_with_replacement(ctx: Context) -> None:
 
     # the 1/B law as a slope: log Var[g_mb,0] against log B must have slope -1
     sizes = ctx.param("B values (slope)", [1, 2, 4, 8, 16, 32])
-    logs, ses, var_est, lo, hi = [], [], [], [], []
+    logs, ses, var_est, var_se = [], [], [], []
     for b in sizes:
         m = ctx.moments(_minibatch_gradients(ctx, grads, b, True), ctx.budget(1 << 15))
         v, se = float(m.variance()[0]), float(m.stderr_variance()[0])
         logs.append(math.log(v))
         ses.append(se / v)  # delta method: se(log v) = se(v) / v
         var_est.append(v)
-        lo.append(v - 1.96 * se)
-        hi.append(v + 1.96 * se)
-    ctx.add_series(Series(name="Var[g_mb,0] against B, with replacement", x_label="B", y_label="Var[g_mb,0]",
-                          x=tuple(float(b) for b in sizes), estimate=tuple(var_est), ci_low=tuple(lo),
-                          ci_high=tuple(hi), theory=tuple(float(sigma[0, 0]) / b for b in sizes),
-                          theory_label="Sigma^1_00 / B", log_x=True, log_y=True))
+        var_se.append(se)
+    ctx.add_series(Series.with_z_intervals("Var[g_mb,0] against B, with replacement", "B", "Var[g_mb,0]", sizes,
+                                           var_est, var_se, [float(sigma[0, 0]) / b for b in sizes],
+                                           theory_label="Sigma^1_00 / B", log_x=True, log_y=True))
     x = [math.log(b) for b in sizes]
     slope_tol = ctx.tolerance(0.03)
     reps = ctx.budget(1 << 15) * len(sizes)
@@ -152,9 +156,7 @@ def frozen_gradient_mean(ctx: Context) -> None:
     g_fb = exact.full_batch.cpu().tolist()
     scale = math.hypot(*g_fb)
     tol = ctx.tolerance(0.04)
-    for i, g in enumerate(g_fb):
-        ctx.check_mean(f"E[Delta w][{i}] = g_fb[{i}]", acc, g, tol, index=i, scale=scale,
-                       note="margin relative to |g_fb|")
+    _check_equals_full_batch(ctx, acc, "Delta w", g_fb, scale, tol)
     big = max(range(len(g_fb)), key=lambda i: abs(g_fb[i]))
     ctx.check_mean(f"control: off-by-one, E[Delta w][{big}] = (T - 1) eta g_fb[{big}]", acc,
                    (steps - 1) * eta * g_fb[big], tol, index=big, scale=scale, control=True)

@@ -30,35 +30,37 @@ DIM = 4
 
 @dataclass(frozen=True)
 class NoisyQuadratic:
-    """Per-replica gradients ``a * (w - c) + noise[t]``: curvatures a in [0.2, 2], centres c and noise N(0, 1)."""
+    """Per-replica gradients ``a * (w - c) + noise[t]``: curvatures a in [0.2, 2], centres c and noise N(0, 1).
+
+    ``start`` is the common initial iterate w_0 ~ N(0, I) of the optimisers compared on it.
+    """
 
     curvature: torch.Tensor  # (R, d)
     centre: torch.Tensor  # (R, d)
     noise: torch.Tensor  # (T, R, d)
+    start: torch.Tensor  # (R, d)
 
     def gradient(self, w: torch.Tensor, t: int) -> torch.Tensor:
         return self.curvature * (w - self.centre) + self.noise[t]
 
 
 def _noisy_quadratic(ctx: Context, steps: int) -> NoisyQuadratic:
+    """Draw the problem and its start (in that order, from ``ctx.generator``) and record how gradients are made."""
+    ctx.param("gradients", "a (w - c) + xi_t on random diagonal quadratics, xi_t ~ N(0, I) fixed per step")
     r = min(ctx.replicas, MAX_REPLICAS)
     g, dev = ctx.generator, ctx.device
     curvature = torch.empty((r, DIM), dtype=F64, device=dev).uniform_(0.2, 2.0, generator=g)
     centre = torch.randn((r, DIM), generator=g, dtype=F64, device=dev)
     noise = torch.randn((steps, r, DIM), generator=g, dtype=F64, device=dev)
-    return NoisyQuadratic(curvature, centre, noise)
-
-
-def _start(problem: NoisyQuadratic, ctx: Context) -> torch.Tensor:
-    return torch.randn(problem.centre.shape, generator=ctx.generator, dtype=F64, device=ctx.device)
+    start = torch.randn((r, DIM), generator=g, dtype=F64, device=dev)
+    return NoisyQuadratic(curvature, centre, noise, start)
 
 
 @experiment("momentum.equivalence")
 def momentum_equivalence(ctx: Context) -> None:
     lr, beta, steps = ctx.param("eta_trad", 0.05), ctx.param("beta1 = mu", 0.9), ctx.param("T", 200)
-    ctx.param("gradients", "a (w - c) + xi_t on random diagonal quadratics, xi_t ~ N(0, I) fixed per step")
     problem = _noisy_quadratic(ctx, steps)
-    w0 = _start(problem, ctx)
+    w0 = problem.start
     traditional = opt.run(opt.heavy_ball(lr, beta), problem.gradient, w0, steps)
     average = opt.run(opt.heavy_ball_average(lr / (1 - beta), beta), problem.gradient, w0, steps)
     ctx.check_close("w_t(traditional) = w_t(average) with eta_avg = eta_trad / (1 - beta1), every t",
@@ -95,9 +97,8 @@ def heavy_ball_unrolled(ctx: Context) -> None:
 @experiment("momentum.nesterov.lookahead")
 def nesterov_lookahead(ctx: Context) -> None:
     lr, mu, steps = ctx.param("eta", 0.05), ctx.param("mu", 0.9), ctx.param("T", 150)
-    ctx.param("gradients", "a (w - c) + xi_t on random diagonal quadratics, xi_t ~ N(0, I) fixed per step")
     problem = _noisy_quadratic(ctx, steps)
-    w0 = _start(problem, ctx)
+    w0 = problem.start
     lookahead = opt.run(opt.nesterov_lookahead(lr, mu), problem.gradient, w0, steps)
     velocity = torch.cat([torch.zeros_like(w0)[None], lookahead[1:] - lookahead[:-1]])  # u_t = w_t - w_{t-1}
     shifted = lookahead + mu * velocity  # phi_t = w_t + mu u_t

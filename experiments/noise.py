@@ -95,11 +95,9 @@ def temperature_sgd(ctx: Context) -> None:
                        lr0 * sigma**2 / (lam * (2 + batches[-1] * lr0 * lam)), tol, index=last, control=True)
     _ratio_check(ctx, acc, last, 0, f"notes: Var_inf does not depend on B (ratio B = {batches[-1]} to B = 1 is 1)",
                  tol, replicas)
-    var, se = acc.variance(), acc.stderr_variance()
-    ctx.add_series(Series(name="Var_inf against B (eta = B eta0)", x_label="B", y_label="Var_inf[w]",
-                          x=tuple(float(b) for b in batches), estimate=tuple(var),
-                          ci_low=tuple(var - 1.96 * se), ci_high=tuple(var + 1.96 * se), theory=tuple(theory),
-                          theory_label="corrected formula", log_x=True))
+    ctx.add_series(Series.with_z_intervals("Var_inf against B (eta = B eta0)", "B", "Var_inf[w]", batches,
+                                           acc.variance(), acc.stderr_variance(), theory,
+                                           theory_label="corrected formula", log_x=True))
 
 
 def _ratio_check(ctx: Context, acc: Moments, top: int, bottom: int, name: str, tol: float, replicas: int) -> None:

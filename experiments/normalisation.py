@@ -10,6 +10,8 @@ Run on its own: ``python experiments/normalisation.py``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -27,32 +29,39 @@ def _batch_variances(ctx: Context, batch: int, sigma: float, unbiased: bool):
     return sample
 
 
-@experiment("batchnorm.variance.biased")
-def biased_batch_variance(ctx: Context) -> None:
+def _check_batch_variance_mean(ctx: Context, *, unbiased: bool, batches: tuple[int, ...], replicas_full: int,
+                               claim: str, theory: Callable[[int, float], float], control_batch: int,
+                               control_claim: str, control: Callable[[int, float], float]) -> None:
+    """E[batch variance] = ``theory(B, sigma)`` ("``claim``, B = ..."), for each B in ``batches``.
+
+    At ``control_batch`` the wrong ``control(B, sigma)`` is checked too and must be REFUTED.
+    """
     sigma = ctx.param("sigma", 2.0)
     ctx.param("entries", "3 + sigma (Exp(1) - 1), iid")
     tol = ctx.tolerance(0.03)
-    for batch in (4, 16):
-        acc = ctx.moments(_batch_variances(ctx, batch, sigma, unbiased=False), ctx.budget(1 << 17))
-        ctx.check_mean(f"E[biased batch variance] = (B-1)/B sigma^2, B = {batch}", acc,
-                       (batch - 1) / batch * sigma**2, tol)
-        if batch == 4:
-            ctx.check_mean("control: E[biased batch variance] = sigma^2, B = 4", acc, sigma**2, tol, control=True)
-    ctx.param("B", [4, 16])
+    for batch in batches:
+        acc = ctx.moments(_batch_variances(ctx, batch, sigma, unbiased=unbiased), ctx.budget(replicas_full))
+        ctx.check_mean(f"{claim}, B = {batch}", acc, theory(batch, sigma), tol)
+        if batch == control_batch:
+            ctx.check_mean(f"control: {control_claim}, B = {batch}", acc, control(batch, sigma), tol, control=True)
+    ctx.param("B", list(batches))
+
+
+@experiment("batchnorm.variance.biased")
+def biased_batch_variance(ctx: Context) -> None:
+    _check_batch_variance_mean(
+        ctx, unbiased=False, batches=(4, 16), replicas_full=1 << 17,
+        claim="E[biased batch variance] = (B-1)/B sigma^2", theory=lambda b, sigma: (b - 1) / b * sigma**2,
+        control_batch=4, control_claim="E[biased batch variance] = sigma^2", control=lambda b, sigma: sigma**2)
 
 
 @experiment("batchnorm.variance.unbiased")
 def unbiased_batch_variance(ctx: Context) -> None:
-    sigma = ctx.param("sigma", 2.0)
-    ctx.param("entries", "3 + sigma (Exp(1) - 1), iid")
-    tol = ctx.tolerance(0.03)
-    for batch in (2, 16):
-        acc = ctx.moments(_batch_variances(ctx, batch, sigma, unbiased=True), ctx.budget(1 << 18))
-        ctx.check_mean(f"E[unbiased batch variance] = sigma^2, B = {batch}", acc, sigma**2, tol)
-        if batch == 16:
-            ctx.check_mean("control: E[unbiased batch variance] = B/(B-1) sigma^2, B = 16", acc,
-                           batch / (batch - 1) * sigma**2, tol, control=True)
-    ctx.param("B", [2, 16])
+    _check_batch_variance_mean(
+        ctx, unbiased=True, batches=(2, 16), replicas_full=1 << 18,
+        claim="E[unbiased batch variance] = sigma^2", theory=lambda b, sigma: sigma**2,
+        control_batch=16, control_claim="E[unbiased batch variance] = B/(B-1) sigma^2",
+        control=lambda b, sigma: b / (b - 1) * sigma**2)
 
 
 @experiment("batchnorm.running_var")
@@ -77,11 +86,8 @@ def running_variance(ctx: Context) -> None:
     def theory(t: int, factor: float = 1.0) -> float:
         return (1 - p) ** t + (1 - (1 - p) ** t) * factor * sigma**2
 
-    mean, se = acc.mean(), acc.stderr_mean()
-    ctx.add_series(Series(name="E[running_var_t]", x_label="t", y_label="E[running_var]",
-                          x=tuple(float(t) for t in range(1, steps + 1)), estimate=tuple(mean),
-                          ci_low=tuple(mean - 1.96 * se), ci_high=tuple(mean + 1.96 * se),
-                          theory=tuple(theory(t) for t in range(1, steps + 1))))
+    ctx.add_series(Series.with_z_intervals("E[running_var_t]", "t", "E[running_var]", range(1, steps + 1),
+                                           acc.mean(), acc.stderr_mean(), [theory(t) for t in range(1, steps + 1)]))
     tol = ctx.tolerance(0.02)
     for t in (1, 5, 30):
         ctx.check_mean(f"E[running_var_t] = (1-p)^t + (1 - (1-p)^t) sigma^2 at t = {t}", acc, theory(t), tol,

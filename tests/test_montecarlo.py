@@ -230,14 +230,14 @@ def test_run_wide_finalisation_survives_a_round_trip_through_json():
 
 
 def test_duplicate_registration_is_refused():
-    from emastats.montecarlo.registry import _REGISTRY
+    from emastats.montecarlo.registry import EXPERIMENTS
 
     try:
         experiment("zz.test.dup")(_toy)
         with pytest.raises(RuntimeError, match="two experiments"):
             experiment("zz.test.dup")(test_duplicate_registration_is_refused)
     finally:
-        _REGISTRY.pop("zz.test.dup", None)
+        EXPERIMENTS.discard("zz.test.dup")
 
 
 # ----- coverage of the catalogue --------------------------------------------------------------------

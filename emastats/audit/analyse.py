@@ -147,6 +147,16 @@ class _Analysis:
         line = self.info.line + st.row
         return Where(line, line if len(self.parsed.statements) > 1 else self.info.end_line)
 
+    def report(self, st: Statement, code: str, message: str, evidence: str = "", suggestion: str = "") -> None:
+        """Record a finding ``code`` on the lines of statement ``st``."""
+        w = self.where(st)
+        self.findings.append(Finding(w.line, w.end_line, code, message, evidence=evidence, suggestion=suggestion))
+
+    def count_holds(self) -> None:
+        """Tally one decided check that holds."""
+        self.tally.decided += 1
+        self.tally.holds += 1
+
     def assumptions(self) -> tuple[tuple[sympy.Basic, sympy.Basic], ...]:
         return tuple(self.run.assumptions)
 
@@ -162,20 +172,16 @@ class _Analysis:
                        seed=self.seed)
 
     def step_finding(self, st: Statement, a, b, result: Comparison, what: str, suggestion: str = "") -> None:
-        w = self.where(st)
         if result.index_shift_only:
-            self.findings.append(Finding(w.line, w.end_line, "AUD102",
-                                         f"{what} holds only if the gradient's time index is ignored",
-                                         evidence=f"at {_point(result)}: {result.lhs_value} vs {result.rhs_value}"))
+            self.report(st, "AUD102", f"{what} holds only if the gradient's time index is ignored",
+                        evidence=f"at {_point(result)}: {result.lhs_value} vs {result.rhs_value}")
             return
         confirm = {"0": "; simplify finds the difference zero (?)", "nonzero": "; simplify confirms a nonzero "
                    "difference", "timeout": "; simplify timed out", "": ""}[result.simplify]
-        self.findings.append(Finding(
-            w.line, w.end_line, "AUD001",
-            f"{what} does not follow: {to_latex(a)} \\neq {to_latex(b)}",
-            evidence=f"at {_point(result)} the left side is {result.lhs_value} and the right side is "
-                     f"{result.rhs_value}{confirm}",
-            suggestion=suggestion))
+        self.report(st, "AUD001", f"{what} does not follow: {to_latex(a)} \\neq {to_latex(b)}",
+                    evidence=f"at {_point(result)} the left side is {result.lhs_value} and the right side is "
+                             f"{result.rhs_value}{confirm}",
+                    suggestion=suggestion)
 
     # -- per kind ------------------------------------------------------------------------------------
     def numeric(self, st: Statement, sides: list[sympy.Basic], latex: list[str]) -> None:
@@ -191,13 +197,10 @@ class _Analysis:
             tolerance = max(_rounding(latex[i]), _rounding(latex[i + 1]))
             ok = abs(a - b) <= tolerance if tolerance else close(a, b)
             if not ok:
-                w = self.where(st)
-                self.findings.append(Finding(
-                    w.line, w.end_line, "AUD008",
-                    f"numeric example is wrong: {latex[i]} = {show(a)}, not {latex[i + 1]}",
-                    evidence=f"recomputed: {show(a)} vs {show(b)}"
-                             + (f" (allowed rounding {mpmath.nstr(tolerance, 2)})" if tolerance else ""),
-                    suggestion=f"{latex[i]} = {show(a)}"))
+                self.report(st, "AUD008", f"numeric example is wrong: {latex[i]} = {show(a)}, not {latex[i + 1]}",
+                            evidence=f"recomputed: {show(a)} vs {show(b)}"
+                                     + (f" (allowed rounding {mpmath.nstr(tolerance, 2)})" if tolerance else ""),
+                            suggestion=f"{latex[i]} = {show(a)}")
                 return
         self.tally.holds += 1
 
@@ -213,8 +216,7 @@ class _Analysis:
                 continue
             result = self.cmp(a, b)
             if result.verdict == "holds":
-                self.tally.decided += 1
-                self.tally.holds += 1
+                self.count_holds()
             elif result.verdict == "fails" and _comparable(apply_assumptions(a, self.assumptions()),
                                                            apply_assumptions(b, self.assumptions()), self.context):
                 self.tally.decided += 1
@@ -270,17 +272,13 @@ class _Analysis:
         for side in sides[1:]:
             result = self.cmp(expected, side)
             if result.verdict == "holds":
-                self.tally.decided += 1
-                self.tally.holds += 1
+                self.count_holds()
             elif result.verdict == "fails":
                 self.tally.decided += 1
-                w = self.where(st)
-                self.findings.append(Finding(
-                    w.line, w.end_line, "AUD011",
-                    f"this is not {form.name} (catalogue {', '.join(form.claim_ids)})",
-                    evidence=f"at {_point(result)}: {form.name} is {result.lhs_value}, this side is "
-                             f"{result.rhs_value}",
-                    suggestion=f"{to_latex(sides[0])} = {to_latex(expected)}"))
+                self.report(st, "AUD011", f"this is not {form.name} (catalogue {', '.join(form.claim_ids)})",
+                            evidence=f"at {_point(result)}: {form.name} is {result.lhs_value}, this side is "
+                                     f"{result.rhs_value}",
+                            suggestion=f"{to_latex(sides[0])} = {to_latex(expected)}")
                 return
             else:
                 self.tally.unchecked += 1
@@ -323,13 +321,10 @@ class _Analysis:
         if result.verdict == "holds":
             self.tally.holds += 1
             return True
-        w = self.where(st)
-        self.findings.append(Finding(
-            w.line, w.end_line, "AUD010",
-            f"the variance of {quantity} = {to_latex(stated)} needs the squared weights",
-            evidence=f"at {_point(result)} the stated variance is {result.lhs_value}, the sum of squared weights "
-                     f"times the variances gives {result.rhs_value}",
-            suggestion=f"{to_latex(lhs)} = {to_latex(expected)}"))
+        self.report(st, "AUD010", f"the variance of {quantity} = {to_latex(stated)} needs the squared weights",
+                    evidence=f"at {_point(result)} the stated variance is {result.lhs_value}, the sum of squared "
+                             f"weights times the variances gives {result.rhs_value}",
+                    suggestion=f"{to_latex(lhs)} = {to_latex(expected)}")
         return True
 
     def claim(self, st: Statement, sides: list[sympy.Basic]) -> None:
@@ -337,8 +332,7 @@ class _Analysis:
         a, b = sides[0], sides[1]
         result = self.cmp(a, b)
         if result.verdict == "holds":
-            self.tally.decided += 1
-            self.tally.holds += 1
+            self.count_holds()
         elif result.verdict == "fails":
             evidence = _comparable(apply_assumptions(a, self.assumptions()), apply_assumptions(b, self.assumptions()),
                                    self.context)
@@ -404,8 +398,7 @@ class _Analysis:
     def checked_restatement(self, st: Statement, lhs, rhs, strict: bool, against=None) -> bool:
         result = self.cmp(lhs if against is None else against, rhs)
         if result.verdict == "holds":
-            self.tally.decided += 1
-            self.tally.holds += 1
+            self.count_holds()
             return True
         if result.verdict == "fails" and strict:
             self.tally.decided += 1
@@ -463,12 +456,10 @@ class _Analysis:
         self.tally.decided += len(statements)
         for (_, sol_a), (st_b, sol_b) in zip(solutions, solutions[1:], strict=False):
             if not all(close(x.value, y.value) for x, y in zip(sol_a, sol_b, strict=True)):
-                w = self.where(st_b)
-                self.findings.append(Finding(
-                    w.line, w.end_line, "AUD009",
-                    f"this line changes the solution for {to_latex(target)}",
-                    evidence=f"at {_point_of(sol_a[0])}, solving the previous line gives {to_latex(target)} = "
-                             f"{show(sol_a[0].value)}, this line gives {show(sol_b[0].value)}"))
+                self.report(st_b, "AUD009", f"this line changes the solution for {to_latex(target)}",
+                            evidence=f"at {_point_of(sol_a[0])}, solving the previous line gives "
+                                     f"{to_latex(target)} = {show(sol_a[0].value)}, this line gives "
+                                     f"{show(sol_b[0].value)}")
                 return True
         self.tally.holds += len(statements)
         return True

@@ -33,7 +33,7 @@ separate, named functions so that experiments can run them side by side.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -105,6 +105,11 @@ def _nonnegative(name: str, value: float) -> float:
     return float(value)
 
 
+def _zeros(state: Callable[[Tensor], State]) -> Callable[[Tensor], State]:
+    """An ``init`` that wraps one zero tensor shaped like the parameters in ``state`` (all buffers start at 0)."""
+    return lambda p: state(torch.zeros_like(p))
+
+
 # --- first-order rules ------------------------------------------------------------------------
 
 def sgd(lr: float) -> Optimizer:
@@ -128,7 +133,7 @@ def heavy_ball(lr: float, momentum: float) -> Optimizer:
         v = mu * s.velocity - lr * g
         return Step(v, VelocityState(v))
 
-    return Optimizer("heavy_ball", lambda p: VelocityState(torch.zeros_like(p)), update)
+    return Optimizer("heavy_ball", _zeros(VelocityState), update)
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,7 @@ def heavy_ball_average(lr: float, beta: float) -> Optimizer:
         m = beta * s.average + (1 - beta) * g
         return Step(-lr * m, AverageState(m))
 
-    return Optimizer("heavy_ball_average", lambda p: AverageState(torch.zeros_like(p)), update)
+    return Optimizer("heavy_ball_average", _zeros(AverageState), update)
 
 
 @dataclass(frozen=True)
@@ -164,26 +169,18 @@ def nesterov_pytorch(lr: float, momentum: float) -> Optimizer:
         b = mu * s.buffer + g
         return Step(-lr * (g + mu * b), BufferState(b))
 
-    return Optimizer("nesterov_pytorch", lambda p: BufferState(torch.zeros_like(p)), update)
+    return Optimizer("nesterov_pytorch", _zeros(BufferState), update)
 
 
 def nesterov_lookahead(lr: float, momentum: float) -> Optimizer:
     """Nesterov's look-ahead form: ``u <- mu u - lr grad L(w + mu u)``, ``w <- w + u``, ``u_0 = 0``.
 
     The gradient handed to ``update`` must be taken at ``gradient_point(w, state) = w + mu u``.
+    The update itself is the heavy ball's; only where the gradient is taken differs.
     """
-    lr, mu = _positive("lr", lr), _decay("momentum", momentum)
-
-    def update(g: Tensor, s: VelocityState) -> Step:
-        u = mu * s.velocity - lr * g
-        return Step(u, VelocityState(u))
-
-    return Optimizer(
-        "nesterov_lookahead",
-        lambda p: VelocityState(torch.zeros_like(p)),
-        update,
-        gradient_point=lambda p, s: p + mu * s.velocity,
-    )
+    base = heavy_ball(lr, momentum)  # validates lr and momentum
+    mu = float(momentum)
+    return replace(base, name="nesterov_lookahead", gradient_point=lambda p, s: p + mu * s.velocity)
 
 
 # --- adaptive rules ---------------------------------------------------------------------------
@@ -202,7 +199,7 @@ def _rmsprop(name: str, lr: float, beta2: float, eps: float, sign: float) -> Opt
         sq = beta2 * s.square + (1 - beta2) * g * g
         return Step(sign * lr * g / torch.sqrt(sq + eps), SquareState(sq))
 
-    return Optimizer(name, lambda p: SquareState(torch.zeros_like(p)), update)
+    return Optimizer(name, _zeros(SquareState), update)
 
 
 def rmsprop(lr: float, beta2: float = 0.9, eps: float = 1e-8) -> Optimizer:
@@ -228,6 +225,16 @@ def _adam_init(p: Tensor) -> AdamState:
     return AdamState(0, torch.zeros_like(p), torch.zeros_like(p))
 
 
+def _adam_hyperparameters(lr: float, beta1: float, beta2: float, eps: float) -> tuple[float, float, float, float]:
+    """``(lr, beta1, beta2, eps)`` validated: lr > 0, betas in [0, 1), eps >= 0."""
+    return _positive("lr", lr), _decay("beta1", beta1), _decay("beta2", beta2), _nonnegative("eps", eps)
+
+
+def _adam_moments(g: Tensor, s: AdamState, beta1: float, beta2: float, count: int) -> AdamState:
+    """Both EMAs after gradient ``g``: ``m <- beta1 m + (1-beta1) g``, ``s <- beta2 s + (1-beta2) g^2``."""
+    return AdamState(count, beta1 * s.first + (1 - beta1) * g, beta2 * s.second + (1 - beta2) * g * g)
+
+
 def adam(lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> Optimizer:
     """Adam with the correct bias correction.
 
@@ -235,14 +242,13 @@ def adam(lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8)
     unbiased for E[g] and E[g^2] when the gradients have a constant mean and
     second moment; the update is ``-lr mhat / (sqrt(shat) + eps)``.
     """
-    lr, beta1, beta2, eps = _positive("lr", lr), _decay("beta1", beta1), _decay("beta2", beta2), _nonnegative("eps", eps)
+    lr, beta1, beta2, eps = _adam_hyperparameters(lr, beta1, beta2, eps)
 
     def update(g: Tensor, s: AdamState) -> Step:
         t = s.count + 1
-        m = beta1 * s.first + (1 - beta1) * g
-        v = beta2 * s.second + (1 - beta2) * g * g
-        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
-        return Step(-lr * m_hat / (torch.sqrt(v_hat) + eps), AdamState(t, m, v))
+        new = _adam_moments(g, s, beta1, beta2, t)
+        m_hat, v_hat = new.first / (1 - beta1**t), new.second / (1 - beta2**t)
+        return Step(-lr * m_hat / (torch.sqrt(v_hat) + eps), new)
 
     return Optimizer("adam", _adam_init, update)
 
@@ -257,14 +263,13 @@ def adam_as_printed(lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: fl
     iterate is inf/nan from the first step: that is what the rule computes, and
     it is returned unchanged rather than guarded.
     """
-    lr, beta1, beta2, eps = _positive("lr", lr), _decay("beta1", beta1), _decay("beta2", beta2), _nonnegative("eps", eps)
+    lr, beta1, beta2, eps = _adam_hyperparameters(lr, beta1, beta2, eps)
 
     def update(g: Tensor, s: AdamState) -> Step:
         t = s.count
-        m = beta1 * s.first + (1 - beta1) * g
-        v = beta2 * s.second + (1 - beta2) * g * g
-        m_hat, v_hat = v / (1 - beta1**t), m / (1 - beta2**t)  # t = 0: tensor / 0.0, i.e. inf or nan
-        return Step(lr * m_hat / torch.sqrt(v_hat + eps), AdamState(t + 1, m, v))
+        new = _adam_moments(g, s, beta1, beta2, t + 1)
+        m_hat, v_hat = new.second / (1 - beta1**t), new.first / (1 - beta2**t)  # t = 0: tensor / 0.0, inf or nan
+        return Step(lr * m_hat / torch.sqrt(v_hat + eps), new)
 
     return Optimizer("adam_as_printed", _adam_init, update)
 
