@@ -18,9 +18,12 @@ def test_tiny_benchmark_reports_rates_and_ratios():
     assert report["device"].startswith("cpu")
     ema, sgd = report["ema"], report["sgd"]
     for value in (ema["ratio_to_rng"], ema["rng_normals_per_s"], ema["ema_replica_steps_per_s"],
-                  sgd["speedup_vs_naive"], sgd["speedup_vs_numpy"], sgd["gradient_only_speedup_vs_naive"],
-                  sgd["kernel_replica_steps_per_s"], sgd["naive_replica_steps_per_s"], sgd["numpy_replica_steps_per_s"]):
+                  sgd["speedup_vs_naive"], sgd["speedup_vs_naive_same_sampler"], sgd["speedup_vs_numpy"],
+                  sgd["gradient_only_speedup_vs_naive"], sgd["kernel_replica_steps_per_s"],
+                  sgd["naive_replica_steps_per_s"], sgd["naive_same_sampler_replica_steps_per_s"],
+                  sgd["numpy_replica_steps_per_s"], sgd["sampler_indices_per_s"], sgd["randint_indices_per_s"]):
         assert value > 0
+    assert "torch.randint" in sgd["sampling"] and "minibatch_indices" in sgd["sampling"]
     assert (sgd["examples"], sgd["dim"], sgd["batch"], sgd["replicas"]) == (50, 4, 8, 16)
 
 
@@ -28,7 +31,8 @@ def test_bench_command_prints_json(monkeypatch, capsys):
     monkeypatch.setattr(bench, "run_benchmarks", functools.partial(bench.run_benchmarks, **TINY))
     assert main(["bench", "--device", "cpu", "--format", "json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert {"ratio_to_rng"} <= set(payload["ema"]) and {"speedup_vs_naive", "speedup_vs_numpy"} <= set(payload["sgd"])
+    assert {"ratio_to_rng"} <= set(payload["ema"])
+    assert {"speedup_vs_naive", "speedup_vs_naive_same_sampler", "speedup_vs_numpy", "sampling"} <= set(payload["sgd"])
     assert payload["device"].startswith("cpu") and payload["meta"]["command"] == "bench"
 
 
@@ -36,7 +40,7 @@ def test_bench_text_output(monkeypatch, capsys):
     monkeypatch.setattr(bench, "run_benchmarks", functools.partial(bench.run_benchmarks, **TINY))
     assert main(["bench", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert "ratio to RNG" in out and "vs naive" in out
+    assert "ratio to RNG" in out and "vs naive" in out and "same sampler" in out and "sampling:" in out
 
 
 @pytest.mark.parametrize("argv", [["bench", "--device", "tpu"], ["bench", "--device", "cuda:99"]])

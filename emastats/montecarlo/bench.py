@@ -8,14 +8,21 @@ Two figures, each against a baseline measured in the same process on the same de
   simulation must draw, so the ratio is at most about 1; it says how much the
   recursion costs on top of the random numbers.
 * **Minibatch-SGD kernel**: replica-steps per second of a full SGD step on the
-  synthetic linear regression (sample B indices per replica with
-  ``minibatch_indices``, the minibatch gradient, the update), N = 1000, d = 32,
-  B = 32, R = 4096 by default, with the sparse kernel
-  ``LinearMinibatchGradient`` against (a) the same step with a naive gather +
-  ``bmm`` gradient and (b) a plain numpy step (fancy-index gather and einsum,
-  vectorised over replicas, numpy's own generator). The gradient alone, on
-  fixed indices, is reported too, since index sampling costs the same in both
-  torch steps and so bounds the whole-step speed-up.
+  synthetic linear regression (sample B indices per replica, the minibatch
+  gradient, the update), N = 1000, d = 32, B = 32, R = 4096 by default, with
+  the sparse kernel (``LinearMinibatchGradient.sgd_step_``) against (a) the
+  same step with a naive gather + ``bmm`` gradient and (b) a plain numpy step
+  (fancy-index gather and einsum, vectorised over replicas).
+
+  Sampling (stated in the report as ``sgd.sampling``): each step samples its
+  own way, as its user would — the kernel with the package's exact
+  ``minibatch_indices`` into a preallocated buffer, the naive step with
+  ``torch.randint``, numpy with ``Generator.integers``. Since the kernel's
+  sampler is itself faster than ``torch.randint``, the naive step is also
+  timed with the kernel's sampler (``speedup_vs_naive_same_sampler``), which
+  isolates the gradient-and-update gain. The gradient alone, on fixed
+  indices, is reported too, and the index sampler against ``torch.randint``
+  (indices per second).
 
 Each timing is the best of many short rounds (the usual microbenchmark
 convention: the minimum is the least disturbed by other load on a shared
@@ -40,6 +47,9 @@ from .device import describe, resolve_device
 from .sampling import check_replicas, ema_final, gaussian, minibatch_indices
 
 LEARNING_RATE = 0.01  # small enough that w stays bounded over the timed steps
+SAMPLING = ("each step samples its own way, as its user would: kernel with emastats minibatch_indices (exact, "
+            "preallocated buffer), naive with torch.randint, numpy with numpy.random.Generator.integers; "
+            "speedup_vs_naive_same_sampler gives the naive step the kernel's sampler instead")
 
 
 @dataclass(frozen=True)
@@ -64,10 +74,15 @@ class SgdBench:
     steps: int
     kernel_replica_steps_per_s: float
     naive_replica_steps_per_s: float
+    naive_same_sampler_replica_steps_per_s: float
     numpy_replica_steps_per_s: float
     speedup_vs_naive: float
+    speedup_vs_naive_same_sampler: float
     speedup_vs_numpy: float
     gradient_only_speedup_vs_naive: float
+    sampler_indices_per_s: float
+    randint_indices_per_s: float
+    sampling: str
 
 
 @dataclass(frozen=True)
@@ -119,23 +134,28 @@ def bench_ema(device: torch.device, replicas: int, steps: int, repeats: int, bet
 
 def bench_sgd(device: torch.device, examples: int, dim: int, batch: int, replicas: int, steps: int,
               repeats: int) -> SgdBench:
-    """Time SGD steps (rounds of ``steps``) with the sparse kernel, the naive torch step and the numpy step."""
+    """Time SGD steps (rounds of ``steps``): the sparse kernel, the naive torch step two ways, the numpy step."""
     data = synthetic_linear_regression(examples, dim, seed=0)
     kernel = LinearMinibatchGradient(data, torch.float32, device)
     x, y = kernel.features, kernel.targets
     gen = torch.Generator(device=device).manual_seed(0)
     w0 = torch.zeros((replicas, dim), dtype=torch.float32, device=device)
 
-    def torch_step(gradient: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[[], None]:
+    def emastats_indices() -> Callable[[], torch.Tensor]:
+        """The package's exact sampler, writing into a buffer of its own."""
+        buffer = torch.empty((replicas, batch), dtype=torch.int64, device=device)
+        return lambda: minibatch_indices(examples, batch, replicas, gen, replacement=True, out=buffer)
+
+    def randint_indices() -> torch.Tensor:
+        return torch.randint(0, examples, (replicas, batch), generator=gen, device=device)
+
+    def kernel_step() -> Callable[[], None]:
+        w, sample = w0.clone(), emastats_indices()
+        return lambda: kernel.sgd_step_(w, sample(), LEARNING_RATE)
+
+    def naive_step(sample: Callable[[], torch.Tensor]) -> Callable[[], None]:
         w = w0.clone()
-
-        def step() -> None:
-            idx = minibatch_indices(examples, batch, replicas, gen, replacement=True)
-            w.sub_(gradient(w, idx), alpha=LEARNING_RATE)
-        return step
-
-    def naive(w: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        return naive_linear_minibatch_gradient(x, y, w, idx)
+        return lambda: w.sub_(naive_linear_minibatch_gradient(x, y, w, sample()), alpha=LEARNING_RATE)
 
     xn, yn = data.features.numpy().astype(np.float32), data.targets.numpy().astype(np.float32)
     rng = np.random.default_rng(0)
@@ -147,15 +167,19 @@ def bench_sgd(device: torch.device, examples: int, dim: int, batch: int, replica
         residual = np.einsum("rbd,rd->rb", xb, wn) - yn[idx]
         wn[:] -= LEARNING_RATE * np.einsum("rbd,rb->rd", xb, residual) / batch
 
-    fast, slow, plain = _best_seconds([torch_step(kernel), torch_step(naive), numpy_step], repeats, device, steps)
+    fast, slow, slow_same, plain = _best_seconds(
+        [kernel_step(), naive_step(randint_indices), naive_step(emastats_indices()), numpy_step], repeats, device,
+        steps)
 
-    idx = minibatch_indices(examples, batch, replicas, gen, replacement=True)
+    idx = emastats_indices()()
     w = torch.randn((replicas, dim), generator=gen, device=device)
-    fast_gradient, slow_gradient = _best_seconds([lambda: kernel(w, idx), lambda: naive(w, idx)], repeats, device,
-                                                 steps)
+    fast_gradient, slow_gradient, sampler, randint = _best_seconds(
+        [lambda: kernel(w, idx), lambda: naive_linear_minibatch_gradient(x, y, w, idx), emastats_indices(),
+         randint_indices], repeats, device, steps)
 
-    return SgdBench(examples, dim, batch, replicas, steps, replicas / fast, replicas / slow, replicas / plain,
-                    slow / fast, plain / fast, slow_gradient / fast_gradient)
+    return SgdBench(examples, dim, batch, replicas, steps, replicas / fast, replicas / slow, replicas / slow_same,
+                    replicas / plain, slow / fast, slow_same / fast, plain / fast, slow_gradient / fast_gradient,
+                    idx.numel() / sampler, idx.numel() / randint, SAMPLING)
 
 
 def run_benchmarks(device: torch.device, *, quick: bool = False, ema_replicas: int = 1 << 16, ema_steps: int = 16,
@@ -185,10 +209,14 @@ def _text(report: BenchReport) -> str:
         (f"EMA kernel  R={e.replicas} T={e.steps}: {e.ema_replica_steps_per_s:.3g}/s, "
          f"float32 normals {e.rng_normals_per_s:.3g}/s, ratio to RNG {e.ratio_to_rng:.2f}"),
         (f"SGD step    N={s.examples} d={s.dim} B={s.batch} R={s.replicas}: "
-         f"kernel {s.kernel_replica_steps_per_s:.3g}/s, naive gather+bmm {s.naive_replica_steps_per_s:.3g}/s, "
+         f"kernel {s.kernel_replica_steps_per_s:.3g}/s, naive gather+bmm {s.naive_replica_steps_per_s:.3g}/s "
+         f"({s.naive_same_sampler_replica_steps_per_s:.3g}/s with the kernel's sampler), "
          f"numpy {s.numpy_replica_steps_per_s:.3g}/s"),
-        (f"            speed-up {s.speedup_vs_naive:.2f}x vs naive, {s.speedup_vs_numpy:.2f}x vs numpy; "
+        (f"            speed-up {s.speedup_vs_naive:.2f}x vs naive ({s.speedup_vs_naive_same_sampler:.2f}x with the "
+         f"same sampler), {s.speedup_vs_numpy:.2f}x vs numpy; "
          f"gradient alone {s.gradient_only_speedup_vs_naive:.2f}x vs naive"),
+        (f"            index sampler {s.sampler_indices_per_s:.3g} indices/s "
+         f"(torch.randint {s.randint_indices_per_s:.3g}/s); sampling: {s.sampling}"),
     ])
 
 

@@ -174,18 +174,24 @@ class LinearMinibatchGradient:
     ``(1/B) sum_b x_{i_b} (x_{i_b}.w_r - y_{i_b})``. It is computed in two
     sparse steps that touch only the R*B sampled (replica, example) pairs:
 
-    1. the residuals ``x_{i_b}.w_r - y_{i_b}`` as a sampled dense-dense product
-       (``torch.sparse.sampled_addmm``) of ``[w_r, 1]`` with ``[X, -y]^T`` on the
-       CSR pattern of the indices (repeated indices, i.e. sampling with
-       replacement, are separate entries and count twice);
-    2. the residual-weighted sum of rows as a fused gather-and-sum
-       (``embedding_bag`` with per-sample weights).
+    1. the scaled residuals ``s (x_{i_b}.w_r - y_{i_b})`` as a sampled
+       dense-dense product (``torch.sparse.sampled_addmm``) of ``W`` with
+       ``X^T`` on the CSR pattern of the indices, whose values start as
+       ``-y_{i_b}`` so that ``alpha = beta = s`` adds both terms in one pass
+       (repeated indices, i.e. sampling with replacement, are separate
+       entries and count twice);
+    2. the residual-weighted sum of rows as the sparse-dense product of that
+       same CSR matrix with ``X`` (for the SGD step, ``addmm`` into ``w`` itself,
+       so the update needs no temporary).
 
-    No ``(R, B, d)`` block is materialised; ``benchmarks/bench.py`` measures
-    the gain over the naive gather + ``bmm`` step. Step 1 is used on the CPU,
-    where it was verified and measured; on other devices the residuals come
-    from a plain gather (GPU memory bandwidth makes that cheap), and step 2 is
-    the same everywhere.
+    With ``s = 1/B`` that is the gradient (``__call__``); with ``s = lr/B``
+    it is the SGD update, applied in place by ``sgd_step_``. No ``(R, B, d)``
+    block is materialised, and the product is written into a buffer kept
+    between calls (fresh pages on every call cost more than the arithmetic);
+    ``benchmarks/bench.py`` measures the gain over the naive gather + ``bmm``
+    step. This path is used on the CPU, where it was verified and measured; on
+    other devices the residuals come from a plain gather (GPU memory bandwidth
+    makes that cheap) and the sum from ``embedding_bag``.
     """
 
     def __init__(self, data: Dataset, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"):
@@ -194,51 +200,70 @@ class LinearMinibatchGradient:
         self.size, self.dim = data.size, data.dim
         self.features = data.features.to(device, dtype).contiguous()
         self.targets = data.targets.to(device, dtype).contiguous()
-        # [X, -y]^T, so that [w, 1] . [x_i, -y_i] is the residual of example i
-        self._augmented_t = torch.cat([self.features, -self.targets.unsqueeze(-1)], dim=1).T.contiguous()
-        self._patterns: dict[tuple, tuple[Tensor, Tensor]] = {}
-
-    def _pattern_parts(self, replicas: int, batch: int, like: Tensor, index_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        """CSR row pointers and zero values for an (R, B) pattern, made once per shape.
-
-        They do not depend on the indices, and re-allocating a megabyte of each
-        on every step measurably slows the step (fresh pages on every call).
-        """
-        key = (replicas, batch, like.dtype, like.device, index_dtype)
-        if key not in self._patterns:
-            rows = torch.arange(0, replicas * batch + 1, batch, device=like.device, dtype=index_dtype)
-            self._patterns[key] = rows, torch.zeros(replicas * batch, dtype=like.dtype, device=like.device)
-        return self._patterns[key]
+        self._negative_targets = -self.targets
+        # the sparse path was verified and measured on the CPU only (see the class docstring)
+        self._sparse = self.features.device.type == "cpu"
+        self._buffers: dict[tuple, tuple[Tensor, Tensor]] = {}
 
     def __call__(self, w: Tensor, indices: Tensor) -> Tensor:
         """``(R, d)`` gradients for ``w`` of shape ``(R, d)`` and ``indices`` of shape ``(R, B)``."""
+        self._check(w, indices)
+        scale = 1.0 / indices.shape[1]
+        if not self._sparse:
+            return self._embedding_bag(indices, self._gathered_residuals(w, indices, scale))
+        return torch.sparse.mm(self._residual_matrix(w, indices, scale), self.features)
+
+    def sgd_step_(self, w: Tensor, indices: Tensor, learning_rate: float) -> Tensor:
+        """One SGD step in place, ``w_r <- w_r - lr g_r`` with ``g_r`` as in ``__call__``; returns ``w``."""
+        self._check(w, indices)
+        scale = float(learning_rate) / indices.shape[1]
+        if not self._sparse:
+            return w.sub_(self._embedding_bag(indices, self._gathered_residuals(w, indices, scale)))
+        return torch.addmm(w, self._residual_matrix(w, indices, scale), self.features, alpha=-1.0, out=w)
+
+    def _check(self, w: Tensor, indices: Tensor) -> None:
         if indices.ndim != 2 or indices.dtype not in (torch.int32, torch.int64):
-            raise UsageError(f"indices must be an integer tensor of shape (R, B), got {indices.dtype} {tuple(indices.shape)}")
-        replicas, batch = indices.shape
+            raise UsageError(f"indices must be an integer tensor of shape (R, B), "
+                             f"got {indices.dtype} {tuple(indices.shape)}")
+        replicas = indices.shape[0]
         if w.shape != (replicas, self.dim):
             raise UsageError(f"w must have shape ({replicas}, {self.dim}), got {tuple(w.shape)}")
         if w.dtype != self.features.dtype or w.device != self.features.device:
             raise UsageError(f"w must be {self.features.dtype} on {self.features.device} like the kernel's data, "
                              f"got {w.dtype} on {w.device}")
         # the sparse pattern is built unchecked, so an out-of-range index must be caught here
-        if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= self.size):
-            raise UsageError(f"minibatch indices must lie in [0, {self.size}), got {int(indices.min())}..{int(indices.max())}")
-        if w.device.type == "cpu":
-            residuals = self._sampled_residuals(w, indices)
-        else:
-            residuals = torch.einsum("rbd,rd->rb", self.features[indices], w) - self.targets[indices]
-        return torch.nn.functional.embedding_bag(indices, self.features, mode="sum",
-                                                 per_sample_weights=residuals) / batch
+        if indices.numel():
+            low, high = (int(v) for v in torch.aminmax(indices))
+            if low < 0 or high >= self.size:
+                raise UsageError(f"minibatch indices must lie in [0, {self.size}), got {low}..{high}")
 
-    def _sampled_residuals(self, w: Tensor, indices: Tensor) -> Tensor:
-        """``(R, B)`` residuals ``x_{i_b}.w_r - y_{i_b}`` by a sampled dense-dense product on the indices' pattern."""
+    def _embedding_bag(self, indices: Tensor, weights: Tensor) -> Tensor:
+        return torch.nn.functional.embedding_bag(indices, self.features, mode="sum", per_sample_weights=weights)
+
+    def _gathered_residuals(self, w: Tensor, indices: Tensor, scale: float) -> Tensor:
+        """``(R, B)`` values ``scale (x_{i_b}.w_r - y_{i_b})`` from the gathered rows (non-CPU devices)."""
+        residuals = torch.einsum("rbd,rd->rb", self.features[indices], w) - self.targets[indices]
+        return residuals.mul_(scale)
+
+    def _residual_matrix(self, w: Tensor, indices: Tensor, scale: float) -> Tensor:
+        """``(R, N)`` CSR matrix with entry ``scale (x_{i_b}.w_r - y_{i_b})`` at ``(r, i_b)`` for each pair (CPU)."""
         replicas, batch = indices.shape
-        # beta = 0 still multiplies the pattern's values, so they must be zeros, not uninitialised
-        rows, zeros = self._pattern_parts(replicas, batch, w, indices.dtype)
+        rows, values = self._pattern_buffers(replicas, batch, indices.dtype)
+        flat = indices.reshape(-1)
+        torch.index_select(self._negative_targets, 0, flat, out=values)
         with warnings.catch_warnings():  # torch flags sparse CSR as beta on first use
             warnings.simplefilter("ignore", UserWarning)
-            pattern = torch.sparse_csr_tensor(rows, indices.reshape(-1), zeros, size=(replicas, self.size),
-                                              check_invariants=False)
-            w_augmented = torch.cat([w, torch.ones(replicas, 1, dtype=w.dtype, device=w.device)], dim=1)
-            product = torch.sparse.sampled_addmm(pattern, w_augmented, self._augmented_t, beta=0.0)
-        return product.values().view(replicas, batch)
+            pattern = torch.sparse_csr_tensor(rows, flat, values, size=(replicas, self.size), check_invariants=False)
+            # out= the pattern itself: the product lands in ``values``, no copy of the pattern;
+            # X^T as a transposed view is the (examples, d) row-major layout the CPU kernel reads
+            torch.sparse.sampled_addmm(pattern, w, self.features.T, beta=scale, alpha=scale, out=pattern)
+        return pattern
+
+    def _pattern_buffers(self, replicas: int, batch: int, index_dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """CSR row pointers and a values buffer for an (R, B) pattern, made once per shape."""
+        key = (replicas, batch, index_dtype)
+        if key not in self._buffers:
+            device, dtype = self.features.device, self.features.dtype
+            rows = torch.arange(0, replicas * batch + 1, batch, device=device, dtype=index_dtype)
+            self._buffers[key] = rows, torch.empty(replicas * batch, dtype=dtype, device=device)
+        return self._buffers[key]
