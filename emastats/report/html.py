@@ -58,6 +58,16 @@ def _math(tex: str | None, display: bool = False) -> str:
     return to_mathml(tex, display=display).html if tex else ""
 
 
+def _label(text: str) -> str:
+    """A counterexample's quantity: typeset when it reads as maths, else shown as written.
+
+    Proofs name quantities in plain words too ("m_hat_1 (t = 0)"); those are labels,
+    not failed formulas, so they get no "could not be typeset" note.
+    """
+    markup = to_mathml(text)
+    return markup.html if markup.typeset else f"<code>{_e(text)}</code>"
+
+
 def _img(fig: Figure) -> str:
     data = base64.b64encode(fig.png).decode("ascii")
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{_e(fig.caption)}">'
@@ -164,7 +174,7 @@ def _proof(symbolic: Mapping[str, Any] | None) -> str:
         out.append('<ol class="steps">' + "".join(f"<li>{_math(s)}</li>" for s in steps) + "</ol>")
     counterexample = symbolic.get("counterexample")
     if counterexample:
-        rows = [[_math(str(k)), f"<code>{_e(v)}</code>"] for k, v in counterexample.items()]
+        rows = [[_label(str(k)), f"<code>{_e(v)}</code>"] for k, v in counterexample.items()]
         out.append("<p>Counterexample (exact values; check by hand):</p>" + _table(["quantity", "value"], rows))
     if symbolic.get("reason"):
         out.append(f"<p>{rich_text(symbolic['reason'])}</p>")
