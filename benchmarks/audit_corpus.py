@@ -41,11 +41,30 @@ WINDOW = 2  # lines either side of a label within which an error finding counts 
 
 _DISPLAY = re.compile(
     r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\begin\{(equation|align|eqnarray|gather|multline|displaymath|math)(\*?)\}(.+?)"
-    r"\\end\{\3\4\}|```math\n(.+?)```",
+    r"\\end\{\3\4\}",
     re.S,
 )
 _INLINE = re.compile(r"(?<![\\$])\$(?!\$)((?:\\\$|[^$\n])+?)\$|\\\((.+?)\\\)", re.S)
 _ROW_BREAK = re.compile(r"\\\\(?:\[[^\]]*\])?")
+
+
+def _drop_code_fences(text: str) -> str:
+    """Blank out ``` fenced code blocks line by line; a ```math fence is kept as a $$ block.
+
+    Tilde lines are not treated as fences: slide decks (remark) use a lone ``~~~`` as a reveal marker.
+    """
+    out, fence, is_math = [], None, False
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if fence is None and stripped.startswith("```"):
+            fence, is_math = stripped[:3], stripped[3:].strip().lower() == "math"
+            out.append("$$" if is_math else "")
+        elif fence is not None and stripped.startswith(fence):
+            out.append("$$" if is_math else "")
+            fence = None
+        else:
+            out.append(line if fence is None or is_math else "")
+    return "\n".join(out)
 
 
 def count_formulas(text: str) -> int:
@@ -54,15 +73,15 @@ def count_formulas(text: str) -> int:
     Display maths is ``$$..$$``, ``\\[..\\]``, ``equation``/``align``/``eqnarray``/``gather``/``multline``
     environments (starred or not) and ```` ```math ```` fences; a display block counts one formula per row
     (rows split at ``\\\\``, empty rows ignored). Inline maths is ``$..$`` (not ``\\$``) and ``\\(..\\)``.
-    Fenced code blocks other than ``math`` are skipped: pseudo-code in code fences is not counted.
+    Fenced code blocks (```) other than ``math`` are skipped: pseudo-code in code fences is not counted.
     """
-    text = re.sub(r"```(?!math)[^\n]*\n.*?```", "", text, flags=re.S)
+    text = _drop_code_fences(text)
     text = re.sub(r"(?m)(?<!\\)%.*$", "", text) if "\\begin{document}" in text or "\\section" in text else text
     count = 0
     rest = []
     last = 0
     for m in _DISPLAY.finditer(text):
-        body = next(g for g in (m.group(1), m.group(2), m.group(5), m.group(6)) if g is not None)
+        body = next(g for g in (m.group(1), m.group(2), m.group(5)) if g is not None)
         count += max(1, sum(1 for row in _ROW_BREAK.split(body) if row.strip()))
         rest.append(text[last:m.start()])
         last = m.end()
