@@ -171,6 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. piped into head
         return 0
+    except OSError as exc:  # the OS refused a file: the user's to fix (permissions, disk space), not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"emastats: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # a bug: still one line, the traceback on request
         if os.environ.get("EMASTATS_DEBUG"):
             raise

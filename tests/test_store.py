@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from emastats import catalogue
-from emastats.errors import InputFileError
+from emastats.errors import InputFileError, OutputFileError
 from emastats.report import store as store_module
 from emastats.report.store import ClaimRecord, ResultStore, source_hash
 
@@ -76,7 +76,7 @@ def test_crash_during_write_keeps_the_old_record(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(store_module.os, "fsync", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputFileError, match="No space left"):
         store.save(_record("REFUTED"))
     monkeypatch.undo()
     assert store.load(CLAIM.id).combined == "PROVED"

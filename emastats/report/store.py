@@ -24,7 +24,6 @@ import inspect
 import json
 import os
 import re
-import tempfile
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any, Iterable, Literal, Mapping
 
 from ..claim import Claim
 from ..errors import InputFileError
+from ..files import write_atomic
 
 CLAIM_SCHEMA = "emastats.claim/1"
 AUDIT_SCHEMA = "emastats.audit/1"
@@ -184,38 +184,8 @@ def _document_key(data: Mapping[str, Any], kind: str) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a partial one.
-
-    Temporary file in the same directory (so ``os.replace`` is a rename on one
-    file system), flushed and fsync'ed before the rename, directory fsync'ed after
-    it where the OS allows (so the rename itself survives a power cut).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        # any failure, KeyboardInterrupt included: drop the temporary file, keep the old record
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open directories
-        return path
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-    return path
+    """Write ``text`` to ``path`` atomically (``emastats.files.write_atomic``: exclusive temp file, fsync, rename)."""
+    return write_atomic(path, text)
 
 
 @dataclass(frozen=True)
