@@ -33,13 +33,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
-from . import catalogue
+from . import catalogue, params
 from .claim import Claim
 from .errors import UsageError
 from .results import Check, EmpiricalResult, ProofResult
 from .verdict import Verdict, combine
 
-SEED_LIMIT = 2**63  # torch.Generator.manual_seed takes a 64-bit seed; ours must also fit a signed int
+SEED_LIMIT = params.SEED_LIMIT
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,8 @@ class ClaimOutcome:
 # ----- validation ---------------------------------------------------------------------------------
 
 def validate_seed(seed: int) -> int:
-    if not 0 <= seed < SEED_LIMIT:
-        raise UsageError(f"--seed must be an integer in [0, 2^63), got {seed}")
-    return seed
+    """``seed`` when it is an integer in [0, 2^63); else UsageError (``params.seed``, one message everywhere)."""
+    return params.seed(seed)
 
 
 # ----- converting stored results back -------------------------------------------------------------
