@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--claim", action="append", metavar="ID", help="claim id or topic prefix (repeatable)")
     p.add_argument("--quick", action="store_true", help="smaller Monte Carlo budget (< 1 minute)")
     p.add_argument("--seed", default=20261122, help="seed of the run (default 20261122)")
-    p.add_argument("--resume", action="store_true", help="re-run only claims whose stored record is missing or stale")
+    p.add_argument("--resume", action="store_true", help="reuse stored records of the current code and settings, finished or interrupted; "
+                   "re-run the missing, stale or invalid ones (with --quick, full-budget records are kept)")
     p.add_argument("--store", default="reports/results", metavar="DIR", help="result store (default reports/results)")
     p.add_argument("--no-report", action="store_true", help="do not render reports/ after verifying")
     p.add_argument("--out", default="reports", metavar="DIR", help="where the report goes (default reports)")
