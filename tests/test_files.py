@@ -129,3 +129,19 @@ def test_report_files_are_readable_by_others(tmp_path, umask):
     report = render(store, tmp_path / "out", hasher=lambda cid: None)
     for path in (record, report.html, report.markdown, report.summary, *report.figures):
         assert _mode(path) == 0o644, path
+
+
+def test_figures_folder_planted_as_a_symlink_is_refused(tmp_path, capsys):
+    """Pruning old PNGs through a planted figures/ link would delete files elsewhere."""
+    from emastats.report.store import ResultStore
+
+    store = tmp_path / "store"
+    ResultStore(store).save_document({"schema": "emastats.study/1", "name": "s", "meta": {}})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "holiday.png").write_bytes(b"\x89PNG")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "figures").symlink_to(elsewhere)
+    assert main(["report", "--store", str(store), "--out", str(tmp_path / "out")]) == 2
+    assert "is a symbolic link" in capsys.readouterr().err
+    assert (elsewhere / "holiday.png").read_bytes() == b"\x89PNG"

@@ -51,7 +51,13 @@ def _holds(path: Path, data: bytes) -> bool:
 
 
 def _write_figures(model: ReportModel, figure_dir: Path) -> list[Path]:
-    """Write every figure's PNG; PNGs of earlier renders that no longer belong to the report are removed."""
+    """Write every figure's PNG; PNGs of earlier renders that no longer belong to the report are removed.
+
+    A ``figures`` that is a symbolic link is refused: writing and pruning through it would touch files
+    outside the output folder.
+    """
+    if figure_dir.is_symlink():
+        raise OutputFileError(f"{figure_dir} is a symbolic link; remove it so that figures stay inside the report")
     _make_folder(figure_dir)
     written = []
     for view in (*model.claims, *model.studies):
