@@ -11,7 +11,6 @@ import pytest
 
 from emastats import catalogue
 from emastats.cli import main
-from emastats.report import render
 from emastats.report.store import ClaimRecord, ResultStore
 
 GOOD = catalogue.get("ema.geometric_sum")
