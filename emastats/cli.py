@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Sequence
 
+from . import params
 from .errors import EmastatsError
 
 
@@ -42,16 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prove", help="prove or refute the catalogue's claims symbolically")
     p.add_argument("--claim", action="append", metavar="ID", help="claim id or topic prefix (repeatable)")
-    p.add_argument("--time-limit", type=float, default=30.0, metavar="S", help="seconds per proof (default 30)")
-    p.add_argument("--jobs", type=int, default=None, metavar="N",
+    # numeric options arrive as text and are checked by emastats.params, the same way for every command
+    p.add_argument("--time-limit", default=30.0, metavar="S", help="seconds per proof (default 30)")
+    p.add_argument("--jobs", default=None, metavar="N",
                    help="worker processes (default min(2, CPUs); 1 = run in this process)")
     _add_format(p)
 
     p = sub.add_parser("verify", help="prove and simulate the catalogue, write the result store")
     p.add_argument("--claim", action="append", metavar="ID", help="claim id or topic prefix (repeatable)")
     p.add_argument("--quick", action="store_true", help="smaller Monte Carlo budget (< 1 minute)")
-    p.add_argument("--seed", type=int, default=20261122, help="seed of the run (default 20261122)")
-    p.add_argument("--resume", action="store_true", help="re-run only claims whose stored record is missing or stale")
+    p.add_argument("--seed", default=20261122, help="seed of the run (default 20261122)")
+    p.add_argument("--resume", action="store_true", help="reuse stored records of the current code and settings, finished or interrupted; "
+                   "re-run the missing, stale or invalid ones (with --quick, full-budget records are kept)")
     p.add_argument("--store", default="reports/results", metavar="DIR", help="result store (default reports/results)")
     p.add_argument("--no-report", action="store_true", help="do not render reports/ after verifying")
     p.add_argument("--out", default="reports", metavar="DIR", help="where the report goes (default reports)")
@@ -73,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("study", help="run an empirical study (sgd-noise, clipping, temperature, adam-coupling)")
     p.add_argument("name", metavar="NAME", help="sgd-noise, clipping, temperature or adam-coupling")
     p.add_argument("--quick", action="store_true", help="small budget (< 1 minute on 2 CPU cores)")
-    p.add_argument("--seed", type=int, default=20261122, help="seed of the run (default 20261122)")
+    p.add_argument("--seed", default=20261122, help="seed of the run (default 20261122)")
     p.add_argument("--store", default="reports/results", metavar="DIR")
     _add_device(p)
     _add_format(p)
@@ -141,10 +144,6 @@ def _cmd_prove(args: argparse.Namespace) -> int:
     from .render_text import verdict_table
     from .verdict import Verdict
 
-    if args.time_limit <= 0:
-        raise EmastatsError(f"--time-limit must be positive, got {args.time_limit:g}")
-    if args.jobs is not None and args.jobs < 1:
-        raise EmastatsError(f"--jobs must be at least 1, got {args.jobs}")
     claims = catalogue.select(args.claim)
     start = time.perf_counter()
     results = prove(claims, args.time_limit, jobs=args.jobs)
@@ -161,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module_name, func_name = _COMMANDS[args.command].split(":")
     try:
+        params.check(args)  # every numeric option and variable, one message each, before any work
         func = getattr(importlib.import_module(module_name), func_name)
         return int(func(args) or 0)
     except EmastatsError as exc:
@@ -171,6 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. piped into head
         return 0
+    except OSError as exc:  # the OS refused a file: the user's to fix (permissions, disk space), not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"emastats: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # a bug: still one line, the traceback on request
         if os.environ.get("EMASTATS_DEBUG"):
             raise

@@ -12,3 +12,7 @@ class UsageError(EmastatsError):
 
 class InputFileError(EmastatsError):
     """A file that cannot be read or is not what it should be."""
+
+
+class OutputFileError(EmastatsError):
+    """A file or folder that cannot be written (read-only folder, disk full): the message names the path."""

@@ -9,10 +9,19 @@ checks of the run are decided together (simultaneous intervals, Holm's
 correction: ``montecarlo.stats``) and every record is rewritten with its final
 verdicts and ``final: true``.
 
-``--resume`` keeps the records that are complete, of the current source
-(``report.store.source_hash``) and made with the same seed, budget and device
-type; it re-runs the others and re-finalises the whole family, so a resumed run
-ends with the same records as an uninterrupted one.
+``--resume`` reuses every record of the current source (``report.store.source_hash``)
+made with the same seed, budget and device type, final or not: a record that
+was saved but not finalised (the run was killed or interrupted) holds a finished
+proof and experiment, so only the run-wide decision (simultaneous intervals,
+Holm) is redone. It re-runs the others (missing, stale, invalid) and
+re-finalises the whole family, so a resumed run ends with the same records as an
+uninterrupted one. Ctrl-C says how many records were saved and to use ``--resume``.
+
+Budgets never replace each other silently. ``--quick --resume`` keeps every
+final full-budget record as it is (it is neither re-run nor rewritten: the run
+skips that claim, with a warning); ``--quick`` without ``--resume`` re-runs and
+replaces them, as asked, after a warning. A record of a newer schema is moved
+aside (``<id>.json.newer-schema``) with a warning before it is replaced.
 """
 from __future__ import annotations
 
@@ -24,13 +33,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
-from . import catalogue
+from . import catalogue, params
 from .claim import Claim
 from .errors import UsageError
 from .results import Check, EmpiricalResult, ProofResult
 from .verdict import Verdict, combine
 
-SEED_LIMIT = 2**63  # torch.Generator.manual_seed takes a 64-bit seed; ours must also fit a signed int
+SEED_LIMIT = params.SEED_LIMIT
 
 
 @dataclass(frozen=True)
@@ -66,9 +75,8 @@ class ClaimOutcome:
 # ----- validation ---------------------------------------------------------------------------------
 
 def validate_seed(seed: int) -> int:
-    if not 0 <= seed < SEED_LIMIT:
-        raise UsageError(f"--seed must be an integer in [0, 2^63), got {seed}")
-    return seed
+    """``seed`` when it is an integer in [0, 2^63); else UsageError (``params.seed``, one message everywhere)."""
+    return params.seed(seed)
 
 
 # ----- converting stored results back -------------------------------------------------------------
@@ -128,7 +136,7 @@ def verify(claims: Sequence[Claim], settings: Settings, store_dir: str, *, resum
     from .report.store import ClaimRecord, ResultStore, source_hash
 
     proofs, experiments = registered_proofs(), registered_experiments()
-    store = ResultStore(store_dir)
+    store = ResultStore(store_dir, warn=_warn)
     meta = run_metadata(command="verify", **settings.meta())
     hashes = {c.id: source_hash(c, proofs, experiments) for c in claims}
 
@@ -139,26 +147,39 @@ def verify(claims: Sequence[Claim], settings: Settings, store_dir: str, *, resum
             combined=str(outcome.combined), source_hash=hashes[outcome.claim.id], meta={**meta, **(extra or {})},
             final=final))
 
+    existing = {c.id: store.load(c.id) for c in claims} if (resume or settings.quick) else {}
+    claims, _kept = _protect_full_budget(claims, existing, settings, resume)
+    for problem in store.problems if resume else ():
+        _warn(f"{problem.path}: {problem.message}; re-running that claim")
+
     outcomes: list[ClaimOutcome] = []
-    with _progress(progress) as bar:
-        task = bar.add_task("verify", total=len(claims)) if bar else None
-        for claim in claims:
-            if bar:
-                bar.update(task, description=claim.id)
-            record = store.load(claim.id) if resume else None
-            if (record is not None and store.status(claim.id, hashes[claim.id]) == "current"
-                    and settings.matches(record.meta) and record.symbolic is not None):
-                symbolic = proof_from_dict(record.symbolic)
-                empirical = empirical_from_dict(record.empirical) if record.empirical else None
-                outcomes.append(ClaimOutcome(claim, symbolic, empirical, _combined(symbolic, empirical), True))
-            else:
-                symbolic = run_proof(claim, proofs.get(claim.id), time_limit_s or DEFAULT_TIME_LIMIT)
-                empirical = _empirical(claim, experiments, settings)
-                outcome = ClaimOutcome(claim, symbolic, empirical, _combined(symbolic, empirical))
-                save(outcome, final=False)  # at once: an interrupted run keeps every finished claim
-                outcomes.append(outcome)
-            if bar:
-                bar.advance(task)
+    try:
+        with _progress(progress) as bar:
+            task = bar.add_task("verify", total=len(claims)) if bar else None
+            for claim in claims:
+                if bar:
+                    bar.update(task, description=claim.id)
+                record = existing.get(claim.id) if resume else None
+                if (record is not None and record.source_hash == hashes[claim.id]
+                        and settings.matches(record.meta) and record.symbolic is not None):
+                    # final or not: its proof and experiment are finished; Holm is redone below for the whole run
+                    symbolic = proof_from_dict(record.symbolic)
+                    empirical = empirical_from_dict(record.empirical) if record.empirical else None
+                    outcomes.append(ClaimOutcome(claim, symbolic, empirical, _combined(symbolic, empirical), True))
+                else:
+                    symbolic = run_proof(claim, proofs.get(claim.id), time_limit_s or DEFAULT_TIME_LIMIT)
+                    empirical = _empirical(claim, experiments, settings)
+                    outcome = ClaimOutcome(claim, symbolic, empirical, _combined(symbolic, empirical))
+                    save(outcome, final=False)  # at once: an interrupted run keeps every finished claim
+                    outcomes.append(outcome)
+                if bar:
+                    bar.advance(task)
+    except KeyboardInterrupt:
+        fresh = sum(not o.reused for o in outcomes)
+        _warn(f"interrupted: {fresh} claim record(s) of this run are saved in {store_dir} "
+              f"({len(outcomes)} of {len(claims)} claims done, {len(outcomes) - fresh} reused); run the same "
+              "command with --resume to reuse them and finish the rest")
+        raise
 
     # one family for the whole run: decide every statistical check together, then rewrite all records
     with_mc = [i for i, o in enumerate(outcomes) if o.empirical is not None]
@@ -170,6 +191,32 @@ def verify(claims: Sequence[Claim], settings: Settings, store_dir: str, *, resum
     for o in outcomes:
         save(o, final=True, extra=family)
     return outcomes
+
+
+def _warn(message: str) -> None:
+    print(f"emastats: warning: {message}", file=sys.stderr)
+
+
+def _is_full_budget(record: Any) -> bool:
+    return record is not None and record.final and record.meta.get("quick") is False
+
+
+def _protect_full_budget(claims: Sequence[Claim], existing: Mapping[str, Any], settings: Settings,
+                         resume: bool) -> tuple[list[Claim], list[str]]:
+    """The claims to run, and the ids whose full-budget records a quick run keeps (``--quick --resume``).
+
+    A quick run without ``--resume`` replaces full-budget records, as asked, after a warning.
+    """
+    full = [c.id for c in claims if _is_full_budget(existing.get(c.id))] if settings.quick else []
+    if not full:
+        return list(claims), []
+    if resume:
+        _warn(f"--quick --resume keeps {len(full)} full-budget record(s) as they are and does not re-run them: "
+              f"{', '.join(full)} (run without --quick to refresh them, or without --resume to replace them)")
+        return [c for c in claims if c.id not in set(full)], full
+    _warn(f"--quick replaces {len(full)} full-budget record(s) with quick ones: {', '.join(full)} "
+          "(use --resume to keep them)")
+    return list(claims), []
 
 
 # ----- output -------------------------------------------------------------------------------------

@@ -108,6 +108,8 @@ def test_killed_run_resumes_with_no_lost_or_corrupt_record(tmp_path, quick_topic
 
     # resume in this process (the engine is already imported here, which keeps the test short)
     assert main(["verify", "--quick", "--no-report", "--store", str(store), *selection, "--resume"]) == 0
+    # every record the killed run saved (finished, not yet final) is reused; only Holm is re-decided
+    assert f"({len(partial)} record(s) reused by --resume)" in capsys.readouterr().out
     files = sorted(claims_dir.glob("*.json"))
     assert [p.stem for p in files] == sorted(expected)
     for path in files:  # every record parses and is final

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from xml.etree.ElementTree import Element
 
 import latex2mathml.converter
 
@@ -110,16 +111,77 @@ class MathMarkup:
     tex: str
 
 
+# What may leave this module as markup. latex2mathml un-escapes its own output, so the contents of
+# ``\text{...}`` would land in the page as live HTML (``<meta http-equiv=refresh>``, ``<base href>``);
+# the tree it builds is therefore re-serialised here, element by element, with every text escaped.
+# Elements: MathML Core plus the few presentation elements latex2mathml emits (menclose, mstyle).
+MATHML_ELEMENTS = frozenset(
+    "math mrow mi mn mo ms mtext mspace msub msup msubsup munder mover munderover mmultiscripts "
+    "mprescripts none mfrac msqrt mroot mstyle mpadded mphantom menclose merror mtable mtr mtd".split()
+)
+# Presentation attributes only: no href, no style, no event handlers, no id/class.
+MATHML_ATTRIBUTES = frozenset(
+    "display mathvariant stretchy fence separator form lspace rspace largeop movablelimits accent accentunder "
+    "linethickness columnalign columnlines columnspacing rowspacing rowlines rowalign frame framespacing "
+    "width height depth voffset scriptlevel displaystyle minsize maxsize symmetric notation mathsize "
+    "mathcolor mathbackground columnspan rowspan equalrows equalcolumns".split()
+)
+_MATHML_NS = "http://www.w3.org/1998/Math/MathML"
+# Attribute values are keywords, lengths, numbers and colour names/hex: nothing that could hold CSS or a URL.
+_SAFE_VALUE = re.compile(r"[A-Za-z0-9 #.%+-]{0,64}")
+
+
+class UnsafeMathML(ValueError):
+    """latex2mathml produced an element, attribute or value outside the allow-list."""
+
+
+def _text(raw: str | None) -> str:
+    """Escaped text of a MathML node: latex2mathml stores character references (``&#x0002B;``) as
+    literal text, so they are resolved first, then everything is escaped (user text stays text)."""
+    return html.escape(html.unescape(raw), quote=False) if raw else ""
+
+
+def safe_mathml(root: Element) -> str:
+    """Serialise a latex2mathml element tree, allowing only ``MATHML_ELEMENTS`` and ``MATHML_ATTRIBUTES``.
+
+    Every text and tail is escaped; anything outside the allow-list raises ``UnsafeMathML``. Iterative,
+    so a deeply nested formula cannot exhaust the stack.
+    """
+    out: list[str] = []
+    stack: list[tuple[Element, bool]] = [(root, False)]
+    while stack:
+        node, closing = stack.pop()
+        if closing:
+            out.append(f"</{node.tag}>{_text(node.tail) if node is not root else ''}")
+            continue
+        if not isinstance(node.tag, str) or node.tag not in MATHML_ELEMENTS:
+            raise UnsafeMathML(f"element {node.tag!r} is not allowed")
+        attrs = []
+        for name, value in node.attrib.items():
+            if name == "xmlns" and node.tag == "math" and value == _MATHML_NS:
+                pass
+            elif name not in MATHML_ATTRIBUTES or not _SAFE_VALUE.fullmatch(str(value)):
+                raise UnsafeMathML(f"attribute {name}={value!r} on <{node.tag}> is not allowed")
+            attrs.append(f' {name}="{html.escape(str(value), quote=True)}"')
+        out.append(f"<{node.tag}{''.join(attrs)}>{_text(node.text)}")
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(list(node)))
+    return "".join(out)
+
+
 def to_mathml(tex: str, display: bool = False) -> MathMarkup:
     """MathML for ``tex``; on failure the TeX in a ``<code>`` block with a short note.
 
     A conversion that leaves a raw command name in the output (latex2mathml
-    prints unknown commands verbatim) counts as a failure too.
+    prints unknown commands verbatim) counts as a failure too, and so does one
+    that would need an element or attribute outside the allow-list (``safe_mathml``):
+    whatever ``tex`` holds, the result is allow-listed MathML with escaped text, or escaped TeX.
     """
     source = normalise(tex)
     try:
-        markup = latex2mathml.converter.convert(source, display="block" if display else "inline")
-    except Exception:  # latex2mathml raises many exception types on malformed input
+        tree = latex2mathml.converter.convert_to_element(source, display="block" if display else "inline")
+        markup = safe_mathml(tree)
+    except Exception:  # latex2mathml raises many exception types on malformed input; UnsafeMathML too
         markup = None
     if markup is not None and not _LEFTOVER_COMMAND.search(markup):
         return MathMarkup(markup, True, tex)

@@ -6,32 +6,45 @@ Layout under the store root (``reports/results/`` by default)::
     audit/<slug>.json           schema "emastats.audit/1"  (one audited document)
     study/<name>.json           schema "emastats.study/1"  (one empirical study)
 
-Every write is atomic: the JSON goes to a temporary file in the same directory,
-is flushed and fsync'ed, then ``os.replace``'d over the old record, so a run
-killed at any instant leaves either the old record or the new one, never half a
-file. A record carries ``source_hash`` (sha256 of the claim's data and of the
+Every write goes through ``emastats.files.write_atomic`` (exclusive temporary file
+in the same directory, fsync, rename), so a run killed at any instant leaves
+either the old record or the new one, never half a file. A record carries ``source_hash`` (sha256 of the claim's data and of the
 source code of its proof and experiment); a record whose hash differs from the
 current code is *stale* and must be re-run, never silently reused.
 
-A file that cannot be read (truncated by hand, wrong schema, not JSON) is not
-fatal: it is skipped, and the reason is kept in ``ResultStore.problems`` so that
-the report and ``verify --resume`` can say so.
+Reading is total: whatever a file holds, the loader returns the valid records
+and a list of ``StoreProblem`` objects (``.path``, ``.message``: one line) for the
+rest, and never raises. A record is valid when it is a regular file of at most
+``MAX_RECORD_BYTES``, strict JSON (no NaN/Infinity), nested at most
+``schema.MAX_DEPTH`` deep, passes its JSON Schema (``emastats.report.schema``,
+checked with jsonschema), and sits under its own file name (``claims/<claim id>.json``;
+a study or audit under the name ``save_document`` gives it). A copy under another
+name, or a record holding another claim's id, is a problem: it is never counted
+and never hides the record that belongs to that name. The report lists the
+problems; ``verify --resume`` treats such a claim as missing and re-runs it.
+
+Writes never replace silently: a record of a newer schema is moved aside to
+``<name>.json.newer-schema`` before it is replaced, with a warning through the
+store's ``warn`` callback.
 """
 from __future__ import annotations
 
 import hashlib
 import inspect
 import json
+import math
 import os
 import re
-import tempfile
+import stat
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Callable, Iterable, Literal, Mapping
 
 from ..claim import Claim
 from ..errors import InputFileError
+from ..files import write_atomic
+from .schema import record_problem
 
 CLAIM_SCHEMA = "emastats.claim/1"
 AUDIT_SCHEMA = "emastats.audit/1"
@@ -40,10 +53,9 @@ STUDY_SCHEMA = "emastats.study/1"
 # Highest version of each record kind this code can read; older versions would be migrated here.
 _SUPPORTED = {"emastats.claim": 1, "emastats.audit": 1, "emastats.study": 1}
 _DOCUMENT_DIRS = {"emastats.audit": "audit", "emastats.study": "study"}
-_CLAIM_KEYS = ("claim", "symbolic", "empirical", "combined", "source_hash", "meta", "final")
-_FINDING_KEYS = ("line", "end_line", "code", "severity", "message", "evidence", "suggestion")
+MAX_RECORD_BYTES = 64 * 2**20  # the largest real record is well under 1 MB
 
-Status = Literal["missing", "stale", "current"]
+Status = Literal["missing", "stale", "partial", "current"]
 
 
 def _check_schema(data: Any, expected_kind: str | None, origin: str) -> tuple[str, int]:
@@ -111,20 +123,14 @@ class ClaimRecord:
     def from_dict(cls, data: Mapping[str, Any], origin: str = "claim record") -> "ClaimRecord":
         """Parse a stored record; InputFileError naming the problem if it is not a valid claim/1 record."""
         _check_schema(data, "emastats.claim", origin)
-        missing = [k for k in _CLAIM_KEYS if k not in data]
-        if missing:
-            raise InputFileError(f"{origin}: claim record lacks {', '.join(missing)}")
+        problem = record_problem(data, "emastats.claim")
+        if problem is not None:
+            raise InputFileError(f"{origin}: {problem}")
         claim = data["claim"]
-        if not isinstance(claim, Mapping) or not isinstance(claim.get("id"), str):
-            raise InputFileError(f"{origin}: 'claim' must be an object with a string 'id'")
         for side in ("symbolic", "empirical"):
-            value = data[side]
-            if value is not None and not (isinstance(value, Mapping) and "verdict" in value):
-                raise InputFileError(f"{origin}: '{side}' must be null or a result object with a 'verdict'")
-        if not isinstance(data["combined"], str) or not isinstance(data["source_hash"], str):
-            raise InputFileError(f"{origin}: 'combined' and 'source_hash' must be strings")
-        if not isinstance(data["meta"], Mapping) or not isinstance(data["final"], bool):
-            raise InputFileError(f"{origin}: 'meta' must be an object and 'final' a boolean")
+            if data[side] is not None and data[side]["claim_id"] != claim["id"]:
+                raise InputFileError(f"{origin}: {side}.claim_id {data[side]['claim_id']!r} is not the record's "
+                                     f"claim {claim['id']!r}")
         return cls(
             claim=dict(claim),
             symbolic=dict(data["symbolic"]) if data["symbolic"] is not None else None,
@@ -140,28 +146,17 @@ class ClaimRecord:
 def validate_document(data: Mapping[str, Any], origin: str = "document record") -> str:
     """Check an audit or study record; return its kind ("emastats.audit" / "emastats.study").
 
-    Audit records need ``path``, ``findings`` (each with line, end_line, code,
-    severity, message, evidence, suggestion), ``stats`` and ``meta``. Study
-    records need ``name`` and ``meta``; their ``values`` and ``series`` are
-    rendered generically.
+    The record must pass its JSON Schema (``schema.AUDIT_RECORD`` / ``schema.STUDY_RECORD``):
+    audit records have ``path``, ``findings`` (each with line, end_line, code,
+    severity, message, evidence, suggestion), ``stats`` and ``meta``; study
+    records ``name`` and ``meta``, and typed ``values``, ``exact`` and ``series``.
     """
     kind, _ = _check_schema(data, None, origin)
-    if kind == "emastats.audit":
-        for key in ("path", "findings", "stats", "meta"):
-            if key not in data:
-                raise InputFileError(f"{origin}: audit record lacks '{key}'")
-        if not isinstance(data["findings"], list):
-            raise InputFileError(f"{origin}: 'findings' must be a list")
-        for i, finding in enumerate(data["findings"]):
-            lacking = [k for k in _FINDING_KEYS if not isinstance(finding, Mapping) or k not in finding]
-            if lacking:
-                raise InputFileError(f"{origin}: finding {i} lacks {', '.join(lacking)}")
-    elif kind == "emastats.study":
-        for key in ("name", "meta"):
-            if key not in data:
-                raise InputFileError(f"{origin}: study record lacks '{key}'")
-    else:
+    if kind not in _DOCUMENT_DIRS:
         raise InputFileError(f"{origin}: {data.get('schema')!r} is not a document schema")
+    problem = record_problem(data, kind)
+    if problem is not None:
+        raise InputFileError(f"{origin}: {problem}")
     return kind
 
 
@@ -184,54 +179,32 @@ def _document_key(data: Mapping[str, Any], kind: str) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a partial one.
-
-    Temporary file in the same directory (so ``os.replace`` is a rename on one
-    file system), flushed and fsync'ed before the rename, directory fsync'ed after
-    it where the OS allows (so the rename itself survives a power cut).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        # any failure, KeyboardInterrupt included: drop the temporary file, keep the old record
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open directories
-        return path
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-    return path
+    """Write ``text`` to ``path`` atomically (``emastats.files.write_atomic``: exclusive temp file, fsync, rename)."""
+    return write_atomic(path, text)
 
 
 @dataclass(frozen=True)
 class StoreProblem:
-    """A stored file that could not be used, and why."""
+    """A stored file that could not be used: its ``path`` and a one-line ``message`` saying why."""
 
     path: str
-    reason: str
+    message: str
+
+    @property
+    def reason(self) -> str:  # the earlier name of ``message``
+        return self.message
 
 
 class ResultStore:
     """Claim, audit and study records under one directory (see the module docstring for the layout)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, warn: Callable[[str], None] | None = None) -> None:
+        """``warn`` receives a one-line message before a write replaces something it should not
+        replace silently (default: the messages are kept in ``warnings``)."""
         self.root = Path(root)
         self.problems: list[StoreProblem] = []
+        self.warnings: list[str] = []
+        self._warn = warn
 
     # -- claims ---------------------------------------------------------------------------------
     @property
@@ -245,26 +218,26 @@ class ResultStore:
 
     def save(self, record: ClaimRecord) -> Path:
         """Write one claim's record atomically; returns its path."""
-        data = record.to_dict()
+        data = json.loads(_dumps(record.to_dict()))  # JSON round trip: what a reader will see
         ClaimRecord.from_dict(data, origin=record.claim_id)  # never store what we could not read back
-        return atomic_write_text(self.claim_path(record.claim_id), _dumps(data))
+        path = self.claim_path(record.claim_id)
+        self._keep_newer(path)
+        return write_atomic(path, _dumps(data))
 
     def load(self, claim_id: str) -> ClaimRecord | None:
         """The stored record of ``claim_id``; None when there is none or it is unreadable (see ``problems``)."""
         path = self.claim_path(claim_id)
-        if not path.is_file():
+        if not os.path.lexists(path):
             return None
-        record = self._read_claim(path)
-        if record is not None and record.claim_id != claim_id:
-            self._problem(path, f"holds claim {record.claim_id!r}, not {claim_id!r}")
-            return None
-        return record
+        return self._read_claim(path)
 
     def status(self, claim_id: str, current_hash: str) -> Status:
         """Whether ``claim_id`` must be (re-)run.
 
-        ``missing``: no record, an unreadable one, or a partial one (``final`` False);
-        ``stale``: a record made from different claim data or proof/experiment source;
+        ``missing``: no record, or an invalid one (see ``problems``): run it;
+        ``stale``: a record made from different claim data or proof/experiment source: run it;
+        ``partial``: a record of the current source saved before its run was finalised (``final`` False):
+        its proof and experiment are finished and can be reused, only the run-wide decision is redone;
         ``current``: a complete record of the current source, safe to reuse.
         """
         record = self.load(claim_id)
@@ -272,10 +245,10 @@ class ResultStore:
             return "missing"
         if record.source_hash != current_hash:
             return "stale"
-        return "current" if record.final else "missing"
+        return "current" if record.final else "partial"
 
     def records(self) -> list[ClaimRecord]:
-        """Every readable claim record, sorted by claim id; unreadable files go to ``problems``."""
+        """Every valid claim record, one per claim id, sorted by id; every other file goes to ``problems``."""
         if not self.claims_dir.is_dir():
             return []
         found = (self._read_claim(p) for p in sorted(self.claims_dir.glob("*.json")))
@@ -291,7 +264,8 @@ class ResultStore:
         data = json.loads(_dumps(record))  # JSON round trip: fails here, not at read time, on odd values
         kind = validate_document(data, origin=str(record.get("path") or record.get("name") or "document"))
         path = self.root / _DOCUMENT_DIRS[kind] / f"{_document_key(data, kind)}.json"
-        return atomic_write_text(path, _dumps(data))
+        self._keep_newer(path)
+        return write_atomic(path, _dumps(data))
 
     def documents(self, kind: Literal["audit", "study"] | None = None) -> list[dict[str, Any]]:
         """Every readable audit and/or study record (audit first, each sorted by file name)."""
@@ -303,15 +277,19 @@ class ResultStore:
                 continue
             for path in sorted(folder.glob("*.json")):
                 data = self._read_json(path)
-                if data is None:
+                if data is _UNREADABLE:
                     continue
                 try:
                     found = validate_document(data, origin=str(path))
                 except InputFileError as exc:
-                    self._problem(path, str(exc))
+                    self._problem(path, str(exc).removeprefix(f"{path}: "))
                     continue
                 if _DOCUMENT_DIRS[found] != sub:
                     self._problem(path, f"a {found} record in the {sub}/ folder")
+                    continue
+                if _document_key(data, found) != path.stem:
+                    self._problem(path, f"a copy of {_document_key(data, found)}.json under another file name; "
+                                        "not counted")
                     continue
                 out.append(data)
         return out
@@ -324,29 +302,98 @@ class ResultStore:
         )
 
     # -- internals ------------------------------------------------------------------------------
-    def _problem(self, path: Path, reason: str) -> None:
-        problem = StoreProblem(str(path), reason)
+    def _problem(self, path: Path, message: str) -> None:
+        problem = StoreProblem(str(path), message)
         if problem not in self.problems:
             self.problems.append(problem)
 
-    def _read_json(self, path: Path) -> Any | None:
+    def _keep_newer(self, path: Path) -> None:
+        """Before ``path`` is replaced: a record of a newer schema is moved aside, with a warning."""
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            self._problem(path, f"cannot be read: {exc}")
+            schema = json.loads(_read_bounded(path)).get("schema")
+        except (OSError, ValueError, RecursionError, AttributeError, InputFileError):
+            return  # missing or unreadable: nothing a newer emastats could still use
+        kind, _, version = str(schema).partition("/")
+        if kind in _SUPPORTED and version.isdigit() and int(version) > _SUPPORTED[kind]:
+            aside = path.with_name(path.name + ".newer-schema")
+            os.replace(path, aside)
+            message = (f"{path} held a {schema} record, newer than this emastats writes; "
+                       f"kept it as {aside} before replacing it")
+            self.warnings.append(message)
+            if self._warn is not None:
+                self._warn(message)
+
+    def _read_json(self, path: Path) -> Any:
+        """The parsed JSON (which may be ``null``), or ``_UNREADABLE`` after recording the problem."""
+        try:
+            return _parse(_read_bounded(path))
+        except InputFileError as exc:
+            self._problem(path, str(exc))
+        except OSError as exc:
+            self._problem(path, f"cannot be read: {exc.strerror or exc}")
+        except UnicodeDecodeError as exc:
+            self._problem(path, f"cannot be read: not UTF-8 text ({exc.reason})")
         except json.JSONDecodeError as exc:
             self._problem(path, f"is not valid JSON (corrupt or truncated): {exc.msg} at line {exc.lineno}")
-        return None
+        except RecursionError:
+            self._problem(path, "is not valid JSON for emastats: nested too deeply")
+        except ValueError as exc:
+            self._problem(path, f"is not valid JSON for emastats: {exc}")
+        return _UNREADABLE
 
     def _read_claim(self, path: Path) -> ClaimRecord | None:
         data = self._read_json(path)
-        if data is None:
+        if data is _UNREADABLE:
             return None
         try:
-            return ClaimRecord.from_dict(data, origin=str(path))
+            record = ClaimRecord.from_dict(data, origin=str(path))
         except InputFileError as exc:
-            self._problem(path, str(exc))
+            self._problem(path, str(exc).removeprefix(f"{path}: "))
             return None
+        if record.claim_id != path.stem:
+            self._problem(path, f"holds claim {record.claim_id!r}, not {path.stem!r} as its file name says; "
+                                "not counted (a copy, or a renamed record)")
+            return None
+        return record
+
+
+_UNREADABLE = object()  # what _read_json returns for a file it could not parse (JSON null is a value)
+
+
+def _read_bounded(path: Path) -> str:
+    """The text of a regular file of at most ``MAX_RECORD_BYTES``; never blocks on a FIFO or device."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputFileError("is not a regular file")
+        chunks, size = [], 0
+        while size <= MAX_RECORD_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_RECORD_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_RECORD_BYTES:
+        raise InputFileError(f"is larger than the {MAX_RECORD_BYTES // 2**20} MiB limit for a record")
+    return b"".join(chunks).decode("utf-8")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (non-finite values are stored as null)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:24]} is out of range")
+    return value
+
+
+def _parse(text: str) -> Any:
+    """Strict JSON: NaN, Infinity and numbers that overflow to infinity are refused."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
 
 
 def _dumps(data: Any) -> str:
