@@ -21,7 +21,6 @@ from .codes import CODES
 from .document import DocumentAudit
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/emastats/emastats"
 _GITHUB_LEVEL = {"error": "error", "warning": "warning", "note": "notice"}
 
 
@@ -104,7 +103,7 @@ def sarif(audits: list[DocumentAudit], version: str = "") -> dict:
                     "region": {"startLine": max(1, f.line), "endLine": max(1, f.line, f.end_line)},
                 }}],
             })
-    driver = {"name": "emastats audit", "informationUri": INFORMATION_URI, "rules": rules}
+    driver = {"name": "emastats audit", "rules": rules}
     if version:
         driver["version"] = version
     return {

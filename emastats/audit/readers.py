@@ -166,10 +166,14 @@ _EMPTY_WHY = {
 
 def _notebook_source(path: str, text: str) -> Source:
     """The Markdown cells, one after another with a blank line between; lines mapped to cells and JSON lines."""
+    import warnings
+
     import nbformat
 
     try:
-        notebook = nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():  # e.g. cells without ids: harmless for reading, noise for the user
+            warnings.simplefilter("ignore")
+            notebook = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several types for damaged JSON or unknown versions
         raise InputFileError(f"{path}: not a readable Jupyter notebook ({type(exc).__name__})") from None
     lines: list[str] = []
