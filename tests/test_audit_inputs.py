@@ -117,10 +117,11 @@ def test_html_pages_keep_maths_and_line_numbers_and_drop_code(tmp_path, capsys):
         "<pre><code>x = '$4 + 4 = 9$'</code></pre>\n"
         "<script>var s = '$5+5=11$';</script>\n"
         "<p>\\[" + WRONG_STEP + "\\]</p>\n"
-        "<script type=\"math/tex; mode=display\">6 + 6 = 13</script>\n</body></html>\n")
+        "<script type=\"math/tex; mode=display\">6 + 6 = 13</script>\n"
+        "<p>MathJax's inline form: \\(7 + 7 = 15\\), not a \\\\(row gap).</p>\n</body></html>\n")
     code, doc = _audit_json(capsys, path)
     assert code == 1
-    assert _lines(doc, "AUD008") == [3, 7] and _lines(doc, "AUD002") == [6]
+    assert _lines(doc, "AUD008") == [3, 7, 8] and _lines(doc, "AUD002") == [6]
 
 
 @pytest.mark.parametrize("name, content, why", [

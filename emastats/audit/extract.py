@@ -1,6 +1,6 @@
 """Find the formulas in course notes with their line numbers, in one linear pass.
 
-A formula is the LaTeX between ``$$…$$``, ``\\[…\\]``, ``\\begin{equation|align|split|gather|multline}…\\end{…}``
+A formula is the LaTeX between ``$$…$$``, ``\\[…\\]``, ``\\(…\\)`` (inline), ``\\begin{equation|align|split|gather|multline}…\\end{…}``
 (starred or not), GitHub's ```` ```math ```` fences, or ``$…$`` (inline). Code blocks and code spans are skipped
 (found with markdown-it-py's block parser, so a ``$`` inside code is never maths). The prose between two formulas
 is kept as ``prose_before``: it carries the assumptions the next step relies on ("Setting $\\epsilon = 0$") and
@@ -28,7 +28,7 @@ _ENVIRONMENTS = ("equation", "align", "split", "gather", "multline", "eqnarray",
 _ENV = "|".join(_ENVIRONMENTS)
 _ENV_RE = re.compile(r"\\begin\{(" + _ENV + r")(\*?)\}")
 # Everything the scan reacts to; ``\\\\`` comes first so that a backslash pair is consumed whole.
-_TOKEN = re.compile(r"\\\\|\\\$|\\\[|\\\]|\\begin\{(?:" + _ENV + r")\*?\}|\\end\{(" + _ENV + r")(\*?)\}|\$\$|\$")
+_TOKEN = re.compile(r"\\\\|\\\$|\\\[|\\\]|\\\(|\\\)|\\begin\{(?:" + _ENV + r")\*?\}|\\end\{(" + _ENV + r")(\*?)\}|\$\$|\$")
 _BLANK = re.compile(r"(?=\n[ \t]*\n)")  # every start of a blank line, overlapping ones included
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
 _TEX_COMMENT = re.compile(r"(?<!\\)%[^\n]*")
@@ -43,7 +43,7 @@ class Formula:
     line: int
     end_line: int
     display: bool
-    environment: str  # "$$", "\\[", "$", "math" (a ```math fence), or the environment name
+    environment: str  # "$$", "\\[", "$", "\\(", "math" (a ```math fence), or the environment name
     prose_before: str
 
 
@@ -98,6 +98,7 @@ class _Index:
         self.dollars: list[int] = []  # every unescaped $ character
         self.doubles: list[int] = []  # every $$ token
         self.brackets: list[int] = []  # every \]
+        self.parens: list[int] = []  # every \)
         self.ends: dict[str, list[int]] = {}  # "\end{name*}" -> positions
         for m in _TOKEN.finditer(body):
             token = m.group(0)
@@ -108,6 +109,8 @@ class _Index:
                 self.doubles.append(m.start())
             elif token == "\\]":
                 self.brackets.append(m.start())
+            elif token == "\\)":
+                self.parens.append(m.start())
             elif m.group(1):
                 self.ends.setdefault(token, []).append(m.start())
         self.blanks = [m.start() for m in _BLANK.finditer(body)]
@@ -163,12 +166,12 @@ def _scan(body: str, text: str, index: _Index) -> list[Formula]:
                 found = (m.end(), limit, limit, env.group(1), True)
             else:
                 found = (m.end(), close, close + len(end_tag), env.group(1), True)
-        elif token == "$":
-            close = index.next_at(index.dollars, pos + 1)
+        elif token in ("$", "\\("):
+            close = index.next_at(index.dollars if token == "$" else index.parens, m.end())
             blank = index.next_at(index.blanks, pos)
             # an inline formula stays in one paragraph: no blank line inside
-            if close > pos + 1 and (blank == -1 or blank > close):
-                found = (pos + 1, close, close + 1, "$", False)
+            if close > m.end() and (blank == -1 or blank > close):
+                found = (m.end(), close, close + len(token), token, False)
         if found is None:  # \\, \$, a stray \] or \end, an unmatched $: text
             pos = m.end()
             continue

@@ -43,7 +43,8 @@ def summary(audit: DocumentAudit) -> str:
             f"{s['formulas']} formulas, {s['sides_parsed']}/{s['sides']} sides parsed, "
             f"{s['decided']}/{s['statements']} statements decided, {s['unchecked']} unchecked")
     if s.get("formulas_not_checked"):
-        line += f" ({s['formulas_not_checked']} formulas not checked: time, memory or budget)"
+        line += (f" ({s['formulas_not_checked']} formulas not checked: over their time or memory bound, "
+                 "or past the formula limit or the document's time budget)")
     if s.get("context_lost"):
         line += f"; context of {s['context_lost']} formulas lost after a timeout"
     if s.get("approximate"):

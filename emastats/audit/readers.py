@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
+from bisect import bisect_right
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -181,7 +183,7 @@ def _notebook_source(path: str, text: str) -> Source:
     labels: list[str] = []
     search_from = 0  # forward-only search of the JSON text, so the mapping is linear in the file
     lost = False  # a cell's first line not found: later lines keep the last line found (no repeated full scans)
-    json_line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    json_line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
     current = 1
     for number, cell in enumerate(notebook.cells, start=1):
         if cell.get("cell_type") != "markdown":
@@ -218,8 +220,6 @@ def _escaped_ascii(needle: str) -> str:
 
 
 def _line_at(starts: list[int], offset: int) -> int:
-    from bisect import bisect_right
-
     return max(1, bisect_right(starts, offset))
 
 
