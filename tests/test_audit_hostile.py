@@ -7,6 +7,8 @@ import threading
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import emastats.audit.document as document
 from emastats.audit.document import audit_text
@@ -144,3 +146,21 @@ def test_when_the_budget_is_spent_the_rest_is_counted_unchecked_and_said(monkeyp
     assert doc["stats"]["formulas_not_checked"] == 4 and doc["stats"]["unchecked"] >= 4
     code, out, _ = _audit(capsys, str(path))
     assert "4 formulas not checked" in out.splitlines()[-1]
+
+
+_PIECES = st.sampled_from([
+    "x", "y_t", "=", "1", " ", "\n", "\n\n", "\n \n", "$", "$$", "\\$", "\\\\", "\\[", "\\]", "\\(", "\\)", "[3mm]",
+    "\\begin{align}", "\\end{align}", "\\begin{equation*}", "\\end{equation*}", "```", "```math\n", "~~~\n",
+    "    ", "`", "%", "\r\n", "é", "\x0c"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_PIECES, max_size=40), st.sampled_from(["md", "txt", "tex", "plain"]))
+def test_fuzz_extraction_gives_ordered_formulas_inside_the_document(pieces, kind):
+    text = "".join(pieces)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").count("\n") + 1
+    found = extract(text, kind)
+    for formula in found:
+        assert formula.latex and formula.latex == formula.latex.strip()
+        assert 1 <= formula.line <= formula.end_line <= lines
+    assert [f.line for f in found] == sorted(f.line for f in found)

@@ -208,12 +208,12 @@ def extract(text: str, kind: str = "md") -> list[Formula]:
     index = _Index(body)
     formulas = _scan(body, text, index)
     if fences:
-        for first, end, content in fences:  # fence lines are first..end-1 (0-based), the maths between them
+        for first, _end, content in fences:  # the fence opens on line first + 1 (1-based), its maths follows
             if content.strip():
                 skipped = len(content) - len(content.lstrip("\n"))
                 formulas.append(Formula(
                     latex=content.strip(), line=first + 2 + skipped,
-                    end_line=max(first + 2, end - 1 if end - 1 > first + 1 else first + 2),
+                    end_line=first + 1 + len(content.rstrip().split("\n")),
                     display=True, environment="math",
                     prose_before=text[max(0, index.lines[first] - 600):index.lines[first]],
                 ))
