@@ -16,7 +16,7 @@ from ..errors import UsageError
 from .codes import explain
 from .document import DocumentAudit, audit_prepared, prepare
 from .formats import format_github, format_json, format_sarif, format_text
-from .readers import read_input
+from .readers import check_input
 from .worker import Worker
 
 FORMATS = ("text", "json", "sarif", "github")
@@ -43,9 +43,11 @@ def run_cli(args: argparse.Namespace) -> int:
     if not args.paths:
         raise UsageError("audit needs at least one PATH (a .md, .qmd, .ipynb, .tex, .txt, .pdf or .html file) "
                          "or --explain CODE")
-    raws = [read_input(path) for path in args.paths]  # every file is read and checked before any work starts
+    for path in args.paths:  # cheap checks (format, regular file, size) of every file first
+        check_input(path)
     with Worker() as worker:
-        prepared = [prepare(path, worker, raw) for path, raw in zip(args.paths, raws)]
+        # every file is read and its formulas found before any is checked: a bad input stops the run early
+        prepared = [prepare(path, worker) for path in args.paths]
         audits = [audit_prepared(p, worker) for p in prepared]
     fmt = getattr(args, "format", "text")
     if fmt == "json":

@@ -71,8 +71,14 @@ def format_of(path: str) -> str:
     return fmt
 
 
-def read_bytes(path: str, limit: int) -> bytes:
-    """At most ``limit`` bytes of a regular file; InputFileError for anything else (never blocks)."""
+def check_input(path: str) -> str:
+    """The file's format, after checking (without reading it) that it is a regular file within the size limit."""
+    fmt = format_of(path)
+    _check_regular(path, MAX_CONTAINER_BYTES if fmt in ("pdf", "ipynb") else MAX_DOCUMENT_CHARS)
+    return fmt
+
+
+def _check_regular(path: str, limit: int) -> None:
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -85,6 +91,11 @@ def read_bytes(path: str, limit: int) -> bytes:
         raise InputFileError(f"{path}: not a regular file (a pipe, device or socket); save the notes to a file first")
     if info.st_size > limit:
         raise InputFileError(f"{path}: {info.st_size} bytes is larger than the {limit}-byte limit for notes")
+
+
+def read_bytes(path: str, limit: int) -> bytes:
+    """At most ``limit`` bytes of a regular file; InputFileError for anything else (never blocks)."""
+    _check_regular(path, limit)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
