@@ -16,6 +16,8 @@ HOSTILE = {
     "$$x$$ in one paragraph": lambda n: "$$x$$" * n,
     "$x$ in one paragraph": lambda n: "$x$ " * n,
     "[ (markdown)": lambda n: "[" * (n * 30),
+    "[ after a fence (markdown-it)": lambda n: "```\nc\n```\n" + "[" * (n * 30),
+    "\\[ paragraphs after a fence": lambda n: "```\nc\n```\n" + "\\[ x\n\n" * n,
 }
 
 
