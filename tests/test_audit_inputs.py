@@ -146,3 +146,12 @@ def test_notes_without_formulas_say_so(tmp_path, capsys):
     path.write_text("# Notes\n\nOnly words here, no maths.\n")
     code, doc = _audit_json(capsys, path)
     assert code == 0 and _lines(doc, "AUD205") == [1] and doc["stats"]["formulas"] == 0
+
+
+def test_text_that_mentions_pdf_or_uses_nbsp_is_still_text(tmp_path, capsys):
+    notes, page = tmp_path / "formats.md", tmp_path / "page.htm"
+    notes.write_text("A PDF starts with `%PDF-1.7`.\n\n$2 + 2 = 5$\n")
+    page.write_text("<p>$2&nbsp;+&nbsp;2 = 5$</p>\n")
+    for path in (notes, page):
+        code, doc = _audit_json(capsys, path)
+        assert code == 1 and _lines(doc, "AUD008") == [3 if path == notes else 1]

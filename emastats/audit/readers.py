@@ -127,9 +127,9 @@ def read_input(path: str) -> tuple[str, bytes]:
     if not raw.strip():
         raise InputFileError(f"{path}: the file is empty; there is nothing to audit")
     if fmt == "pdf":
-        if not raw.startswith(b"%PDF-"):
+        if b"%PDF-" not in raw[:1024]:  # PDF readers accept the header anywhere in the first kilobyte
             raise InputFileError(f"{path}: not a PDF file (no %PDF- header)")
-    elif raw.startswith(b"%PDF-"):
+    elif raw.lstrip()[:5] == b"%PDF-":
         raise InputFileError(f"{path}: this is a PDF file; rename it to .pdf to audit its text")
     elif b"\x00" in raw:
         raise InputFileError(f"{path}: binary file (contains NUL bytes), not {fmt} text")
@@ -319,4 +319,4 @@ def _html_text(html: str) -> str:
         parser.close()
     except Exception:  # the stdlib parser is lenient; a failure still must not end the audit
         pass
-    return "\n".join("".join(parts) for parts in parser.lines)
+    return "\n".join("".join(parts) for parts in parser.lines).replace("\xa0", " ")  # &nbsp; is a space in maths
