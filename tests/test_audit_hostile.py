@@ -165,3 +165,16 @@ def test_fuzz_extraction_gives_ordered_formulas_inside_the_document(pieces, kind
         assert formula.latex and formula.latex == formula.latex.strip()
         assert 1 <= formula.line <= formula.end_line <= lines
     assert [f.line for f in found] == sorted(f.line for f in found)
+
+
+def _slow_source(path, fmt, raw):
+    time.sleep(60)
+
+
+def test_reading_and_extraction_run_in_the_worker_under_the_documents_budget(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(document, "to_source", _slow_source)  # stands in for a pathological PDF or notebook
+    monkeypatch.setattr(document, "DOCUMENT_SECONDS", 1.0)
+    path = tmp_path / "notes.md"
+    path.write_text("$x = 1$\n")
+    code, out, err = _audit(capsys, str(path))  # the 60 s sleep is cut off at the 1 s budget
+    assert code == 2 and "budget" in err and err.count("\n") == 1 and not out
