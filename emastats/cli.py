@@ -65,13 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default="reports/results", metavar="DIR")
     p.add_argument("--out", default="reports", metavar="DIR")
 
-    p = sub.add_parser("audit", help="find mathematical errors in course notes (.md, .txt, .tex)")
-    p.add_argument("paths", nargs="*", metavar="PATH")
+    p = sub.add_parser("audit", help="find mathematical errors in course notes (.md .qmd .ipynb .tex .txt .pdf .html)")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="notes files: .md, .markdown, .qmd, .rmd, .ipynb, .tex, .txt, .pdf, .html, .htm")
     p.add_argument("--report", action="store_true", help="also render the audit through the report pipeline")
     p.add_argument("--explain", metavar="CODE", help="explain a finding code and exit")
     p.add_argument("--store", default="reports/results", metavar="DIR")
     p.add_argument("--out", default="reports", metavar="DIR")
-    _add_format(p)
+    p.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text",
+                   help="text (default), json, sarif (SARIF 2.1.0 for code scanning) or github (workflow annotations)")
 
     p = sub.add_parser("study", help="run an empirical study (sgd-noise, clipping, temperature, adam-coupling)")
     p.add_argument("name", metavar="NAME", help="sgd-noise, clipping, temperature or adam-coupling")

@@ -73,6 +73,14 @@ _CODES = (
     Code("AUD202", "warning", "symbolic work timed out or ran out of memory",
          "The worker process running this formula's checks was killed at its time or memory bound; the "
          "formula is left unchecked."),
+    Code("AUD204", "warning", "context lost after a timeout",
+         "After a formula's worker was killed, the definitions stated before it could not be rebuilt within "
+         "the remaining budget. The context is reset: formulas after this line are checked without the earlier "
+         "definitions (the message says how many formulas' definitions were lost)."),
+    Code("AUD205", "warning", "no formulas found",
+         "The document holds text but no maths between the delimiters the audit reads ($…$, $$…$$, \\[…\\], "
+         "\\begin{equation}…, ```math fences), so nothing was checked. A PDF whose formulas are images, or "
+         "notes that write maths without delimiters, give this."),
 )
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}

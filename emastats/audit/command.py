@@ -1,35 +1,25 @@
-"""``emastats audit PATH ... [--format text|json] [--report] [--explain CODE]``.
+"""``emastats audit PATH ... [--format text|json|sarif|github] [--report] [--explain CODE]``.
 
 Text output is one line per finding, like a linter: ``path:line: CODE severity: message``, then the evidence
-and the suggested correction indented, then a summary per document. Exit code 1 when an error-severity
-finding exists, 0 otherwise, 2 on bad usage or an unreadable file (one line on stderr, via ``EmastatsError``).
+and the suggested correction indented, then a summary per document; ``sarif`` and ``github`` fit code scanning
+and workflow annotations (see ``formats``). Exit code 1 when an error-severity finding exists, 0 otherwise, 2 on
+bad usage or an unreadable, empty or binary file (one line on stderr, via ``EmastatsError``).
+
+Inputs: .md, .markdown, .qmd, .rmd, .txt, .tex, .ipynb, .pdf, .html, .htm (see ``readers``).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from ..errors import UsageError
 from .codes import explain
-from .document import DocumentAudit, audit_path, read_document
+from .document import DocumentAudit, audit_prepared, prepare
+from .formats import format_github, format_json, format_sarif, format_text
+from .readers import check_input
 from .worker import Worker
 
-
-def format_text(audit: DocumentAudit) -> str:
-    lines = []
-    for f in audit.findings:
-        lines.append(f"{audit.path}:{f.line}: {f.code} {f.severity}: {f.message}")
-        if f.evidence:
-            lines.append(f"    evidence: {f.evidence}")
-        if f.suggestion:
-            lines.append(f"    suggestion: {f.suggestion}")
-    s = audit.stats
-    lines.append(
-        f"{audit.path}: {s['errors']} error(s), {s['warnings']} warning(s), {s['notes']} note(s); "
-        f"{s['formulas']} formulas, {s['sides_parsed']}/{s['sides']} sides parsed, "
-        f"{s['decided']}/{s['statements']} statements decided, {s['unchecked']} unchecked; {s['seconds']:.1f} s")
-    return "\n".join(lines)
+FORMATS = ("text", "json", "sarif", "github")
 
 
 def _save_and_render(audits: list[DocumentAudit], store_dir: str, out_dir: str) -> str:
@@ -51,18 +41,24 @@ def run_cli(args: argparse.Namespace) -> int:
         print(explain(args.explain))
         return 0
     if not args.paths:
-        raise UsageError("audit needs at least one PATH (a .md, .txt or .tex file) or --explain CODE")
-    for path in args.paths:  # all inputs are checked before any work starts
-        read_document(path)
-    audits = []
+        raise UsageError("audit needs at least one PATH (a .md, .qmd, .ipynb, .tex, .txt, .pdf or .html file) "
+                         "or --explain CODE")
+    for path in args.paths:  # cheap checks (format, regular file, size) of every file first
+        check_input(path)
     with Worker() as worker:
-        for path in args.paths:
-            audits.append(audit_path(path, worker))
-    if args.format == "json":
-        print(json.dumps({"documents": [a.to_dict() for a in audits]}, indent=2))
+        # every file is read and its formulas found before any is checked: a bad input stops the run early
+        prepared = [prepare(path, worker) for path in args.paths]
+        audits = [audit_prepared(p, worker) for p in prepared]
+    fmt = getattr(args, "format", "text")
+    if fmt == "json":
+        print(format_json(audits))
+    elif fmt == "sarif":
+        print(format_sarif(audits))
+    elif fmt == "github":
+        print(format_github(audits))
     else:
         print("\n".join(format_text(a) for a in audits))
     if args.report:
         message = _save_and_render(audits, args.store, args.out)
-        print(message, file=sys.stderr if args.format == "json" else sys.stdout)
+        print(message, file=sys.stdout if fmt == "text" else sys.stderr)
     return 1 if any(a.has_error for a in audits) else 0

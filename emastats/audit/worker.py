@@ -106,7 +106,7 @@ class Worker:
             if not self._conn.poll(timeout):
                 self.kills += 1
                 self._kill()
-                return CallResult(False, error=f"no answer within {timeout:g} s", timed_out=True)
+                return CallResult(False, error=f"no answer within {timeout:.3g} s", timed_out=True)
             return self._conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
             self._kill()  # the child died (memory limit hit in C code, or killed)
