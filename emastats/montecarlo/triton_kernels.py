@@ -1,0 +1,220 @@
+"""Fused Triton kernels for the two hot paths (optional: ``pip install emastats[gpu]``).
+
+Imported only by ``fused.py`` when a kernel is asked for; importing this module
+needs triton. On a CUDA device the kernels are compiled; on CPU tensors they
+run under triton's interpreter (``TRITON_INTERPRET=1`` set before this module is
+imported), which is how the test suite checks them without a GPU.
+
+* ``recursion_kernel``: one program per ``BLOCK`` replicas runs a scalar
+  recursion (EMA, heavy ball or Adam on the quadratic ``h w^2 / 2``) for T
+  steps. The Gaussian noise is drawn in the kernel from Philox (four normals
+  per call, steps 4g..4g+3, counters as ``philox.normals``), the state stays in
+  registers, and the program writes only the power sums of its replicas' final
+  observable about ``shift`` (and the final states when asked, for tests).
+* ``linear_sgd_kernel``: one program per ``BLOCK_R`` replicas runs minibatch
+  SGD on the linear least-squares model for T steps: the B indices of each
+  replica and step are drawn in the kernel (``philox.minibatch_indices``), the
+  rows of X are gathered from global memory (X, 128 KB for N = 1000, d = 32,
+  stays resident in L1/L2; Triton gives no explicit shared-memory placement),
+  w stays in registers across steps, and the program writes only the power
+  sums (S1, S11, S21, S22 of ``Moments``) of its replicas' final w about ``shift``.
+
+Partial sums are float32 over one block of replicas about a shift close to the
+mean (``fused.py`` passes the noise-free mean path), and are reduced in
+float64 on the host, so precision is that of a float32 sum of at most BLOCK terms.
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+RULES = {"ema": 0, "heavy_ball": 1, "adam": 2}
+RECURSION_BLOCK = 128
+SGD_BLOCK_R = 16
+_U_SCALE = 5.9604644775390625e-08  # 2^-24
+_U_HALF = 2.9802322387695312e-08  # 2^-25
+
+
+@triton.jit
+def _uniform(word):
+    """float32 (word >> 8) 2^-24 + 2^-25 in (0, 1), as ``philox.uniform``."""
+    return (word >> 8).to(tl.float32) * 5.9604644775390625e-08 + 2.9802322387695312e-08
+
+
+@triton.jit
+def _box_muller(u1, u2):
+    r = tl.sqrt(-2.0 * tl.log(u1))
+    theta = 6.283185307179586 * u2
+    return r * tl.cos(theta), r * tl.sin(theta)
+
+
+@triton.jit
+def _lemire(hi, lo, n):
+    """floor((hi 2^32 + lo) n / 2^64) for uint32 words, exactly (as ``philox.lemire_index``)."""
+    h = hi.to(tl.uint64)
+    lo_n = lo.to(tl.uint64) * n
+    return ((h * n + (lo_n >> 32)) >> 32).to(tl.int32)
+
+
+@triton.jit
+def _advance(RULE: tl.constexpr, x, a, b, z, active, corr_ptr, t, p0, p1, p2, p3, p4, p5):
+    """One step of rule RULE on state (x, a, b) with noise z; unchanged where ``active`` is false.
+
+    EMA: x <- p0 x + (1 - p0)(p1 + p2 z).
+    Heavy ball: g = p2 x + p3 z; a <- p1 a - p0 g; x <- x + a.
+    Adam: g = p4 x + p5 z; a <- p1 a + (1-p1) g; b <- p2 b + (1-p2) g^2;
+          x <- x - p0 (a / c1) / (sqrt(b / c2) + p3) with c1, c2 = 1 - beta^(t+1) read from corr_ptr.
+    """
+    if RULE == 0:
+        x_new = x * p0 + (1.0 - p0) * (z * p2 + p1)
+        return tl.where(active, x_new, x), a, b
+    elif RULE == 1:
+        g = x * p2 + z * p3
+        a_new = a * p1 - g * p0
+        return tl.where(active, x + a_new, x), tl.where(active, a_new, a), b
+    else:
+        g = x * p4 + z * p5
+        c1 = tl.load(corr_ptr + 2 * t, mask=active, other=1.0)
+        c2 = tl.load(corr_ptr + 2 * t + 1, mask=active, other=1.0)
+        a_new = a * p1 + (1.0 - p1) * g
+        b_new = b * p2 + (1.0 - p2) * (g * g)
+        x_new = x + (-p0 * (a_new / c1)) / (tl.sqrt(b_new / c2) + p3)
+        return tl.where(active, x_new, x), tl.where(active, a_new, a), tl.where(active, b_new, b)
+
+
+@triton.jit
+def recursion_kernel(partial_ptr, states_ptr, corr_ptr, seed, replicas, replica_offset, steps, init, shift,
+                     p0, p1, p2, p3, p4, p5, RULE: tl.constexpr, BLOCK: tl.constexpr,
+                     WRITE_STATES: tl.constexpr):
+    pid = tl.program_id(0)
+    local = pid * BLOCK + tl.arange(0, BLOCK)
+    valid = local < replicas
+    counter = (local + replica_offset).to(tl.uint32)
+    zero = counter * 0
+    x = tl.zeros((BLOCK,), tl.float32) + init
+    a = tl.zeros((BLOCK,), tl.float32)
+    b = tl.zeros((BLOCK,), tl.float32)
+    groups = (steps + 3) // 4
+    for g in range(0, groups):
+        w0, w1, w2, w3 = tl.philox(seed, counter, zero + g, zero, zero)
+        z0, z1 = _box_muller(_uniform(w0), _uniform(w1))
+        z2, z3 = _box_muller(_uniform(w2), _uniform(w3))
+        t = 4 * g
+        x, a, b = _advance(RULE, x, a, b, z0, t < steps, corr_ptr, t, p0, p1, p2, p3, p4, p5)
+        x, a, b = _advance(RULE, x, a, b, z1, t + 1 < steps, corr_ptr, t + 1, p0, p1, p2, p3, p4, p5)
+        x, a, b = _advance(RULE, x, a, b, z2, t + 2 < steps, corr_ptr, t + 2, p0, p1, p2, p3, p4, p5)
+        x, a, b = _advance(RULE, x, a, b, z3, t + 3 < steps, corr_ptr, t + 3, p0, p1, p2, p3, p4, p5)
+    if WRITE_STATES:
+        tl.store(states_ptr + local, x, mask=valid)
+    y = tl.where(valid, x - shift, 0.0)
+    y2 = y * y
+    tl.store(partial_ptr + pid * 4 + 0, tl.sum(y, axis=0))
+    tl.store(partial_ptr + pid * 4 + 1, tl.sum(y2, axis=0))
+    tl.store(partial_ptr + pid * 4 + 2, tl.sum(y2 * y, axis=0))
+    tl.store(partial_ptr + pid * 4 + 3, tl.sum(y2 * y2, axis=0))
+
+
+@triton.jit
+def linear_sgd_kernel(partial_ptr, states_ptr, x_ptr, y_ptr, w0_ptr, shift_ptr, seed, replicas, replica_offset,
+                      steps, n, dim, batch, half, scale, BLOCK_R: tl.constexpr, BLOCK_P: tl.constexpr,
+                      BLOCK_D: tl.constexpr, WRITE_STATES: tl.constexpr):
+    pid = tl.program_id(0)
+    local = pid * BLOCK_R + tl.arange(0, BLOCK_R)
+    valid = local < replicas
+    counter = (local + replica_offset).to(tl.uint32)
+    cols = tl.arange(0, BLOCK_D)
+    col_ok = cols < dim
+    pairs = tl.arange(0, BLOCK_P)
+    first_ok = pairs < half  # index j = pair
+    second_ok = pairs < batch - half  # index half + pair
+    w = tl.zeros((BLOCK_R, BLOCK_D), tl.float32) + tl.load(w0_ptr + cols, mask=col_ok, other=0.0)[None, :]
+    c0 = counter[:, None] + (pairs * 0).to(tl.uint32)[None, :]
+    c2 = (counter * 0)[:, None] + pairs.to(tl.uint32)[None, :]
+    c3 = c2 * 0 + 1
+    for t in range(0, steps):
+        h0, l0, h1, l1 = tl.philox(seed, c0, c3 * 0 + t, c2, c3)
+        i0 = _lemire(h0, l0, n)
+        i1 = _lemire(h1, l1, n)
+        m0 = first_ok[None, :] & valid[:, None]
+        m1 = second_ok[None, :] & valid[:, None]
+        x0 = tl.load(x_ptr + i0[:, :, None] * dim + cols[None, None, :], mask=m0[:, :, None] & col_ok[None, None, :],
+                     other=0.0)
+        x1 = tl.load(x_ptr + i1[:, :, None] * dim + cols[None, None, :], mask=m1[:, :, None] & col_ok[None, None, :],
+                     other=0.0)
+        r0 = tl.sum(x0 * w[:, None, :], axis=2) - tl.load(y_ptr + i0, mask=m0, other=0.0)
+        r1 = tl.sum(x1 * w[:, None, :], axis=2) - tl.load(y_ptr + i1, mask=m1, other=0.0)
+        grad = tl.sum(r0[:, :, None] * x0, axis=1) + tl.sum(r1[:, :, None] * x1, axis=1)
+        w = w - grad * scale
+    keep = valid[:, None] & col_ok[None, :]
+    if WRITE_STATES:
+        tl.store(states_ptr + local[:, None] * dim + cols[None, :], w, mask=keep)
+    y = tl.where(keep, w - tl.load(shift_ptr + cols, mask=col_ok, other=0.0)[None, :], 0.0)
+    y2 = y * y
+    s1 = tl.sum(y, axis=0)
+    s11 = tl.sum(y[:, :, None] * y[:, None, :], axis=0)
+    s21 = tl.sum(y2[:, :, None] * y[:, None, :], axis=0)
+    s22 = tl.sum(y2[:, :, None] * y2[:, None, :], axis=0)
+    base = partial_ptr + pid * (dim + 3 * dim * dim)
+    square = cols[:, None] * dim + cols[None, :]
+    square_ok = col_ok[:, None] & col_ok[None, :]
+    tl.store(base + cols, s1, mask=col_ok)
+    tl.store(base + dim + square, s11, mask=square_ok)
+    tl.store(base + dim + dim * dim + square, s21, mask=square_ok)
+    tl.store(base + dim + 2 * dim * dim + square, s22, mask=square_ok)
+
+
+@triton.jit
+def indices_kernel(out_ptr, seed, replicas, step, n, batch, half, BLOCK_R: tl.constexpr, BLOCK_P: tl.constexpr):
+    """The (R, B) minibatch indices ``linear_sgd_kernel`` draws at ``step`` (to check them against the reference)."""
+    local = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
+    pairs = tl.arange(0, BLOCK_P)
+    c0 = local.to(tl.uint32)[:, None] + (pairs * 0).to(tl.uint32)[None, :]
+    c2 = (local * 0).to(tl.uint32)[:, None] + pairs.to(tl.uint32)[None, :]
+    h0, l0, h1, l1 = tl.philox(seed, c0, c2 * 0 + step, c2, c2 * 0 + 1)
+    row = out_ptr + local[:, None] * batch
+    ok = (local < replicas)[:, None]
+    tl.store(row + pairs[None, :], _lemire(h0, l0, n), mask=ok & (pairs < half)[None, :])
+    tl.store(row + half + pairs[None, :], _lemire(h1, l1, n), mask=ok & (pairs < batch - half)[None, :])
+
+
+def launch_indices(*, seed: int, replicas: int, step: int, batch: int, n: int, device: torch.device) -> torch.Tensor:
+    """Run ``indices_kernel``: (replicas, batch) int32 indices, as ``philox.minibatch_indices``."""
+    half = -(-batch // 2)
+    out = torch.empty((replicas, batch), dtype=torch.int32, device=device)
+    indices_kernel[(triton.cdiv(replicas, SGD_BLOCK_R),)](out, int(seed), int(replicas), int(step), int(n),
+                                                          int(batch), int(half), BLOCK_R=SGD_BLOCK_R,
+                                                          BLOCK_P=triton.next_power_of_2(half))
+    return out
+
+
+def launch_recursion(rule: str, values: tuple[float, ...], init: float, corrections: torch.Tensor, *, seed: int,
+                     replicas: int, steps: int, shift: float, replica_offset: int, device: torch.device,
+                     write_states: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Run ``recursion_kernel``; returns (per-program power sums (P, 4), final states (R,) or None)."""
+    programs = triton.cdiv(replicas, RECURSION_BLOCK)
+    partial = torch.empty((programs, 4), dtype=torch.float32, device=device)
+    states = torch.empty(replicas if write_states else 1, dtype=torch.float32, device=device)
+    p = [float(v) for v in values] + [0.0] * (6 - len(values))
+    recursion_kernel[(programs,)](partial, states, corrections, int(seed), int(replicas), int(replica_offset),
+                                  int(steps), float(init), float(shift), *p, RULE=RULES[rule],
+                                  BLOCK=RECURSION_BLOCK, WRITE_STATES=write_states)
+    return partial, (states if write_states else None)
+
+
+def launch_linear_sgd(features: torch.Tensor, targets: torch.Tensor, w0: torch.Tensor, shift: torch.Tensor, *,
+                      learning_rate: float, batch: int, seed: int, replicas: int, steps: int, replica_offset: int,
+                      write_states: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Run ``linear_sgd_kernel``; returns (per-program sums (P, d + 3 d^2), final w (R, d) or None)."""
+    n, dim = features.shape
+    half = -(-batch // 2)
+    programs = triton.cdiv(replicas, SGD_BLOCK_R)
+    device = features.device
+    partial = torch.empty((programs, dim + 3 * dim * dim), dtype=torch.float32, device=device)
+    states = torch.empty((replicas, dim) if write_states else (1,), dtype=torch.float32, device=device)
+    linear_sgd_kernel[(programs,)](partial, states, features, targets, w0, shift, int(seed), int(replicas),
+                                   int(replica_offset), int(steps), int(n), int(dim), int(batch), int(half),
+                                   float(learning_rate) / batch, BLOCK_R=SGD_BLOCK_R,
+                                   BLOCK_P=triton.next_power_of_2(half), BLOCK_D=triton.next_power_of_2(dim),
+                                   WRITE_STATES=write_states)
+    return partial, (states if write_states else None)
