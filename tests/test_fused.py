@@ -191,3 +191,20 @@ def test_linear_sgd_kernel_equals_the_reference(interpreted):
     np.testing.assert_allclose(kernel.moments.mean(), ref.moments.mean(), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(kernel.moments.covariance(), ref.moments.covariance(), rtol=1e-4, atol=1e-9)
     np.testing.assert_allclose(kernel.moments.fourth_central(), ref.moments.fourth_central(), rtol=1e-3, atol=1e-12)
+
+
+def test_bench_times_the_fused_kernels_where_they_can_run(interpreted, monkeypatch):
+    # the CUDA-only timing code, run here on CPU tensors by the interpreter (rates meaningless, shape checked)
+    from emastats.montecarlo import bench
+
+    monkeypatch.setattr(bench, "_triton_ready", lambda device: "")
+    report = bench.run_benchmarks(torch.device("cpu"), ema_replicas=64, ema_steps=4, examples=50, dim=4, batch=8,
+                                  replicas=16, sgd_steps=2, repeats=1, curve_cap=8)
+    f = report.fused
+    assert f.backend == "triton" and f.sgd_steps == bench.FUSED_SGD_STEPS and (f.ema_replicas, f.sgd_replicas) == (64, 16)
+    for value in (f.ema_replica_steps_per_s, f.rng_fill_per_s, f.ema_ratio_to_rng, f.ema_fraction_of_limit,
+                  f.sgd_replica_steps_per_s, f.naive_replica_steps_per_s, f.sgd_ratio_to_naive,
+                  f.sgd_fraction_of_limit, f.sgd_fraction_of_flop_limit):
+        assert value > 0
+    assert [c.implementation for c in report.curves] == ["triton recursion_kernel", "triton linear_sgd_kernel"]
+    assert "fused EMA" in bench._text(report) and "fused SGD" in bench._text(report)
