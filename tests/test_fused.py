@@ -180,11 +180,13 @@ def test_recursion_kernel_moments_do_not_need_the_states(interpreted):
     assert a.states is None and np.array_equal(a.moments.s11, b.moments.s11)
 
 
-def test_linear_sgd_kernel_equals_the_reference(interpreted):
-    # d = 5 (padded to 8), B = 7 (odd: 4 + 3 index pairs), R = 37 (not a multiple of the block)
+@pytest.mark.parametrize("replicas", [37, 150])
+def test_linear_sgd_kernel_equals_the_reference(interpreted, replicas):
+    # d = 5 (padded to 8), B = 7 (odd: 4 + 3 index pairs), R not a multiple of the block; with R = 150 the
+    # 10 tiles of 16 replicas are shared by 4 persistent programs, so each sums moments over several tiles
     data = synthetic_linear_regression(120, 5, seed=2)
-    kw = dict(learning_rate=0.05, batch=7, steps=6, replicas=37, seed=SEED, replica_offset=11, keep_states=True,
-              w0=torch.linspace(-1, 1, 5))
+    kw = dict(learning_rate=0.05, batch=7, steps=6, replicas=replicas, seed=SEED, replica_offset=11,
+              keep_states=True, w0=torch.linspace(-1, 1, 5))
     kernel = fused.linear_sgd_moments(data, backend="triton", **kw)
     ref = fused.linear_sgd_moments(data, backend="torch", **kw)
     assert torch.allclose(kernel.states, ref.states, rtol=1e-5, atol=1e-6)
@@ -198,6 +200,7 @@ def test_bench_times_the_fused_kernels_where_they_can_run(interpreted, monkeypat
     from emastats.montecarlo import bench
 
     monkeypatch.setattr(bench, "_triton_ready", lambda device: "")
+    monkeypatch.setattr(bench, "FUSED_SGD_STEPS", 2)  # the interpreter is slow; the shape is what is checked
     report = bench.run_benchmarks(torch.device("cpu"), ema_replicas=64, ema_steps=4, examples=50, dim=4, batch=8,
                                   replicas=16, sgd_steps=2, repeats=1, curve_cap=8)
     f = report.fused

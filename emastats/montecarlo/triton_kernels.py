@@ -16,12 +16,15 @@ imported), which is how the test suite checks them without a GPU.
   replica and step are drawn in the kernel (``philox.minibatch_indices``), the
   rows of X are gathered from global memory (X, 128 KB for N = 1000, d = 32,
   stays resident in L1/L2; Triton gives no explicit shared-memory placement),
-  w stays in registers across steps, and the program writes only the power
-  sums (S1, S11, S21, S22 of ``Moments``) of its replicas' final w about ``shift``.
+  w stays in registers across steps. The kernel is persistent: a fixed number
+  of programs (``persistent_programs``: 4 per SM) each loop over tiles of
+  ``SGD_BLOCK_R`` replicas, so the power sums (S1, S11, S21, S22 of ``Moments``)
+  of the final w about ``shift`` are accumulated in float64 registers across
+  tiles and written once per program: d + 3 d^2 numbers per program, not per replica.
 
-Partial sums are float32 over one block of replicas about a shift close to the
-mean (``fused.py`` passes the noise-free mean path), and are reduced in
-float64 on the host, so precision is that of a float32 sum of at most BLOCK terms.
+Moments are summed in float64 about a shift close to the mean (``fused.py``
+passes the noise-free mean path) and the per-program sums are reduced in
+float64 on the host; states are float32 throughout, as on the torch path.
 """
 from __future__ import annotations
 
@@ -107,7 +110,7 @@ def recursion_kernel(partial_ptr, states_ptr, corr_ptr, seed, replicas, replica_
         x, a, b = _advance(RULE, x, a, b, z3, t + 3 < steps, corr_ptr, t + 3, p0, p1, p2, p3, p4, p5)
     if WRITE_STATES:
         tl.store(states_ptr + local, x, mask=valid)
-    y = tl.where(valid, x - shift, 0.0)
+    y = tl.where(valid, x - shift, 0.0).to(tl.float64)
     y2 = y * y
     tl.store(partial_ptr + pid * 4 + 0, tl.sum(y, axis=0))
     tl.store(partial_ptr + pid * 4 + 1, tl.sum(y2, axis=0))
@@ -117,44 +120,53 @@ def recursion_kernel(partial_ptr, states_ptr, corr_ptr, seed, replicas, replica_
 
 @triton.jit
 def linear_sgd_kernel(partial_ptr, states_ptr, x_ptr, y_ptr, w0_ptr, shift_ptr, seed, replicas, replica_offset,
-                      steps, n, dim, batch, half, scale, BLOCK_R: tl.constexpr, BLOCK_P: tl.constexpr,
+                      steps, n, dim, batch, half, scale, tiles, BLOCK_R: tl.constexpr, BLOCK_P: tl.constexpr,
                       BLOCK_D: tl.constexpr, WRITE_STATES: tl.constexpr):
     pid = tl.program_id(0)
-    local = pid * BLOCK_R + tl.arange(0, BLOCK_R)
-    valid = local < replicas
-    counter = (local + replica_offset).to(tl.uint32)
+    programs = tl.num_programs(0)
     cols = tl.arange(0, BLOCK_D)
     col_ok = cols < dim
     pairs = tl.arange(0, BLOCK_P)
     first_ok = pairs < half  # index j = pair
     second_ok = pairs < batch - half  # index half + pair
-    w = tl.zeros((BLOCK_R, BLOCK_D), tl.float32) + tl.load(w0_ptr + cols, mask=col_ok, other=0.0)[None, :]
-    c0 = counter[:, None] + (pairs * 0).to(tl.uint32)[None, :]
-    c2 = (counter * 0)[:, None] + pairs.to(tl.uint32)[None, :]
-    c3 = c2 * 0 + 1
-    for t in range(0, steps):
-        h0, l0, h1, l1 = tl.philox(seed, c0, c3 * 0 + t, c2, c3)
-        i0 = _lemire(h0, l0, n)
-        i1 = _lemire(h1, l1, n)
+    start = tl.load(w0_ptr + cols, mask=col_ok, other=0.0)
+    centre = tl.load(shift_ptr + cols, mask=col_ok, other=0.0)
+    # this program's moments over all its tiles, in float64 registers; written once at the end
+    s1 = tl.zeros((BLOCK_D,), tl.float64)
+    s11 = tl.zeros((BLOCK_D, BLOCK_D), tl.float64)
+    s21 = tl.zeros((BLOCK_D, BLOCK_D), tl.float64)
+    s22 = tl.zeros((BLOCK_D, BLOCK_D), tl.float64)
+    for tile in range(pid, tiles, programs):
+        local = tile * BLOCK_R + tl.arange(0, BLOCK_R)
+        valid = local < replicas
+        counter = (local + replica_offset).to(tl.uint32)
+        w = tl.zeros((BLOCK_R, BLOCK_D), tl.float32) + start[None, :]
+        c0 = counter[:, None] + (pairs * 0).to(tl.uint32)[None, :]
+        c2 = (counter * 0)[:, None] + pairs.to(tl.uint32)[None, :]
+        c3 = c2 * 0 + 1
         m0 = first_ok[None, :] & valid[:, None]
         m1 = second_ok[None, :] & valid[:, None]
-        x0 = tl.load(x_ptr + i0[:, :, None] * dim + cols[None, None, :], mask=m0[:, :, None] & col_ok[None, None, :],
-                     other=0.0)
-        x1 = tl.load(x_ptr + i1[:, :, None] * dim + cols[None, None, :], mask=m1[:, :, None] & col_ok[None, None, :],
-                     other=0.0)
-        r0 = tl.sum(x0 * w[:, None, :], axis=2) - tl.load(y_ptr + i0, mask=m0, other=0.0)
-        r1 = tl.sum(x1 * w[:, None, :], axis=2) - tl.load(y_ptr + i1, mask=m1, other=0.0)
-        grad = tl.sum(r0[:, :, None] * x0, axis=1) + tl.sum(r1[:, :, None] * x1, axis=1)
-        w = w - grad * scale
-    keep = valid[:, None] & col_ok[None, :]
-    if WRITE_STATES:
-        tl.store(states_ptr + local[:, None] * dim + cols[None, :], w, mask=keep)
-    y = tl.where(keep, w - tl.load(shift_ptr + cols, mask=col_ok, other=0.0)[None, :], 0.0)
-    y2 = y * y
-    s1 = tl.sum(y, axis=0)
-    s11 = tl.sum(y[:, :, None] * y[:, None, :], axis=0)
-    s21 = tl.sum(y2[:, :, None] * y[:, None, :], axis=0)
-    s22 = tl.sum(y2[:, :, None] * y2[:, None, :], axis=0)
+        for t in range(0, steps):
+            h0, l0, h1, l1 = tl.philox(seed, c0, c3 * 0 + t, c2, c3)
+            i0 = _lemire(h0, l0, n)
+            i1 = _lemire(h1, l1, n)
+            x0 = tl.load(x_ptr + i0[:, :, None] * dim + cols[None, None, :],
+                         mask=m0[:, :, None] & col_ok[None, None, :], other=0.0)
+            x1 = tl.load(x_ptr + i1[:, :, None] * dim + cols[None, None, :],
+                         mask=m1[:, :, None] & col_ok[None, None, :], other=0.0)
+            r0 = tl.sum(x0 * w[:, None, :], axis=2) - tl.load(y_ptr + i0, mask=m0, other=0.0)
+            r1 = tl.sum(x1 * w[:, None, :], axis=2) - tl.load(y_ptr + i1, mask=m1, other=0.0)
+            grad = tl.sum(r0[:, :, None] * x0, axis=1) + tl.sum(r1[:, :, None] * x1, axis=1)
+            w = w - grad * scale
+        keep = valid[:, None] & col_ok[None, :]
+        if WRITE_STATES:
+            tl.store(states_ptr + local[:, None] * dim + cols[None, :], w, mask=keep)
+        y = tl.where(keep, w - centre[None, :], 0.0).to(tl.float64)
+        y2 = y * y
+        s1 += tl.sum(y, axis=0)
+        s11 += tl.sum(y[:, :, None] * y[:, None, :], axis=0)
+        s21 += tl.sum(y2[:, :, None] * y[:, None, :], axis=0)
+        s22 += tl.sum(y2[:, :, None] * y2[:, None, :], axis=0)
     base = partial_ptr + pid * (dim + 3 * dim * dim)
     square = cols[:, None] * dim + cols[None, :]
     square_ok = col_ok[:, None] & col_ok[None, :]
@@ -188,12 +200,23 @@ def launch_indices(*, seed: int, replicas: int, step: int, batch: int, n: int, d
     return out
 
 
+def persistent_programs(device: torch.device) -> int:
+    """Programs of the persistent SGD kernel: 4 per streaming multiprocessor on CUDA, 4 elsewhere (interpreter).
+
+    It fixes the order in which replicas' moments are summed, so it is part of "same seed and device,
+    same numbers": it depends only on the device.
+    """
+    if device.type == "cuda":
+        return 4 * torch.cuda.get_device_properties(device).multi_processor_count
+    return 4
+
+
 def launch_recursion(rule: str, values: tuple[float, ...], init: float, corrections: torch.Tensor, *, seed: int,
                      replicas: int, steps: int, shift: float, replica_offset: int, device: torch.device,
                      write_states: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Run ``recursion_kernel``; returns (per-program power sums (P, 4), final states (R,) or None)."""
+    """Run ``recursion_kernel``; returns (per-program float64 power sums (P, 4), final states (R,) or None)."""
     programs = triton.cdiv(replicas, RECURSION_BLOCK)
-    partial = torch.empty((programs, 4), dtype=torch.float32, device=device)
+    partial = torch.empty((programs, 4), dtype=torch.float64, device=device)
     states = torch.empty(replicas if write_states else 1, dtype=torch.float32, device=device)
     p = [float(v) for v in values] + [0.0] * (6 - len(values))
     recursion_kernel[(programs,)](partial, states, corrections, int(seed), int(replicas), int(replica_offset),
@@ -205,16 +228,17 @@ def launch_recursion(rule: str, values: tuple[float, ...], init: float, correcti
 def launch_linear_sgd(features: torch.Tensor, targets: torch.Tensor, w0: torch.Tensor, shift: torch.Tensor, *,
                       learning_rate: float, batch: int, seed: int, replicas: int, steps: int, replica_offset: int,
                       write_states: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Run ``linear_sgd_kernel``; returns (per-program sums (P, d + 3 d^2), final w (R, d) or None)."""
+    """Run ``linear_sgd_kernel``; returns (per-program float64 sums (P, d + 3 d^2), final w (R, d) or None)."""
     n, dim = features.shape
     half = -(-batch // 2)
-    programs = triton.cdiv(replicas, SGD_BLOCK_R)
+    tiles = triton.cdiv(replicas, SGD_BLOCK_R)
     device = features.device
-    partial = torch.empty((programs, dim + 3 * dim * dim), dtype=torch.float32, device=device)
+    programs = min(tiles, persistent_programs(device))
+    partial = torch.empty((programs, dim + 3 * dim * dim), dtype=torch.float64, device=device)
     states = torch.empty((replicas, dim) if write_states else (1,), dtype=torch.float32, device=device)
     linear_sgd_kernel[(programs,)](partial, states, features, targets, w0, shift, int(seed), int(replicas),
                                    int(replica_offset), int(steps), int(n), int(dim), int(batch), int(half),
-                                   float(learning_rate) / batch, BLOCK_R=SGD_BLOCK_R,
+                                   float(learning_rate) / batch, int(tiles), BLOCK_R=SGD_BLOCK_R,
                                    BLOCK_P=triton.next_power_of_2(half), BLOCK_D=triton.next_power_of_2(dim),
                                    WRITE_STATES=write_states)
     return partial, (states if write_states else None)
