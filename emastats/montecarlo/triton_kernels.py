@@ -47,7 +47,7 @@ def _uniform(word):
 
 @triton.jit
 def _box_muller(u1, u2):
-    r = tl.sqrt(-2.0 * tl.log(u1))
+    r = tl.sqrt_rn(-2.0 * tl.log(u1))  # IEEE-rounded, as torch (tl.sqrt may be approximate on a GPU)
     theta = 6.283185307179586 * u2
     return r * tl.cos(theta), r * tl.sin(theta)
 
@@ -82,7 +82,8 @@ def _advance(RULE: tl.constexpr, x, a, b, z, active, corr_ptr, t, p0, p1, p2, p3
         c2 = tl.load(corr_ptr + 2 * t + 1, mask=active, other=1.0)
         a_new = a * p1 + (1.0 - p1) * g
         b_new = b * p2 + (1.0 - p2) * (g * g)
-        x_new = x + (-p0 * (a_new / c1)) / (tl.sqrt(b_new / c2) + p3)
+        # IEEE-rounded division and square root, as torch computes them
+        x_new = x + tl.div_rn(-p0 * tl.div_rn(a_new, c1), tl.sqrt_rn(tl.div_rn(b_new, c2)) + p3)
         return tl.where(active, x_new, x), tl.where(active, a_new, a), tl.where(active, b_new, b)
 
 
