@@ -183,7 +183,7 @@ def test_recursion_kernel_moments_do_not_need_the_states(interpreted):
 @pytest.mark.parametrize("replicas", [37, 150])
 def test_linear_sgd_kernel_equals_the_reference(interpreted, replicas):
     # d = 5 (padded to 8), B = 7 (odd: 4 + 3 index pairs), R not a multiple of the block; with R = 150 the
-    # 10 tiles of 16 replicas are shared by 4 persistent programs, so each sums moments over several tiles
+    # 5 tiles of 32 replicas are shared by 4 persistent programs, so one sums moments over two tiles
     data = synthetic_linear_regression(120, 5, seed=2)
     kw = dict(learning_rate=0.05, batch=7, steps=6, replicas=replicas, seed=SEED, replica_offset=11,
               keep_states=True, w0=torch.linspace(-1, 1, 5))

@@ -11,16 +11,17 @@ imported), which is how the test suite checks them without a GPU.
   per call, steps 4g..4g+3, counters as ``philox.normals``), the state stays in
   registers, and the program writes only the power sums of its replicas' final
   observable about ``shift`` (and the final states when asked, for tests).
-* ``linear_sgd_kernel``: one program per ``BLOCK_R`` replicas runs minibatch
-  SGD on the linear least-squares model for T steps: the B indices of each
-  replica and step are drawn in the kernel (``philox.minibatch_indices``), the
-  rows of X are gathered from global memory (X, 128 KB for N = 1000, d = 32,
-  stays resident in L1/L2; Triton gives no explicit shared-memory placement),
-  w stays in registers across steps. The kernel is persistent: a fixed number
-  of programs (``persistent_programs``: 4 per SM) each loop over tiles of
-  ``SGD_BLOCK_R`` replicas, so the power sums (S1, S11, S21, S22 of ``Moments``)
-  of the final w about ``shift`` are accumulated in float64 registers across
-  tiles and written once per program: d + 3 d^2 numbers per program, not per replica.
+* ``linear_sgd_kernel``: minibatch SGD on the linear least-squares model for
+  T steps. The B indices of each replica and step are drawn in the kernel
+  (``philox.minibatch_indices``), one index pair at a time, so only two gathered
+  rows per replica are live, never a (replicas, B, d) block; rows of X come from
+  global memory (X, 128 KB for N = 1000, d = 32, is meant to stay in L1/L2:
+  Triton gives no explicit shared-memory placement); w stays in registers
+  across steps. The kernel is persistent: a fixed number of programs
+  (``persistent_programs``: 4 per SM) loop over tiles of ``SGD_BLOCK_R``
+  replicas and add each tile's power sums (S1, S11, S21, S22 of ``Moments``) of
+  the final w about ``shift`` into their own float64 slot: d + 3 d^2 numbers per
+  program, not per replica, in a fixed order (no atomics).
 
 Moments are summed in float64 about a shift close to the mean (``fused.py``
 passes the noise-free mean path) and the per-program sums are reduced in
@@ -34,7 +35,8 @@ import triton.language as tl
 
 RULES = {"ema": 0, "heavy_ball": 1, "adam": 2}
 RECURSION_BLOCK = 128
-SGD_BLOCK_R = 16
+SGD_BLOCK_R = 32  # replicas per tile (>= 16: the tile's moments are tl.dot products over replicas)
+SGD_WARPS = 4
 _U_SCALE = 5.9604644775390625e-08  # 2^-24
 _U_HALF = 2.9802322387695312e-08  # 2^-25
 
@@ -69,13 +71,15 @@ def _advance(RULE: tl.constexpr, x, a, b, z, active, corr_ptr, t, p0, p1, p2, p3
     Adam: g = p4 x + p5 z; a <- p1 a + (1-p1) g; b <- p2 b + (1-p2) g^2;
           x <- x - p0 (a / c1) / (sqrt(b / c2) + p3) with c1, c2 = 1 - beta^(t+1) read from corr_ptr.
     """
+    # one return after static (constexpr) branches: the form the Triton compiler handles everywhere
+    a_new = a
+    b_new = b
     if RULE == 0:
         x_new = x * p0 + (1.0 - p0) * (z * p2 + p1)
-        return tl.where(active, x_new, x), a, b
     elif RULE == 1:
         g = x * p2 + z * p3
         a_new = a * p1 - g * p0
-        return tl.where(active, x + a_new, x), tl.where(active, a_new, a), b
+        x_new = x + a_new
     else:
         g = x * p4 + z * p5
         c1 = tl.load(corr_ptr + 2 * t, mask=active, other=1.0)
@@ -84,7 +88,7 @@ def _advance(RULE: tl.constexpr, x, a, b, z, active, corr_ptr, t, p0, p1, p2, p3
         b_new = b * p2 + (1.0 - p2) * (g * g)
         # IEEE-rounded division and square root, as torch computes them
         x_new = x + tl.div_rn(-p0 * tl.div_rn(a_new, c1), tl.sqrt_rn(tl.div_rn(b_new, c2)) + p3)
-        return tl.where(active, x_new, x), tl.where(active, a_new, a), tl.where(active, b_new, b)
+    return tl.where(active, x_new, x), tl.where(active, a_new, a), tl.where(active, b_new, b)
 
 
 @triton.jit
@@ -121,60 +125,60 @@ def recursion_kernel(partial_ptr, states_ptr, corr_ptr, seed, replicas, replica_
 
 @triton.jit
 def linear_sgd_kernel(partial_ptr, states_ptr, x_ptr, y_ptr, w0_ptr, shift_ptr, seed, replicas, replica_offset,
-                      steps, n, dim, batch, half, scale, tiles, BLOCK_R: tl.constexpr, BLOCK_P: tl.constexpr,
-                      BLOCK_D: tl.constexpr, WRITE_STATES: tl.constexpr):
+                      steps, n, dim, batch, half, scale, tiles, BLOCK_R: tl.constexpr, BLOCK_D: tl.constexpr,
+                      WRITE_STATES: tl.constexpr):
     pid = tl.program_id(0)
     programs = tl.num_programs(0)
     cols = tl.arange(0, BLOCK_D)
     col_ok = cols < dim
-    pairs = tl.arange(0, BLOCK_P)
-    first_ok = pairs < half  # index j = pair
-    second_ok = pairs < batch - half  # index half + pair
     start = tl.load(w0_ptr + cols, mask=col_ok, other=0.0)
     centre = tl.load(shift_ptr + cols, mask=col_ok, other=0.0)
-    # this program's moments over all its tiles, in float64 registers; written once at the end
-    s1 = tl.zeros((BLOCK_D,), tl.float64)
-    s11 = tl.zeros((BLOCK_D, BLOCK_D), tl.float64)
-    s21 = tl.zeros((BLOCK_D, BLOCK_D), tl.float64)
-    s22 = tl.zeros((BLOCK_D, BLOCK_D), tl.float64)
+    # this program's float64 moment sums live in its own zeroed slot of partial_ptr (d + 3 d^2 numbers),
+    # added to after each tile: no atomics (deterministic) and no registers held across the step loop
+    base = partial_ptr + pid * (dim + 3 * dim * dim)
+    square = cols[:, None] * dim + cols[None, :]
+    square_ok = col_ok[:, None] & col_ok[None, :]
     for tile in range(pid, tiles, programs):
         local = tile * BLOCK_R + tl.arange(0, BLOCK_R)
         valid = local < replicas
         counter = (local + replica_offset).to(tl.uint32)
+        zero = counter * 0
+        row_ok = valid[:, None] & col_ok[None, :]
         w = tl.zeros((BLOCK_R, BLOCK_D), tl.float32) + start[None, :]
-        c0 = counter[:, None] + (pairs * 0).to(tl.uint32)[None, :]
-        c2 = (counter * 0)[:, None] + pairs.to(tl.uint32)[None, :]
-        c3 = c2 * 0 + 1
-        m0 = first_ok[None, :] & valid[:, None]
-        m1 = second_ok[None, :] & valid[:, None]
         for t in range(0, steps):
-            h0, l0, h1, l1 = tl.philox(seed, c0, c3 * 0 + t, c2, c3)
-            i0 = _lemire(h0, l0, n)
-            i1 = _lemire(h1, l1, n)
-            x0 = tl.load(x_ptr + i0[:, :, None] * dim + cols[None, None, :],
-                         mask=m0[:, :, None] & col_ok[None, None, :], other=0.0)
-            x1 = tl.load(x_ptr + i1[:, :, None] * dim + cols[None, None, :],
-                         mask=m1[:, :, None] & col_ok[None, None, :], other=0.0)
-            r0 = tl.sum(x0 * w[:, None, :], axis=2) - tl.load(y_ptr + i0, mask=m0, other=0.0)
-            r1 = tl.sum(x1 * w[:, None, :], axis=2) - tl.load(y_ptr + i1, mask=m1, other=0.0)
-            grad = tl.sum(r0[:, :, None] * x0, axis=1) + tl.sum(r1[:, :, None] * x1, axis=1)
+            # the batch one index pair at a time: two gathered rows per replica live in registers,
+            # never a (replicas, batch, d) block; the gradient is taken at the step's starting w
+            grad = tl.zeros((BLOCK_R, BLOCK_D), tl.float32)
+            for j in range(0, half):
+                h0, l0, h1, l1 = tl.philox(seed, counter, zero + t, zero + j, zero + 1)
+                i0 = _lemire(h0, l0, n)
+                i1 = _lemire(h1, l1, n)
+                second = valid & (local * 0 + j < batch - half)  # the second index of pair j exists
+                x0 = tl.load(x_ptr + i0[:, None] * dim + cols[None, :], mask=row_ok, other=0.0)
+                x1 = tl.load(x_ptr + i1[:, None] * dim + cols[None, :], mask=second[:, None] & col_ok[None, :],
+                             other=0.0)
+                r0 = tl.sum(x0 * w, axis=1) - tl.load(y_ptr + i0, mask=valid, other=0.0)
+                r1 = tl.sum(x1 * w, axis=1) - tl.load(y_ptr + i1, mask=second, other=0.0)
+                grad += r0[:, None] * x0 + r1[:, None] * x1
             w = w - grad * scale
-        keep = valid[:, None] & col_ok[None, :]
         if WRITE_STATES:
-            tl.store(states_ptr + local[:, None] * dim + cols[None, :], w, mask=keep)
-        y = tl.where(keep, w - centre[None, :], 0.0).to(tl.float64)
+            tl.store(states_ptr + local[:, None] * dim + cols[None, :], w, mask=row_ok)
+        # moments of this tile about the shift: float32 sums of BLOCK_R terms by tl.dot (IEEE, no TF32),
+        # then added in float64 across tiles
+        y = tl.where(row_ok, w - centre[None, :], 0.0)
         y2 = y * y
-        s1 += tl.sum(y, axis=0)
-        s11 += tl.sum(y[:, :, None] * y[:, None, :], axis=0)
-        s21 += tl.sum(y2[:, :, None] * y[:, None, :], axis=0)
-        s22 += tl.sum(y2[:, :, None] * y2[:, None, :], axis=0)
-    base = partial_ptr + pid * (dim + 3 * dim * dim)
-    square = cols[:, None] * dim + cols[None, :]
-    square_ok = col_ok[:, None] & col_ok[None, :]
-    tl.store(base + cols, s1, mask=col_ok)
-    tl.store(base + dim + square, s11, mask=square_ok)
-    tl.store(base + dim + dim * dim + square, s21, mask=square_ok)
-    tl.store(base + dim + 2 * dim * dim + square, s22, mask=square_ok)
+        s1 = tl.sum(y, axis=0).to(tl.float64)
+        s11 = tl.dot(tl.trans(y), y, input_precision="ieee").to(tl.float64)
+        s21 = tl.dot(tl.trans(y2), y, input_precision="ieee").to(tl.float64)
+        s22 = tl.dot(tl.trans(y2), y2, input_precision="ieee").to(tl.float64)
+        tl.store(base + cols, tl.load(base + cols, mask=col_ok, other=0.0) + s1, mask=col_ok)
+        at = base + dim + square
+        tl.store(at, tl.load(at, mask=square_ok, other=0.0) + s11, mask=square_ok)
+        at = base + dim + dim * dim + square
+        tl.store(at, tl.load(at, mask=square_ok, other=0.0) + s21, mask=square_ok)
+        at = base + dim + 2 * dim * dim + square
+        tl.store(at, tl.load(at, mask=square_ok, other=0.0) + s22, mask=square_ok)
+        tl.debug_barrier()  # this tile's read-modify-writes are done before the next tile's begin
 
 
 @triton.jit
@@ -222,7 +226,7 @@ def launch_recursion(rule: str, values: tuple[float, ...], init: float, correcti
     p = [float(v) for v in values] + [0.0] * (6 - len(values))
     recursion_kernel[(programs,)](partial, states, corrections, int(seed), int(replicas), int(replica_offset),
                                   int(steps), float(init), float(shift), *p, RULE=RULES[rule],
-                                  BLOCK=RECURSION_BLOCK, WRITE_STATES=write_states)
+                                  BLOCK=RECURSION_BLOCK, WRITE_STATES=write_states, enable_fp_fusion=True)
     return partial, (states if write_states else None)
 
 
@@ -235,11 +239,11 @@ def launch_linear_sgd(features: torch.Tensor, targets: torch.Tensor, w0: torch.T
     tiles = triton.cdiv(replicas, SGD_BLOCK_R)
     device = features.device
     programs = min(tiles, persistent_programs(device))
-    partial = torch.empty((programs, dim + 3 * dim * dim), dtype=torch.float64, device=device)
+    partial = torch.zeros((programs, dim + 3 * dim * dim), dtype=torch.float64, device=device)
     states = torch.empty((replicas, dim) if write_states else (1,), dtype=torch.float32, device=device)
     linear_sgd_kernel[(programs,)](partial, states, features, targets, w0, shift, int(seed), int(replicas),
                                    int(replica_offset), int(steps), int(n), int(dim), int(batch), int(half),
                                    float(learning_rate) / batch, int(tiles), BLOCK_R=SGD_BLOCK_R,
-                                   BLOCK_P=triton.next_power_of_2(half), BLOCK_D=triton.next_power_of_2(dim),
-                                   WRITE_STATES=write_states)
+                                   BLOCK_D=max(16, triton.next_power_of_2(dim)), WRITE_STATES=write_states,
+                                   num_warps=SGD_WARPS, enable_fp_fusion=True)
     return partial, (states if write_states else None)
