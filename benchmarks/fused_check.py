@@ -5,9 +5,9 @@ Usage: ``python benchmarks/fused_check.py [--device cuda] [--replicas 65536] [--
 For each recursion (EMA, heavy ball, Adam) and for linear minibatch SGD, the kernel and the
 reference run with the same seed and replica range; the report gives the largest state difference
 relative to the largest state, and the relative differences of the moments' means and variances,
-with the tolerance the CPU tests use under ``TRITON_INTERPRET=1`` (states 2e-6 relative for the
-recursions, 1e-5 for SGD; the GPU's libdevice log/cos may round differently from torch's, so
-a larger figure here is reported, not hidden). Then a calibrated check against theory: the EMA's
+with a stated tolerance: states within 1e-5 relative (the CPU tests, which run the interpreter with
+exactly rounded log/sin/cos, use 2e-6 for the recursions; on CUDA the recursion kernel uses the fast
+log/sin/cos intrinsics, about 1e-6 absolute error on a normal). Then a calibrated check against theory: the EMA's
 final variance against std^2 (1-beta)/(1+beta)(1-beta^(2T)), as a z-score with the fourth-moment
 standard error. Exit status 1 when a tolerance is exceeded or |z| > 5.
 """
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                   "adam": fused.adam(0.01, curvature=2.0, noise=0.5)}
     for name, rec in recursions.items():
         kw = dict(steps=16, replicas=args.replicas, seed=SEED, device=device, keep_states=True)
-        row = {"kernel": name, "tolerance": 2e-6,
+        row = {"kernel": name, "tolerance": 1e-5,
                **_compare(fused.recursion_moments(rec, backend="triton", **kw),
                           fused.recursion_moments(rec, backend="torch", **kw))}
         ok &= row["state_max_rel_diff"] <= row["tolerance"]

@@ -211,3 +211,19 @@ def test_bench_times_the_fused_kernels_where_they_can_run(interpreted, monkeypat
         assert value > 0
     assert [c.implementation for c in report.curves] == ["triton recursion_kernel", "triton linear_sgd_kernel"]
     assert "fused EMA" in bench._text(report) and "fused SGD" in bench._text(report)
+
+
+@pytest.mark.slow
+def test_kernels_compile_for_a_gpu_without_one():
+    # the compiled path (fast intrinsics, persistent SGD, tl.dot moments) cannot run here, but triton can
+    # compile it to an sm_90 cubin; a fresh process, because this one imported triton as an interpreter
+    pytest.importorskip("triton")
+    import subprocess
+
+    code = ("from emastats.montecarlo.triton_kernels import compile_for_cuda\n"
+            "print(sorted(k for k, v in compile_for_cuda(90).items() if v))")
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_DEFAULT_FP_FUSION"] = "1"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(sorted(["linear_sgd", "recursion_adam", "recursion_ema", "recursion_heavy_ball"]))

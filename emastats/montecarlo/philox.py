@@ -17,11 +17,13 @@ Counters used (``c0, c1, c2, c3``):
 
 Words to numbers:
 
-* uniform ``u = (word >> 8) 2^-24 + 2^-25`` in (0, 1), exact in float32 (24
-  bits, never 0 or 1, so ``log u`` is finite);
-* normals by Box-Muller, ``sqrt(-2 log u1) (cos 2 pi u2, sin 2 pi u2)``: exactly
-  N(0, 1) up to the 24-bit resolution of ``u1`` (tails beyond 5.9 sigma, a
-  probability of 4e-9, are cut off);
+* uniform ``u = (word >> 9) 2^-23 + 2^-24`` in (0, 1), exact in float32 (23
+  random bits, never 0 or 1, so ``log u`` is finite);
+* normals by Box-Muller with the angle centred on 0,
+  ``sqrt(-2 log u1) (cos theta, sin theta)``, ``theta = 2 pi (u2 - 1/2)`` in
+  (-pi, pi) (``u2 - 1/2`` is exact; the centred range is where a GPU's fast
+  sine and cosine are accurate): exactly N(0, 1) up to the 23-bit resolution
+  of ``u1`` (tails beyond 5.8 sigma, a probability of 8e-9, are cut off);
 * an index uniform on {0..n-1} from two words ``hi, lo`` by Lemire's
   multiply-shift on their 64 bits, ``floor((hi 2^32 + lo) n / 2^64)``, computed
   exactly as ``(hi n + ((lo n) >> 32)) >> 32``; each index has probability
@@ -29,8 +31,9 @@ Words to numbers:
   ``n / 2^64`` (5e-17 for n = 1000), far below anything a Monte Carlo run resolves.
 
 Integer words are exact on every backend; the float32 transcendental functions
-(log, sqrt, cos, sin) may differ by an ulp or so between torch, numpy (triton's
-interpreter) and the GPU's libdevice, so normals agree to about 1e-6 relative.
+(log, sqrt, cos, sin) may differ by an ulp or so between torch and numpy
+(triton's interpreter), and by about 1e-6 absolute from the GPU's fast
+intrinsics the compiled kernel uses, so normals agree to about 1e-6.
 """
 from __future__ import annotations
 
@@ -78,14 +81,14 @@ def philox4x32(seed: int, c0: torch.Tensor, c1: torch.Tensor | int, c2: torch.Te
 
 
 def uniform(word: torch.Tensor) -> torch.Tensor:
-    """float32 ``(word >> 8) 2^-24 + 2^-25`` in (0, 1) from 32-bit words (exact)."""
-    return (word >> 8).to(torch.float32) * (2.0 ** -24) + 2.0 ** -25
+    """float32 ``(word >> 9) 2^-23 + 2^-24`` in (0, 1) from 32-bit words (exact)."""
+    return (word >> 9).to(torch.float32) * (2.0 ** -23) + 2.0 ** -24
 
 
 def box_muller(u1: torch.Tensor, u2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two independent N(0, 1) float32 arrays from two uniform (0, 1) arrays."""
+    """Two independent N(0, 1) float32 arrays from two uniform (0, 1) arrays (angle in (-pi, pi))."""
     r = torch.sqrt(-2.0 * torch.log(u1))
-    theta = (2.0 * math.pi) * u2
+    theta = (2.0 * math.pi) * (u2 - 0.5)
     return r * torch.cos(theta), r * torch.sin(theta)
 
 

@@ -13,12 +13,14 @@ imported), which is how the test suite checks them without a GPU.
   observable about ``shift`` (and the final states when asked, for tests).
 * ``linear_sgd_kernel``: minibatch SGD on the linear least-squares model for
   T steps. The B indices of each replica and step are drawn in the kernel
-  (``philox.minibatch_indices``), one index pair at a time, so only two gathered
-  rows per replica are live, never a (replicas, B, d) block; rows of X come from
+  (``philox.minibatch_indices``) as one (replicas, pairs) tile per step, each
+  Philox call made once, and staged in a small per-program scratch buffer; the
+  batch is then consumed one index pair at a time, so only two gathered rows
+  per replica are live, never a (replicas, B, d) block; rows of X come from
   global memory (X, 128 KB for N = 1000, d = 32, is meant to stay in L1/L2:
   Triton gives no explicit shared-memory placement); w stays in registers
   across steps. The kernel is persistent: a fixed number of programs
-  (``persistent_programs``: 4 per SM) loop over tiles of ``SGD_BLOCK_R``
+  (``persistent_programs``: 3 per SM) loop over tiles of ``SGD_BLOCK_R``
   replicas and add each tile's power sums (S1, S11, S21, S22 of ``Moments``) of
   the final w about ``shift`` into their own float64 slot: d + 3 d^2 numbers per
   program, not per replica, in a fixed order (no atomics).
@@ -32,26 +34,38 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
+from triton.language.extra import libdevice
 
 RULES = {"ema": 0, "heavy_ball": 1, "adam": 2}
 RECURSION_BLOCK = 128
 SGD_BLOCK_R = 32  # replicas per tile (>= 16: the tile's moments are tl.dot products over replicas)
 SGD_WARPS = 4
-_U_SCALE = 5.9604644775390625e-08  # 2^-24
-_U_HALF = 2.9802322387695312e-08  # 2^-25
 
 
 @triton.jit
 def _uniform(word):
-    """float32 (word >> 8) 2^-24 + 2^-25 in (0, 1), as ``philox.uniform``."""
-    return (word >> 8).to(tl.float32) * 5.9604644775390625e-08 + 2.9802322387695312e-08
+    """float32 (word >> 9) 2^-23 + 2^-24 in (0, 1), as ``philox.uniform``."""
+    return (word >> 9).to(tl.float32) * 1.1920928955078125e-07 + 5.9604644775390625e-08
 
 
 @triton.jit
-def _box_muller(u1, u2):
-    r = tl.sqrt_rn(-2.0 * tl.log(u1))  # IEEE-rounded, as torch (tl.sqrt may be approximate on a GPU)
-    theta = 6.283185307179586 * u2
-    return r * tl.cos(theta), r * tl.sin(theta)
+def _box_muller(u1, u2, FAST: tl.constexpr):
+    """Two N(0, 1) from two uniforms, as ``philox.box_muller``; FAST: the GPU's fast log/sin/cos intrinsics.
+
+    The fast intrinsics (about 1e-6 absolute error on (-pi, pi)) replace the libdevice functions, whose
+    range reduction and slow-path branches would otherwise be most of the kernel's instructions.
+    The interpreter has no intrinsics, so tests run FAST = False.
+    """
+    theta = 6.283185307179586 * (u2 - 0.5)
+    if FAST:
+        r = tl.sqrt(-2.0 * libdevice.fast_logf(u1))
+        c = libdevice.fast_cosf(theta)
+        s = libdevice.fast_sinf(theta)
+    else:
+        r = tl.sqrt_rn(-2.0 * tl.log(u1))
+        c = tl.cos(theta)
+        s = tl.sin(theta)
+    return r * c, r * s
 
 
 @triton.jit
@@ -94,7 +108,7 @@ def _advance(RULE: tl.constexpr, x, a, b, z, active, corr_ptr, t, p0, p1, p2, p3
 @triton.jit
 def recursion_kernel(partial_ptr, states_ptr, corr_ptr, seed, replicas, replica_offset, steps, init, shift,
                      p0, p1, p2, p3, p4, p5, RULE: tl.constexpr, BLOCK: tl.constexpr,
-                     WRITE_STATES: tl.constexpr):
+                     WRITE_STATES: tl.constexpr, FAST: tl.constexpr):
     pid = tl.program_id(0)
     local = pid * BLOCK + tl.arange(0, BLOCK)
     valid = local < replicas
@@ -106,8 +120,8 @@ def recursion_kernel(partial_ptr, states_ptr, corr_ptr, seed, replicas, replica_
     groups = (steps + 3) // 4
     for g in range(0, groups):
         w0, w1, w2, w3 = tl.philox(seed, counter, zero + g, zero, zero)
-        z0, z1 = _box_muller(_uniform(w0), _uniform(w1))
-        z2, z3 = _box_muller(_uniform(w2), _uniform(w3))
+        z0, z1 = _box_muller(_uniform(w0), _uniform(w1), FAST)
+        z2, z3 = _box_muller(_uniform(w2), _uniform(w3), FAST)
         t = 4 * g
         x, a, b = _advance(RULE, x, a, b, z0, t < steps, corr_ptr, t, p0, p1, p2, p3, p4, p5)
         x, a, b = _advance(RULE, x, a, b, z1, t + 1 < steps, corr_ptr, t + 1, p0, p1, p2, p3, p4, p5)
@@ -124,11 +138,15 @@ def recursion_kernel(partial_ptr, states_ptr, corr_ptr, seed, replicas, replica_
 
 
 @triton.jit
-def linear_sgd_kernel(partial_ptr, states_ptr, x_ptr, y_ptr, w0_ptr, shift_ptr, seed, replicas, replica_offset,
-                      steps, n, dim, batch, half, scale, tiles, BLOCK_R: tl.constexpr, BLOCK_D: tl.constexpr,
-                      WRITE_STATES: tl.constexpr):
+def linear_sgd_kernel(partial_ptr, states_ptr, scratch_ptr, x_ptr, y_ptr, w0_ptr, shift_ptr, seed, replicas,
+                      replica_offset, steps, n, dim, batch, half, scale, tiles, BLOCK_R: tl.constexpr,
+                      BLOCK_P: tl.constexpr, BLOCK_D: tl.constexpr, WRITE_STATES: tl.constexpr):
     pid = tl.program_id(0)
     programs = tl.num_programs(0)
+    pairs = tl.arange(0, BLOCK_P)
+    # this program's index scratch, (BLOCK_R, 2 BLOCK_P) int32: first indices of each pair, then second ones
+    scratch = scratch_ptr + pid * (BLOCK_R * 2 * BLOCK_P) + tl.arange(0, BLOCK_R)[:, None] * (2 * BLOCK_P)
+    rows = scratch_ptr + pid * (BLOCK_R * 2 * BLOCK_P) + tl.arange(0, BLOCK_R) * (2 * BLOCK_P)
     cols = tl.arange(0, BLOCK_D)
     col_ok = cols < dim
     start = tl.load(w0_ptr + cols, mask=col_ok, other=0.0)
@@ -142,17 +160,23 @@ def linear_sgd_kernel(partial_ptr, states_ptr, x_ptr, y_ptr, w0_ptr, shift_ptr, 
         local = tile * BLOCK_R + tl.arange(0, BLOCK_R)
         valid = local < replicas
         counter = (local + replica_offset).to(tl.uint32)
-        zero = counter * 0
+        c0 = counter[:, None] + (pairs * 0).to(tl.uint32)[None, :]
+        c2 = (counter * 0)[:, None] + pairs.to(tl.uint32)[None, :]
         row_ok = valid[:, None] & col_ok[None, :]
         w = tl.zeros((BLOCK_R, BLOCK_D), tl.float32) + start[None, :]
         for t in range(0, steps):
-            # the batch one index pair at a time: two gathered rows per replica live in registers,
+            # all of this step's indices at once, as a (replicas, pairs) tile: each Philox call is made by
+            # one thread (in the (replicas, d) layout below it would be repeated across the lanes of a row)
+            h0, l0, h1, l1 = tl.philox(seed, c0, c2 * 0 + t, c2, c2 * 0 + 1)
+            tl.store(scratch + pairs[None, :], _lemire(h0, l0, n))
+            tl.store(scratch + BLOCK_P + pairs[None, :], _lemire(h1, l1, n))
+            tl.debug_barrier()
+            # then the batch one index pair at a time: two gathered rows per replica live in registers,
             # never a (replicas, batch, d) block; the gradient is taken at the step's starting w
             grad = tl.zeros((BLOCK_R, BLOCK_D), tl.float32)
             for j in range(0, half):
-                h0, l0, h1, l1 = tl.philox(seed, counter, zero + t, zero + j, zero + 1)
-                i0 = _lemire(h0, l0, n)
-                i1 = _lemire(h1, l1, n)
+                i0 = tl.load(rows + j)
+                i1 = tl.load(rows + BLOCK_P + j)
                 second = valid & (local * 0 + j < batch - half)  # the second index of pair j exists
                 x0 = tl.load(x_ptr + i0[:, None] * dim + cols[None, :], mask=row_ok, other=0.0)
                 x1 = tl.load(x_ptr + i1[:, None] * dim + cols[None, :], mask=second[:, None] & col_ok[None, :],
@@ -161,6 +185,7 @@ def linear_sgd_kernel(partial_ptr, states_ptr, x_ptr, y_ptr, w0_ptr, shift_ptr, 
                 r1 = tl.sum(x1 * w, axis=1) - tl.load(y_ptr + i1, mask=second, other=0.0)
                 grad += r0[:, None] * x0 + r1[:, None] * x1
             w = w - grad * scale
+            tl.debug_barrier()  # every thread has read this step's indices before the next step writes
         if WRITE_STATES:
             tl.store(states_ptr + local[:, None] * dim + cols[None, :], w, mask=row_ok)
         # moments of this tile about the shift: float32 sums of BLOCK_R terms by tl.dot (IEEE, no TF32),
@@ -205,14 +230,17 @@ def launch_indices(*, seed: int, replicas: int, step: int, batch: int, n: int, d
     return out
 
 
+SGD_PROGRAMS_PER_SM = 3  # compiled for sm_90 (triton 3.9): 152 registers x 128 threads, so 3 programs fit an SM
+
+
 def persistent_programs(device: torch.device) -> int:
-    """Programs of the persistent SGD kernel: 4 per streaming multiprocessor on CUDA, 4 elsewhere (interpreter).
+    """Programs of the persistent SGD kernel: SGD_PROGRAMS_PER_SM per multiprocessor on CUDA, 4 elsewhere.
 
     It fixes the order in which replicas' moments are summed, so it is part of "same seed and device,
-    same numbers": it depends only on the device.
+    same numbers": it depends only on the device. (4 in the interpreter, so tests loop over tiles.)
     """
     if device.type == "cuda":
-        return 4 * torch.cuda.get_device_properties(device).multi_processor_count
+        return SGD_PROGRAMS_PER_SM * torch.cuda.get_device_properties(device).multi_processor_count
     return 4
 
 
@@ -226,7 +254,8 @@ def launch_recursion(rule: str, values: tuple[float, ...], init: float, correcti
     p = [float(v) for v in values] + [0.0] * (6 - len(values))
     recursion_kernel[(programs,)](partial, states, corrections, int(seed), int(replicas), int(replica_offset),
                                   int(steps), float(init), float(shift), *p, RULE=RULES[rule],
-                                  BLOCK=RECURSION_BLOCK, WRITE_STATES=write_states, enable_fp_fusion=True)
+                                  BLOCK=RECURSION_BLOCK, WRITE_STATES=write_states, FAST=device.type == "cuda",
+                                  enable_fp_fusion=True)
     return partial, (states if write_states else None)
 
 
@@ -240,10 +269,46 @@ def launch_linear_sgd(features: torch.Tensor, targets: torch.Tensor, w0: torch.T
     device = features.device
     programs = min(tiles, persistent_programs(device))
     partial = torch.zeros((programs, dim + 3 * dim * dim), dtype=torch.float64, device=device)
+    block_p = triton.next_power_of_2(half)
+    scratch = torch.empty((programs, SGD_BLOCK_R, 2 * block_p), dtype=torch.int32, device=device)
     states = torch.empty((replicas, dim) if write_states else (1,), dtype=torch.float32, device=device)
-    linear_sgd_kernel[(programs,)](partial, states, features, targets, w0, shift, int(seed), int(replicas),
+    linear_sgd_kernel[(programs,)](partial, states, scratch, features, targets, w0, shift, int(seed), int(replicas),
                                    int(replica_offset), int(steps), int(n), int(dim), int(batch), int(half),
-                                   float(learning_rate) / batch, int(tiles), BLOCK_R=SGD_BLOCK_R,
+                                   float(learning_rate) / batch, int(tiles), BLOCK_R=SGD_BLOCK_R, BLOCK_P=block_p,
                                    BLOCK_D=max(16, triton.next_power_of_2(dim)), WRITE_STATES=write_states,
                                    num_warps=SGD_WARPS, enable_fp_fusion=True)
     return partial, (states if write_states else None)
+
+
+def compile_for_cuda(arch: int = 90) -> dict[str, bytes]:
+    """Compile every kernel, as the JIT would for d = 32, B = 32, to a cubin for sm_``arch``: no GPU needed.
+
+    Returns {kernel name: cubin}. It checks that the compiled (non-interpreted) path, including the fast
+    intrinsics used only on CUDA, is valid Triton; it needs triton imported without TRITON_INTERPRET.
+    """
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource, compile as triton_compile
+
+    target = GPUTarget("cuda", arch, 32)
+
+    def build(fn, types: dict[str, str], constants: dict[str, object], **options) -> bytes:
+        names = list(types)
+        aligned = {(names.index(k),): [["tt.divisibility", 16]] for k, v in types.items()
+                   if v.startswith("*") or k in ("replicas", "dim", "batch", "half")}
+        signature = {**types, **{k: "constexpr" for k in constants}}
+        source = ASTSource(fn=fn, signature=signature, constexprs=constants, attrs=aligned)
+        return triton_compile(source, target=target, options={"enable_fp_fusion": True, **options}).asm["cubin"]
+
+    f32, i32 = "fp32", "i32"
+    recursion = {"partial_ptr": "*fp64", "states_ptr": "*fp32", "corr_ptr": "*fp32", "seed": "i64",
+                 "replicas": i32, "replica_offset": i32, "steps": i32, "init": f32, "shift": f32,
+                 **{f"p{k}": f32 for k in range(6)}}
+    sgd = {"partial_ptr": "*fp64", "states_ptr": "*fp32", "scratch_ptr": "*i32", "x_ptr": "*fp32", "y_ptr": "*fp32",
+           "w0_ptr": "*fp32", "shift_ptr": "*fp32", "seed": "i64", "replicas": i32, "replica_offset": i32,
+           "steps": i32, "n": i32, "dim": i32, "batch": i32, "half": i32, "scale": f32, "tiles": i32}
+    out = {f"recursion_{rule}": build(recursion_kernel, recursion, {"RULE": code, "BLOCK": RECURSION_BLOCK,
+                                                                     "WRITE_STATES": False, "FAST": True})
+           for rule, code in RULES.items()}
+    out["linear_sgd"] = build(linear_sgd_kernel, sgd, {"BLOCK_R": SGD_BLOCK_R, "BLOCK_P": 16, "BLOCK_D": 32,
+                                                       "WRITE_STATES": False}, num_warps=SGD_WARPS)
+    return out
