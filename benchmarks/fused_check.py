@@ -18,7 +18,6 @@ import json
 import sys
 
 import numpy as np
-import torch
 
 from emastats.montecarlo import fused
 from emastats.montecarlo.datasets import synthetic_linear_regression

@@ -204,7 +204,8 @@ def test_bench_times_the_fused_kernels_where_they_can_run(interpreted, monkeypat
     report = bench.run_benchmarks(torch.device("cpu"), ema_replicas=64, ema_steps=4, examples=50, dim=4, batch=8,
                                   replicas=16, sgd_steps=2, repeats=1, curve_cap=8)
     f = report.fused
-    assert f.backend == "triton" and f.sgd_steps == bench.FUSED_SGD_STEPS and (f.ema_replicas, f.sgd_replicas) == (64, 16)
+    assert f.backend == "triton" and f.sgd_steps == bench.FUSED_SGD_STEPS
+    assert (f.ema_replicas, f.sgd_replicas) == (64, 16)
     for value in (f.ema_replica_steps_per_s, f.rng_fill_per_s, f.ema_ratio_to_rng, f.ema_fraction_of_limit,
                   f.sgd_replica_steps_per_s, f.naive_replica_steps_per_s, f.sgd_ratio_to_naive,
                   f.sgd_fraction_of_limit, f.sgd_fraction_of_flop_limit):
