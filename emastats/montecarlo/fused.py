@@ -195,9 +195,9 @@ def recursion_moments(recursion: Recursion, *, steps: int, replicas: int, seed: 
             recursion.rule, recursion.values, recursion.init, recursion.corrections(steps, dev), seed=seed,
             replicas=replicas, steps=steps, shift=centre, replica_offset=replica_offset, device=dev,
             write_states=keep_states)
+        # with d = 1 the kernel's four power sums (y, y^2, y^3, y^4) are exactly S1, S11, S21, S22
         sums = partial.to("cpu", torch.float64).sum(dim=0).numpy()
-        power = np.concatenate([sums[:1], sums[1:2], sums[2:3], sums[3:4]])
-        return FusedRun(_moments_from_sums(replicas, shift_arr, power), which, states)
+        return FusedRun(_moments_from_sums(replicas, shift_arr, sums), which, states)
     acc, kept = Moments.empty(1, shift_arr), []
     for start, n in _chunks(replicas, chunk):
         z = philox.normals(seed, n, steps, replica_offset=replica_offset + start, device=dev)
