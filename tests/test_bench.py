@@ -10,7 +10,7 @@ from emastats.cli import main
 from emastats.montecarlo import bench, resolve_device
 
 TINY = {"ema_replicas": 64, "ema_steps": 4, "examples": 50, "dim": 4, "batch": 8, "replicas": 16, "sgd_steps": 2,
-        "repeats": 1}
+        "repeats": 1, "curve_cap": 8}
 
 
 def test_tiny_benchmark_reports_rates_and_ratios():
@@ -55,3 +55,31 @@ def test_bad_sizes_are_usage_errors():
         bench.run_benchmarks(resolve_device("cpu"), **{**TINY, "replicas": 1})
     with pytest.raises(bench.UsageError):
         bench.run_benchmarks(resolve_device("cpu"), **{**TINY, "repeats": 0})
+
+
+def test_report_has_limits_curves_and_aims_per_device():
+    report = bench.run_benchmarks(resolve_device("cpu"), **TINY)
+    lim = report.limits
+    assert lim.copy_bytes_per_s > 0 and lim.matmul_flops_per_s > 0
+    assert lim.ema_limit() == lim.copy_bytes_per_s / 4
+    assert lim.sgd_limit(8, 4) == min(lim.matmul_flops_per_s / (4 * 8 * 4), lim.copy_bytes_per_s / (8 * 4))
+    assert report.ema_fraction_of_limit > 0 and report.sgd_fraction_of_limit > 0
+    # on the CPU the fused kernels are not timed, and the report says why
+    assert report.fused.backend == "torch" and "CUDA" in report.fused.note
+    kinds = [(c.kernel, c.replicas) for c in report.curves]
+    assert kinds == [("ema", 8), ("sgd", 8)]  # the cap of 8 replicas gives one point each
+    for c in report.curves:
+        assert c.replica_steps_per_s > 0 and c.baseline_replica_steps_per_s > 0
+        assert c.ratio == pytest.approx(c.replica_steps_per_s / c.baseline_replica_steps_per_s)
+    aims = {a.name: a for a in report.aims}
+    assert set(aims) == set(bench.CPU_AIMS)
+    assert aims["sgd_speedup_vs_naive"].value == report.sgd.speedup_vs_naive
+    assert aims["sgd_speedup_vs_naive"].met == (report.sgd.speedup_vs_naive >= 4.0)
+
+
+def test_curve_replicas_grow_by_four_up_to_the_memory_bound(monkeypatch):
+    cpu = resolve_device("cpu")
+    monkeypatch.setattr(bench, "free_memory", lambda device: 4 * 100 * 70_000)  # room for 70,000 replicas
+    assert bench.curve_replicas(cpu, 100, None) == [4096, 16384, 65536]
+    assert bench.curve_replicas(cpu, 100, 20_000) == [4096, 16384]
+    assert bench.curve_replicas(cpu, 100, 100) == [100]

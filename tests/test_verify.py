@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from emastats import catalogue
 from emastats.cli import main
@@ -77,9 +78,11 @@ def test_json_extends_the_prove_schema(tmp_path, capsys):
         assert {"verdict", "statement", "sources", "method", "empirical", "combined"} <= set(row)
     assert rows["ema.geometric_sum"]["empirical"] is None
     empirical = rows["ema.bias.debias"]["empirical"]
-    assert empirical["seed"] == 7 and empirical["device"] == "cpu" and empirical["checks"]
+    # no --device: ``auto`` is CUDA where present, the CPU otherwise
+    auto = "cuda" if torch.cuda.is_available() else "cpu"
+    assert empirical["seed"] == 7 and torch.device(empirical["device"]).type == auto and empirical["checks"]
     meta = payload["meta"]
-    assert meta["seed"] == 7 and meta["device_type"] == "cpu" and meta["quick"] is True
+    assert meta["seed"] == 7 and meta["device_type"] == auto and meta["quick"] is True
     assert meta["torch"] and meta["sympy"] and meta["wall_seconds"] > 0
     assert all(r.final for r in ResultStore(tmp_path).records())
 
@@ -89,8 +92,9 @@ def test_killed_run_resumes_with_no_lost_or_corrupt_record(tmp_path, quick_topic
     # claims with quick proofs, so that the two runs stay short
     selection = ["--claim", "batchnorm", "--claim", "ema.warmup", "--claim", "ema.unnormalised_sum",
                  "--claim", "ema.bias.debias"]
-    cmd = [sys.executable, "-m", "emastats.cli", "verify", "--quick", "--no-report", "--store", str(store),
-           *selection]
+    # the device is pinned: the reference numbers (quick_topic_results) were drawn on the CPU
+    cmd = [sys.executable, "-m", "emastats.cli", "verify", "--quick", "--no-report", "--device", "cpu",
+           "--store", str(store), *selection]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     claims_dir = store / "claims"
@@ -107,7 +111,8 @@ def test_killed_run_resumes_with_no_lost_or_corrupt_record(tmp_path, quick_topic
     assert 0 < len(partial) < len(expected) and not any(r.final for r in partial)
 
     # resume in this process (the engine is already imported here, which keeps the test short)
-    assert main(["verify", "--quick", "--no-report", "--store", str(store), *selection, "--resume"]) == 0
+    assert main(["verify", "--quick", "--no-report", "--device", "cpu", "--store", str(store), *selection,
+                 "--resume"]) == 0
     # every record the killed run saved (finished, not yet final) is reused; only Holm is re-decided
     assert f"({len(partial)} record(s) reused by --resume)" in capsys.readouterr().out
     files = sorted(claims_dir.glob("*.json"))

@@ -100,6 +100,13 @@ class Moments:
             raise ValueError(f"expected {self.d} components, got {x.shape[1]}")
         if self.n == 0:
             self.shift = x.mean(dim=0).cpu().numpy()
+        return self.add(x)
+
+    def add(self, samples: torch.Tensor | np.ndarray) -> "Moments":
+        """Add one chunk of samples (in place) about the shift already set (``empty(d, shift)`` fixes it)."""
+        x = _as_2d(samples)
+        if x.shape[1] != self.d:
+            raise ValueError(f"expected {self.d} components, got {x.shape[1]}")
         y = x - torch.as_tensor(self.shift, dtype=torch.float64, device=x.device)
         y2 = y * y
         self.n += x.shape[0]

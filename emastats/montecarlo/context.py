@@ -20,11 +20,26 @@ from ..results import Check, Series
 from ..verdict import Verdict
 from . import stats
 from .accumulators import Moments
+from .device import normalize_device
 
 TheoryOf = Literal["stated", "corrected"]
 
 DEFAULT_CHUNK = 1 << 14  # replicas per chunk when streaming: bounds memory whatever the budget
 QUICK_DIVISOR = 8  # --quick runs 1/QUICK_DIVISOR of each budget
+CUDA_BUDGET_MULTIPLIER = 100  # a CUDA device runs >= 100x the CPU replicas in about the CPU's wall time (issue 13)
+
+
+def budget_multiplier(device: torch.device | str | None) -> int:
+    """How many times the CPU replica budget a run on ``device`` gets: 1 on the CPU, 100 on CUDA.
+
+    Contract: a budget is always sized as ``cpu_budget * budget_multiplier(device)``
+    (then divided by ``QUICK_DIVISOR`` for --quick), through one function, so
+    that a verdict's sharper intervals on a GPU come only from more replicas,
+    never from different code. Device types other than CUDA (e.g. ``mps``) get 1
+    until they have been measured. Accepts a ``torch.device`` or a name
+    (``cuda`` and ``cuda:1`` alike; see ``device.normalize_device``).
+    """
+    return CUDA_BUDGET_MULTIPLIER if normalize_device(device).type == "cuda" else 1
 
 
 def _moments(data: Any) -> Moments:

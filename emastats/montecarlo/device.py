@@ -1,5 +1,12 @@
 """Choosing the torch device of a run: ``auto``, ``cpu`` or ``cuda`` (optionally ``cuda:N``).
 
+Devices are compared only through ``normalize_device``/``same_device``, never as
+strings: ``torch.device("cuda")`` and ``torch.device("cuda:0")`` are unequal
+objects (and a ``torch.Generator(device="cuda")`` reports the index-less form),
+although both name the current CUDA device. ``normalize_device`` gives every
+CUDA device an explicit index, so equality of normalised devices is equality of
+the hardware.
+
 On the CPU the engine uses one intra-op thread unless told otherwise (the
 ``threads`` argument or the ``EMASTATS_CPU_THREADS`` environment variable):
 replicas are already a tensor dimension, and one thread keeps runs predictable
@@ -29,11 +36,35 @@ def cpu_threads(threads: int | None = None) -> int:
     return threads
 
 
+def normalize_device(device: torch.device | str | None) -> torch.device:
+    """``device`` as a ``torch.device`` with an explicit index on CUDA (``cuda`` -> ``cuda:<current>``).
+
+    The current CUDA device is ``torch.cuda.current_device()`` when CUDA is
+    available and 0 otherwise (so the mapping is testable on a CPU machine).
+    ``None`` means the CPU. Other device types are returned as torch parses them.
+    """
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = device if isinstance(device, torch.device) else torch.device(str(device).strip().lower())
+    except RuntimeError:
+        raise UsageError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and dev.index is None:
+        return torch.device("cuda", torch.cuda.current_device() if torch.cuda.is_available() else 0)
+    return dev
+
+
+def same_device(a: torch.device | str | None, b: torch.device | str | None) -> bool:
+    """Whether ``a`` and ``b`` name the same device (``cuda`` and ``cuda:0`` do when 0 is current)."""
+    return normalize_device(a) == normalize_device(b)
+
+
 def resolve_device(name: str = "auto", threads: int | None = None) -> torch.device:
     """The torch device named by ``name``; a UsageError when it is unknown or unavailable.
 
     ``auto`` means CUDA when a CUDA device is available and the CPU otherwise.
     Choosing the CPU also sets torch's intra-op thread count (see ``cpu_threads``).
+    The result is normalised (``normalize_device``): ``cuda`` comes back as ``cuda:<current>``.
     """
     text = (name or "auto").strip().lower()
     if text == "auto":
@@ -50,7 +81,7 @@ def resolve_device(name: str = "auto", threads: int | None = None) -> torch.devi
             raise UsageError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise UsageError(f"device {name!r} is not available: {torch.cuda.device_count()} CUDA device(s)")
-        return device
+        return normalize_device(device)
     raise UsageError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
 
 

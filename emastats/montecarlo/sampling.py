@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import UsageError
+from .device import same_device
 
 SAMPLE_DTYPE = torch.float32  # sampling is the bottleneck; moments are summed in float64
 
@@ -139,7 +140,8 @@ def uniform_indices(n: int, count: int, generator: torch.Generator, *, out: torc
         raise UsageError(f"the number of indices must be >= 0, got {count}")
     if out is None:
         out = torch.empty(count, dtype=torch.int64, device=generator.device)
-    elif (out.numel() != count or out.dtype not in (torch.int32, torch.int64) or out.device != generator.device
+    elif (out.numel() != count or out.dtype not in (torch.int32, torch.int64)
+          or not same_device(out.device, generator.device)
           or not out.is_contiguous()):
         raise UsageError(f"out must be a contiguous int32/int64 tensor of {count} elements on {generator.device}, "
                          f"got {out.dtype} with {out.numel()} elements on {out.device}")
