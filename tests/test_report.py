@@ -209,7 +209,7 @@ def test_html_is_self_contained_typeset_and_agrees_with_summary(rendered):
     assert ">STALE<" in stale_section and "Corrected statement (what holds instead)" in stale_section
     assert "exact enumeration of B-subsets" in stale_section and "<code>1/4</code>" in stale_section
     audit = page.split('id="audit-0"', 1)[1].split("</section>")[0]
-    assert "<td>12</td>" in audit and "<td>30\u201333</td>" in audit and "sev-error" in audit and "<math" in audit
+    assert '"line">12</td>' in audit and '"line">30\u201333</td>' in audit and "sev-error" in audit and "<math" in audit
     assert "Stationary SGD variance against batch size" in page and "[-1.03, -0.93]" in page
 
 

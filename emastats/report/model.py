@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal, Mapping
 
 from ..verdict import Verdict
+from .errata import Erratum, differing_terms, is_convention, is_refuted
 from .figures import Figure, draw_all, draw_checks
 from .store import ClaimRecord, ResultStore, StoreProblem, source_hash
 
@@ -38,6 +39,46 @@ class ClaimView:
     def stale(self) -> bool:
         return self.freshness == "stale"
 
+    @property
+    def quick(self) -> bool:
+        """Made with the quick Monte Carlo budget (fewer replicas: wider intervals, fewer decided checks)."""
+        return bool(self.record.meta.get("quick"))
+
+    @property
+    def group(self) -> str:
+        """The topic the table of contents groups this claim under (its id's first part)."""
+        return TOPICS.get(self.id.split(".", 1)[0], self.id.split(".", 1)[0])
+
+    @property
+    def replicas(self) -> tuple[int, int] | None:
+        """Smallest and largest replica count over the claim's checks (what was actually simulated)."""
+        counts = [c.get("replicas") for c in (self.record.empirical or {}).get("checks") or []
+                  if isinstance(c, Mapping) and isinstance(c.get("replicas"), int) and c.get("replicas") > 0]
+        return (min(counts), max(counts)) if counts else None
+
+    @property
+    def printed_tex(self) -> str:
+        """The statement as the notes print it."""
+        return str(self.claim.get("statement") or "")
+
+    @property
+    def checked_tex(self) -> str | None:
+        """The formula the proof checked, as LaTeX from its sympy object (when the record carries it)."""
+        value = self.claim.get("formula_latex")
+        return str(value) if value else None
+
+    @property
+    def corrected_checked_tex(self) -> str | None:
+        value = self.claim.get("corrected_latex")
+        return str(value) if value else None
+
+
+TOPICS = {
+    "minibatch": "Minibatch gradients", "ema": "Exponential moving averages", "momentum": "Momentum",
+    "rmsprop": "RMSProp", "adam": "Adam", "noise": "Gradient noise and temperature", "clipping": "Clipping",
+    "batchnorm": "Batch statistics", "norm": "Normalisation", "impl": "Implementations (torch.optim, pandas)",
+}
+
 
 @dataclass(frozen=True)
 class StudyView:
@@ -60,8 +101,24 @@ class ReportModel:
     claims: tuple[ClaimView, ...]
     audits: tuple[dict[str, Any], ...]
     studies: tuple[StudyView, ...]
-    problems: tuple[StoreProblem, ...]
+    problems: tuple[Any, ...]
     counts: dict[str, int] = field(default_factory=dict)
+    counts_symbolic: dict[str, int] = field(default_factory=dict)
+    counts_empirical: dict[str, int] = field(default_factory=dict)
+    errata: dict[str, tuple[Erratum, ...]] = field(default_factory=dict)  # document -> errors in it
+    conventions: tuple[Erratum, ...] = ()  # implementation conventions the notes differ from
+
+    @property
+    def groups(self) -> list[tuple[str, list[ClaimView]]]:
+        """Claims by topic, topics in catalogue order."""
+        out: dict[str, list[ClaimView]] = {}
+        for c in self.claims:
+            out.setdefault(c.group, []).append(c)
+        return list(out.items())
+
+    @property
+    def quick_count(self) -> int:
+        return sum(c.quick for c in self.claims)
 
     @property
     def title(self) -> str:
@@ -92,6 +149,23 @@ class ReportModel:
             }
             seen.setdefault(tuple(sorted((k, str(v)) for k, v in run.items())), run)
         return list(seen.values())
+
+    def run_fields(self) -> list[tuple[str, list[tuple[str, int]]]]:
+        """One "Run:" line's fields: each provenance field with its distinct values and how many claims have each."""
+        fields = ("seed", "device", "quick", "git_commit", "emastats", "torch", "sympy")
+        out = []
+        for key in fields:
+            counted: Counter[str] = Counter()
+            for c in self.claims:
+                meta, emp = c.record.meta, c.record.empirical or {}
+                value = meta.get(key, emp.get(key) if key in ("seed", "device") else None)
+                if key == "quick":
+                    value = "quick" if value else "full"
+                if value is not None:
+                    counted[str(value)[:12] if key == "git_commit" else str(value)] += 1
+            if counted:
+                out.append((key, counted.most_common()))
+        return out
 
 
 HashFunction = Callable[[str], "str | None"]
@@ -187,7 +261,58 @@ def build_model(store: ResultStore, hasher: HashFunction | None = None, figures:
         studies=tuple(studies),
         problems=tuple(store.problems),
         counts=verdict_counts([v.record.combined for v in views]),
+        counts_symbolic=verdict_counts([_side(v.record.symbolic) for v in views]),
+        counts_empirical=verdict_counts([_side(v.record.empirical) for v in views]),
+        errata=_errata(views, audits),
+        conventions=tuple(_claim_erratum(v, v.claim.get("sources")[0] if v.claim.get("sources") else None)
+                          for v in views if is_refuted(v.record) and is_convention(v.id)),
     )
+
+
+def _side(result: Mapping[str, Any] | None) -> str:
+    return str(result.get("verdict")) if isinstance(result, Mapping) and result.get("verdict") is not None else "NOT_RUN"
+
+
+def _claim_erratum(view: ClaimView, source: Mapping[str, Any] | None) -> Erratum:
+    """A refuted claim as an erratum of ``source``: printed and corrected formula and their differing terms."""
+    printed, corrected = view.printed_tex, view.claim.get("corrected")
+    # prefer the formulas the proof checked (LaTeX printed from sympy objects): they parse reliably
+    difference = (differing_terms(view.checked_tex, view.corrected_checked_tex)
+                  if view.checked_tex and view.corrected_checked_tex else None)
+    difference = difference or differing_terms(printed, corrected)
+    source = source if isinstance(source, Mapping) else {}
+    return Erratum(
+        document=str(source.get("document") or "general (no source document)"),
+        location=str(source.get("location") or view.claim.get("general") or ""),
+        printed=printed, corrected=str(corrected) if corrected else None, difference=difference,
+        claim_id=view.id, title=str(view.claim.get("title") or ""),
+        verdicts={"symbolic": _side(view.record.symbolic), "empirical": _side(view.record.empirical),
+                  "combined": str(view.record.combined)},
+        checked=view.checked_tex, corrected_checked=view.corrected_checked_tex,
+    )
+
+
+def _errata(views: Iterable[ClaimView], audits: Iterable[Mapping[str, Any]]) -> dict[str, tuple[Erratum, ...]]:
+    """Per source document, the refuted claims citing it and the audit's error findings in it."""
+    out: dict[str, list[Erratum]] = {}
+    for view in views:
+        if not is_refuted(view.record) or is_convention(view.id):
+            continue
+        for source in view.claim.get("sources") or [None]:
+            erratum = _claim_erratum(view, source)
+            out.setdefault(erratum.document, []).append(erratum)
+    for doc in audits:
+        path = str(doc.get("path"))
+        for f in doc.get("findings") or []:
+            if not isinstance(f, Mapping) or str(f.get("severity")).lower() != "error":
+                continue
+            line, end = f.get("line"), f.get("end_line")
+            where = f"line {line}" if end in (None, line) else f"lines {line}\u2013{end}"
+            out.setdefault(path, []).append(Erratum(
+                document=path, location=where, printed="", corrected=None, difference=None,
+                note=str(f.get("message") or ""), evidence=str(f.get("evidence") or ""),
+                suggestion=str(f.get("suggestion") or ""), code=str(f.get("code") or "")))
+    return {doc: tuple(out[doc]) for doc in sorted(out)}
 
 
 def _catalogue_order() -> Mapping[str, int]:
