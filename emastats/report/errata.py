@@ -19,10 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-import sympy
-from sympy.core.function import AppliedUndef
-from sympy.printing.latex import LatexPrinter
-
 MAX_TERMS = 6  # more differing terms than this is a rewrite, not a typo: listed as "whole side"
 
 
@@ -68,30 +64,35 @@ class Erratum:
         }
 
 
-class _Printer(LatexPrinter):
-    """sympy's LaTeX printer, showing the audit parser's canonical names as the notes write them."""
+def _printer(display: Mapping[str, str]) -> Any:
+    """sympy's LaTeX printer, showing the audit parser's canonical names as the notes write them.
 
-    def __init__(self, display: Mapping[str, str]) -> None:
-        super().__init__({"mul_symbol": None})
-        self._display = display
+    (Defined on first use: the report imports this module without paying for sympy.)
+    """
+    import sympy
+    from sympy.core.function import AppliedUndef
+    from sympy.printing.latex import LatexPrinter
 
-    def _name(self, key: str) -> str:
-        if key.endswith("^") and len(key) > 1:
-            return r"\hat{" + self._name(key[:-1]) + "}"
-        shown = self._display.get(key, key)
-        if shown == key or not shown.startswith("\\"):
-            return super()._print_Symbol(sympy.Symbol(key))
-        return shown
+    class Printer(LatexPrinter):
+        def _name(self, key: str) -> str:
+            if key.endswith("^") and len(key) > 1:
+                return r"\hat{" + self._name(key[:-1]) + "}"
+            shown = display.get(key, key)
+            if shown == key or not shown.startswith("\\"):
+                return super()._print_Symbol(sympy.Symbol(key))
+            return shown
 
-    def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:  # noqa: ARG002
-        return self._name(expr.name)
+        def _print_Symbol(self, expr: Any, style: str = "plain") -> str:  # noqa: ARG002
+            return self._name(expr.name)
 
-    def _print_Function(self, expr: Any, exp: str | None = None) -> str:
-        if isinstance(expr, AppliedUndef):  # the parser writes a subscripted name x_{t+1} as x(t + 1)
-            args = ", ".join(self._print(a) for a in expr.args)
-            out = "{" + self._name(type(expr).__name__) + "}_{" + args + "}"
-            return "{" + out + "}^{" + exp + "}" if exp else out
-        return super()._print_Function(expr, exp)
+        def _print_Function(self, expr: Any, exp: str | None = None) -> str:
+            if isinstance(expr, AppliedUndef):  # the parser writes a subscripted name x_{t+1} as x(t + 1)
+                args = ", ".join(self._print(a) for a in expr.args)
+                out = "{" + self._name(type(expr).__name__) + "}_{" + args + "}"
+                return "{" + out + "}^{" + exp + "}" if exp else out
+            return super()._print_Function(expr, exp)
+
+    return Printer({"mul_symbol": None})
 
 
 def _sides(latex: str) -> list[list[Any]] | None:
@@ -108,7 +109,7 @@ def _sides(latex: str) -> list[list[Any]] | None:
     return statements, parsed.atoms  # type: ignore[return-value]
 
 
-def _only(a: Iterable[sympy.Basic], b: Iterable[sympy.Basic]) -> list[sympy.Basic]:
+def _only(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
     rest = list(b)
     out = []
     for term in a:
@@ -119,8 +120,10 @@ def _only(a: Iterable[sympy.Basic], b: Iterable[sympy.Basic]) -> list[sympy.Basi
     return out
 
 
-def _compare(a: sympy.Basic, b: sympy.Basic) -> tuple[list[sympy.Basic], list[sympy.Basic], str] | None:
-    """Summands (or factors) of ``a`` not in ``b`` and of ``b`` not in ``a``; None when ``a == b``."""
+def _compare(a: Any, b: Any) -> tuple[list[Any], list[Any], str] | None:
+    """Summands (or factors) of sympy ``a`` not in ``b`` and of ``b`` not in ``a``; None when ``a == b``."""
+    import sympy
+
     if a == b:
         return None
     ta, tb = sympy.Add.make_args(a), sympy.Add.make_args(b)
@@ -149,7 +152,7 @@ def differing_terms(printed: str | None, corrected: str | None) -> Difference | 
     (sa, atoms_a), (sc, atoms_c) = pa, pc
     if sa is None or sc is None:
         return None
-    printer = _Printer({**atoms_a, **atoms_c})
+    printer = _printer({**atoms_a, **atoms_c})
     only_p: list[str] = []
     only_c: list[str] = []
     levels = set()

@@ -15,10 +15,11 @@ this module, and nothing else in ``html.py`` / ``markdown.py`` escapes anything:
 """
 from __future__ import annotations
 
+import contextlib
 import html as _html
 import re
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, Iterator
 
 from .formatting import fmt_number
 from .mathml import normalise, split_prose, to_mathml
@@ -114,11 +115,50 @@ def _tex_fallback(tex: str, display: bool) -> str:
             '<span class="math-note">(formula shown as TeX: it could not be typeset)</span>')
 
 
+_MEMO: dict[str, str] | None = None  # formula -> checked markup, kept between renders (see ``memo``)
+
+
+@contextlib.contextmanager
+def memo(table: dict[str, str]) -> Iterator[None]:
+    """Within the block, ``math`` and ``label`` reuse and fill ``table`` (persisted by the render cache).
+
+    The table's name carries the version of this module, ``mathml`` and latex2mathml, so markup is
+    reused only from the same conversion code.
+    """
+    global _MEMO
+    previous, _MEMO = _MEMO, table
+    try:
+        yield
+    finally:
+        _MEMO = previous
+
+
+def memo_version() -> str:
+    """Version of the formula conversion: this module, ``mathml`` and latex2mathml."""
+    import latex2mathml
+
+    from . import mathml as _mathml
+    from .cache import module_version
+
+    return "-".join((module_version(__file__), module_version(_mathml.__file__),
+                     str(getattr(latex2mathml, "__version__", "0"))))[:60]
+
+
 def math(tex: Any, display: bool = False) -> str:
     """A formula from a record as MathML (allow-listed), or its TeX as escaped code; empty for none."""
     if tex is None or tex == "":
         return ""
     source = str(tex)
+    key = f"{'D' if display else 'I'}:{source}"
+    if _MEMO is not None and isinstance(_MEMO.get(key), str):
+        return _MEMO[key]
+    out = _math(source, display)
+    if _MEMO is not None:
+        _MEMO[key] = out
+    return out
+
+
+def _math(source: str, display: bool) -> str:
     markup = to_mathml(source, display=display)
     if markup.typeset:
         checked = safe_mathml(markup.html)
@@ -130,9 +170,15 @@ def math(tex: Any, display: bool = False) -> str:
 def label(value: Any) -> str:
     """A quantity's name (counterexample rows, check names): typeset when it reads as maths, else plain text."""
     s = "" if value is None else str(value)
+    key = f"L:{s}"
+    if _MEMO is not None and isinstance(_MEMO.get(key), str):
+        return _MEMO[key]
     markup = to_mathml(s)
     checked = safe_mathml(markup.html) if markup.typeset else None
-    return checked if checked is not None else f"<code>{text(s)}</code>"
+    out = checked if checked is not None else f"<code>{text(s)}</code>"
+    if _MEMO is not None:
+        _MEMO[key] = out
+    return out
 
 
 def rich(value: Any) -> str:
@@ -188,7 +234,7 @@ def md_math(tex: Any, display: bool = False, in_table: bool = False) -> str:
 def md_label(value: Any, in_table: bool = False) -> str:
     """A quantity's name: maths when it typesets, else a code span."""
     s = "" if value is None else str(value)
-    return md_math(s, in_table=in_table) if to_mathml(s).typeset else md_code(s, in_table)
+    return md_math(s, in_table=in_table) if not label(s).startswith("<code>") else md_code(s, in_table)
 
 
 def md_rich(value: Any, in_table: bool = False) -> str:

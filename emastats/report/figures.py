@@ -14,14 +14,25 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-import matplotlib
+import base64
 
-matplotlib.use("Agg")  # no display: reports are rendered on servers and in CI
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import ticker  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
-from .formatting import fmt_level  # noqa: E402
+from .cache import RenderCache, module_version
+from .formatting import fmt_level
+
+VERSION = module_version(__file__)  # a cached figure is reused only if this drawing code is unchanged
+
+
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend, imported on first draw (a fully cached render never loads it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: reports are rendered on servers and in CI
+    import matplotlib.pyplot as plt
+    from matplotlib import ticker
+
+    return plt, ticker
 
 _REQUIRED = ("name", "x", "estimate", "ci_low", "ci_high")
 _COLOURS = {"estimate": "#1f5fa8", "theory": "#c0392b", "fit": "#6c757d"}
@@ -96,6 +107,7 @@ def draw_series(series: Mapping[str, Any], owner: str, index: int, confidence: f
     yerr = np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])
     yerr = np.where(np.isfinite(yerr), yerr, 0.0)
 
+    plt, ticker = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
     try:
         level = f"{fmt_level(confidence)} interval" if confidence else "interval"
@@ -164,6 +176,7 @@ def draw_checks(checks: Sequence[Mapping[str, Any]], owner: str, index: int) -> 
     hi = (np.array([float(c["ci_high"]) for c in rows]) - theory) / scale
     y = np.arange(len(rows))[::-1]
     control = np.array([bool(c.get("control")) for c in rows])
+    plt, _ = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 1.4 + 0.32 * len(rows)), dpi=110)
     try:
         ax.axvline(0.0, color=_COLOURS["theory"], lw=1.8, label="theory (deviation 0)", zorder=2)
@@ -196,6 +209,36 @@ def draw_checks(checks: Sequence[Mapping[str, Any]], owner: str, index: int) -> 
     return Figure(figure_filename(owner, "checks", index), caption, buffer.getvalue(), None)
 
 
-def draw_all(series_list: Sequence[Any], owner: str, confidence: float | None = None) -> list[Figure]:
+def draw_all(series_list: Sequence[Any], owner: str, confidence: float | None = None,
+             cache: RenderCache | None = None) -> list[Figure]:
     """One figure per plottable series of a claim or study, in order; malformed series are skipped."""
-    return [draw_series(s, owner, i, confidence) for i, s in enumerate(series_list or ()) if is_plottable(s)]
+    out = []
+    for i, s in enumerate(series_list or ()):
+        if is_plottable(s):
+            fig = cached(cache, "series", [dict(s), owner, i, confidence],
+                         lambda s=s, i=i: draw_series(s, owner, i, confidence))
+            if fig is not None:
+                out.append(fig)
+    return out
+
+
+def cached(cache: RenderCache | None, kind: str, payload: Any, draw) -> Figure | None:
+    """``draw()`` memoised in ``cache`` by the hash of ``payload`` and of this module's source."""
+    if cache is None:
+        return draw()
+
+    def compute() -> dict[str, Any] | None:
+        fig = draw()
+        if fig is None:
+            return None
+        return {"filename": fig.filename, "caption": fig.caption, "slope": fig.slope,
+                "png": base64.b64encode(fig.png).decode("ascii")}
+
+    value = cache.get("figure-" + kind, VERSION, payload, compute)
+    if not isinstance(value, dict):
+        return None
+    try:
+        return Figure(str(value["filename"]), str(value["caption"]), base64.b64decode(value["png"]),
+                      value.get("slope"))
+    except (KeyError, TypeError, ValueError):
+        return draw()

@@ -508,7 +508,17 @@ def _study_section(study: StudyView) -> str:
 
 
 def render_html(model: ReportModel) -> str:
-    """The whole page as one string."""
+    """The whole page as one string (formulas converted once and memoised in the model's render cache)."""
+    cache = model.cache
+    if cache is None:
+        return _render_html(model)
+    with E.memo(cache.table("mathml", E.memo_version())):
+        page = _render_html(model)
+    cache.save_tables()
+    return page
+
+
+def _render_html(model: ReportModel) -> str:
     body = [_masthead(model), "<main>"]
     if model.claims or model.audits:
         body.append(_errata(model))

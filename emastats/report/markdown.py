@@ -240,6 +240,15 @@ def _study(study: StudyView, figure_dir: str) -> list[str]:
 
 def render_markdown(model: ReportModel, figure_dir: str = "figures") -> str:
     """The whole report as Markdown; figures are linked from ``figure_dir`` (relative to the .md file)."""
+    if model.cache is None:
+        return _render_markdown(model, figure_dir)
+    with E.memo(model.cache.table("mathml", E.memo_version())):
+        text = _render_markdown(model, figure_dir)
+    model.cache.save_tables()
+    return text
+
+
+def _render_markdown(model: ReportModel, figure_dir: str) -> str:
     out = [f"# {E.md_text(model.title)}", "",
            f"Generated {E.md_text(model.generated)} from the result store {E.md_code(model.store_dir)}.", ""]
     bits = []
