@@ -150,6 +150,11 @@ def draw_series(series: Mapping[str, Any], owner: str, index: int, confidence: f
     return Figure(figure_filename(owner, str(series["name"]), index), caption, buffer.getvalue(), slope)
 
 
+def _is_number(value: Any) -> bool:
+    """A finite int or float from a record (a tampered string or a bool is not drawn)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _short(text: str, width: int = 38) -> str:
     return text if len(text) <= width else text[: width - 1] + "\u2026"
 
@@ -165,7 +170,7 @@ def draw_checks(checks: Sequence[Mapping[str, Any]], owner: str, index: int) -> 
     theory is wrong on purpose and their interval must exclude 0.
     """
     rows = [c for c in checks if c.get("kind") == "statistical"
-            and all(c.get(k) is not None for k in ("theory", "estimate", "ci_low", "ci_high"))]
+            and all(_is_number(c.get(k)) for k in ("theory", "estimate", "ci_low", "ci_high"))]
     if not rows:
         return None
     theory = np.array([float(c["theory"]) for c in rows])
