@@ -167,9 +167,30 @@ def _math(source: str, display: bool) -> str:
     return _tex_fallback(source, display)
 
 
+# ASCII spellings proofs use in quantity names, and their TeX (labels only, never a statement).
+_LABEL_REWRITES = (
+    (re.compile(r"<\s*([^<>]{1,20}?)\s*>"), r"\\langle \1\\rangle "),  # <g^2>_2 -> \langle g^2\rangle_2
+    (re.compile(r"(?<![A-Za-z\\])Var(?![A-Za-z])"), r"\\mathrm{Var}"),
+    (re.compile(r"(?<![A-Za-z\\])Cov(?![A-Za-z])"), r"\\mathrm{Cov}"),
+    (re.compile(r"_inf(?![A-Za-z])"), r"_\\infty "),
+    (re.compile(r"(?<![A-Za-z\\])sqrt\(([^()]*)\)"), r"\\sqrt{\1}"),
+    (re.compile(r"([A-Za-z])'"), r"\1^{\\prime}"),  # L'(w): a prime, not an acute accent
+    (re.compile(r"(?<![A-Za-z])([A-Za-z])_hat(?![A-Za-z])"), r"\\hat{\1}"),  # m_hat_1 -> \hat{m}_1
+)
+
+
+def label_tex(name: str) -> str:
+    """A quantity's ASCII name as TeX: ``<g>_2``, ``Var_inf[w]``, ``L'(w)``, ``sqrt(x)`` made proper."""
+    if "\\" in name:
+        return name
+    for pattern, replacement in _LABEL_REWRITES:
+        name = pattern.sub(replacement, name)
+    return name
+
+
 def label(value: Any) -> str:
     """A quantity's name (counterexample rows, check names): typeset when it reads as maths, else plain text."""
-    s = "" if value is None else str(value)
+    s = label_tex("" if value is None else str(value))
     key = f"L:{s}"
     if _MEMO is not None and isinstance(_MEMO.get(key), str):
         return _MEMO[key]
@@ -234,7 +255,7 @@ def md_math(tex: Any, display: bool = False, in_table: bool = False) -> str:
 def md_label(value: Any, in_table: bool = False) -> str:
     """A quantity's name: maths when it typesets, else a code span."""
     s = "" if value is None else str(value)
-    return md_math(s, in_table=in_table) if not label(s).startswith("<code>") else md_code(s, in_table)
+    return md_math(label_tex(s), in_table=in_table) if not label(s).startswith("<code>") else md_code(s, in_table)
 
 
 def md_rich(value: Any, in_table: bool = False) -> str:

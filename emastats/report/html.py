@@ -329,7 +329,7 @@ def _check_rows(checks: list[Any]) -> list[list[str]]:
             role = '<span title="negative control: a deliberately wrong theory that must be refuted">control</span>, '
         elif c.get("theory_of") == "corrected":
             role = "corrected statement, "
-        name = f'{E.label(c.get("name"))}<div class="check-kind">{role}{E.text(c.get("kind"))}</div>'
+        name = f'<div class="scroll">{E.label(c.get("name"))}</div><div class="check-kind">{role}{E.text(c.get("kind"))}</div>'
         name += _parameters(c.get("parameters"))
         interval = E.text(fmt_interval(c.get("ci_low"), c.get("ci_high")))
         level = c.get("confidence")
