@@ -155,9 +155,10 @@ def _errata(model: ReportModel) -> str:
         parts.append('<p class="ok">No refuted claim and no audit error: nothing in the notes was found wrong.</p>')
     else:
         total = sum(len(v) for v in model.errata.values())
-        parts.append(f"<p>{total} error(s) in {len(model.errata)} document(s). Each was refuted by an exact proof "
-                     "(counterexample) or a Monte Carlo test, or found by the audit; the differing terms are "
-                     "computed from the two formulas' sympy parses.</p>")
+        how = ("refuted by an exact proof (counterexample) or a Monte Carlo test"
+               + (", or found by the audit" if model.audits else ""))
+        parts.append(f"<p>{total} error(s) in {len(model.errata)} document(s), each {how}; the differing terms "
+                     "are computed from the two formulas' sympy parses.</p>")
         for doc, items in model.errata.items():
             parts.append(f'<h3 class="doc"><code>{E.text(doc)}</code> <span class="muted">({len(items)})</span></h3>')
             parts.append("".join(_erratum(e) for e in items))
@@ -416,12 +417,19 @@ def _claim_section(view: ClaimView) -> str:
         if assumptions else "",
         f"<h4>Sources</h4>{_sources(claim)}",
         _corrected(view),
-        _proof(view),
-        _monte_carlo(view),
-        margin,
+        _details(view, _proof(view) + _monte_carlo(view) + margin),
         f'<div class="provenance">{" · ".join(provenance)}</div>',
         "</section>",
     ])
+
+
+def _details(view: ClaimView, inner: str) -> str:
+    """Proof steps, checks and figures: open for a claim that needs attention, folded (no script) otherwise."""
+    attention = str(view.record.combined) not in ("PROVED", "CONFIRMED") or view.freshness != "current"
+    sym = (view.record.symbolic or {}).get("verdict")
+    emp = (view.record.empirical or {}).get("verdict")
+    summary = (f"Proof {badge(sym)} and Monte Carlo {badge(emp)}: steps, checks and figures")
+    return f'<details class="evidence-block"{" open" if attention else ""}><summary>{summary}</summary>{inner}</details>'
 
 
 def _severity_badge(severity: Any) -> str:
