@@ -179,6 +179,17 @@ _LABEL_REWRITES = (
 )
 
 
+_HAT = re.compile(r"(?<![A-Za-z\\])([A-Za-z])_(?:\{hat\}|hat)(?![A-Za-z])")
+_SQRT = re.compile(r"(?<![A-Za-z\\])sqrt\(([^()]*)\)")
+
+
+def prose_tex(text: str) -> str:
+    """ASCII maths inside prose (assumptions): ``m_hat`` as a hat, ``sqrt(x)`` as a root; the rest unchanged."""
+    if "\\" in text:
+        return text
+    return _SQRT.sub(r"\\sqrt{\1}", _HAT.sub(r"\\hat{\1}", text))
+
+
 def label_tex(name: str) -> str:
     """A quantity's ASCII name as TeX: ``<g>_2``, ``Var_inf[w]``, ``L'(w)``, ``sqrt(x)`` made proper."""
     if "\\" in name:

@@ -413,7 +413,7 @@ def _claim_section(view: ClaimView) -> str:
         f'<div class="statements"><div><h4>Statement, as in the notes</h4>'
         f'<div class="formula">{E.math(claim.get("statement"), True)}</div></div>{checked and f"<div>{checked}</div>"}'
         "</div>",
-        ('<h4>Assumptions</h4><ul class="plain">' + "".join(f"<li>{E.math(a)}</li>" for a in assumptions) + "</ul>")
+        ('<h4>Assumptions</h4><ul class="plain">' + "".join(f"<li>{E.math(E.prose_tex(str(a)))}</li>" for a in assumptions) + "</ul>")
         if assumptions else "",
         f"<h4>Sources</h4>{_sources(claim)}",
         _corrected(view),

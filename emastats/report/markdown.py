@@ -138,7 +138,7 @@ def _claim(view: ClaimView, figure_dir: str) -> list[str]:
         out += ["Formula checked:", "", E.md_math(view.checked_tex, display=True), ""]
     assumptions = claim.get("assumptions") or []
     if isinstance(assumptions, list) and assumptions:
-        out += ["Assumptions:", ""] + [f"- {E.md_math(a)}" for a in assumptions] + [""]
+        out += ["Assumptions:", ""] + [f"- {E.md_math(E.prose_tex(str(a)))}" for a in assumptions] + [""]
     sources = [s for s in claim.get("sources") or [] if isinstance(s, Mapping)]
     if sources:
         out += ["Sources:", ""] + [f"- {E.md_code(s.get('document'))}, {E.md_text(s.get('location'))}"
