@@ -145,6 +145,7 @@ def test_hostile_notes_cannot_navigate_or_inject(browser, tmp_path):
             fixed: [...document.querySelectorAll('body *')].filter(e => getComputedStyle(e).position == 'fixed').length,
             script: document.querySelectorAll('script').length})""")
         assert injected == {"meta": 0, "base": 0, "img": 0, "fixed": 0, "script": 0}
-        assert "All claims verified: no errors found" in page.inner_text("body"), "the payload shows as text"
+        shown = page.inner_text("body").replace("\xa0", " ")
+        assert "All claims verified: no errors found" in shown, "the payload shows as text"
     finally:
         context.close()

@@ -51,6 +51,25 @@ _MATHML_ATTRIBUTES = frozenset(
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9 .:/#%+\-]*$")
 
 
+def _attribute_ok(name: str, value: str | None) -> bool:
+    """A presentation attribute with a plain value; never a handler, link, style or other active attribute.
+
+    Known MathML attributes pass; an unknown one passes only if it is a plain word that is not an event
+    handler (``on*``), a link (``href``, ``src``, ``xlink:*``) or a style, so that a stricter or richer
+    converter upstream (``mathml.to_mathml``) cannot make every formula fall back to TeX.
+    """
+    if value is None or not _SAFE_VALUE.match(value):
+        return False
+    if name in _MATHML_ATTRIBUTES:
+        return True
+    return (re.fullmatch(r"[a-z][a-z-]{0,30}", name) is not None and not name.startswith("on")
+            and name not in _ACTIVE_ATTRIBUTES)
+
+
+_ACTIVE_ATTRIBUTES = frozenset({"href", "src", "style", "action", "formaction", "background", "srcdoc", "data",
+                                "http-equiv", "content", "target", "ping", "id", "name", "autofocus", "tabindex"})
+
+
 class _MathMLCheck(HTMLParser):
     """Re-serialise MathML, refusing any element or attribute outside the allow-list."""
 
@@ -65,7 +84,7 @@ class _MathMLCheck(HTMLParser):
             return
         kept = []
         for name, value in attrs:
-            if name not in _MATHML_ATTRIBUTES or value is None or not _SAFE_VALUE.match(value):
+            if not _attribute_ok(name, value):
                 self.ok = False
                 return
             kept.append(f' {name}="{_html.escape(value, quote=True)}"')
