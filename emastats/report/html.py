@@ -403,8 +403,10 @@ def _claim_section(view: ClaimView) -> str:
     if view.checked_tex:
         checked = (f'<h4>Formula checked</h4><div class="formula">{E.math(view.checked_tex, True)}</div>')
     margin = ""
-    if record.empirical and record.empirical.get("margin") is not None:
-        margin = f'<p class="muted">Equivalence margin of the claim: {E.number(record.empirical.get("margin"))}</p>'
+    margin_value = claim.get("margin", (record.empirical or {}).get("margin"))
+    if margin_value is not None and record.empirical:
+        margin = (f'<p class="muted">Equivalence margin of the claim (relative): {E.number(margin_value)}: '
+                  "CONFIRMED needs each interval within this fraction of the theory.</p>")
     return "".join([
         f'<section class="{classes}" id="{_anchor(view.id)}">',
         f'<div class="item-head"><h3>{E.text(claim.get("title"))}</h3>'

@@ -49,7 +49,7 @@ def claim_row(view: ClaimView) -> dict[str, Any]:
         "quick": view.quick,
         "replicas": emp.get("replicas"),  # the claim's budget; what each check simulated is in its "replicas"
         "replicas_per_check": list(view.replicas) if view.replicas else None,
-        "margin": emp.get("margin", view.claim.get("margin")),
+        "margin": view.claim.get("margin", emp.get("margin")),
         "checks": [
             {k: c.get(k) for k in ("name", "kind", "theory", "estimate", "ci_low", "ci_high", "confidence",
                                    "tolerance", "margin", "pvalue_holm", "min_detectable", "replicas", "verdict",
