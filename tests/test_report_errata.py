@@ -130,3 +130,28 @@ def test_escape_functions():
     assert E.md_code("a`b") == "``a`b``" and E.md_code("`x`") == "`` `x` ``"
     assert E.md_text("*a* <b> [c](d) $x$ |") == r"\*a\* \<b\> \[c\](d) \$x\$ \|"
     assert E.md_math("a<b$c") == r"$a\lt b\$c$"
+
+
+def test_fields_of_the_richer_records_are_shown_when_present(tmp_path):
+    """formula_latex / corrected_latex (the formulas the proof checked), margin and per-check parameters."""
+    hashes = _refuted_store(tmp_path / "results")
+    path = tmp_path / "results" / "claims" / "minibatch.covariance.without_replacement.json"
+    data = json.loads(path.read_text())
+    data["claim"].update(formula_latex=r"\frac{\sigma^{2}}{B}", corrected_latex=r"\frac{\sigma^{2} (N - B)}{B (N - 1)}",
+                         margin=0.05)
+    data["empirical"] = {"claim_id": data["claim"]["id"], "verdict": "REFUTED", "seed": 1, "device": "cpu",
+                         "replicas": 64, "seconds": 0.1, "checks": [
+                             {"name": "Sigma^1 / B", "kind": "statistical", "theory": 0.5, "estimate": 0.3,
+                              "ci_low": 0.28, "ci_high": 0.32, "replicas": 4096, "verdict": "REFUTED",
+                              "tolerance": 0.05, "min_detectable": 0.01, "parameters": {"N": 8, "B": 4}}]}
+    path.write_text(json.dumps(data))
+    report = render(tmp_path / "results", tmp_path / "out", hasher=hashes.get)
+    page = report.html.read_text()
+    section = page.split('id="claim-minibatch.covariance.without_replacement"', 1)[1].split("</section>", 1)[0]
+    assert "Formula checked" in section and "relative): 0.05" in section
+    assert "4096 replicas per check" in section, "the header gives what the checks simulated, not the budget"
+    assert '<mi>N</mi></mrow></math> = 8' in section or "N</mi>" in section
+    row = {c["id"]: c for c in json.loads(report.summary.read_text())["claims"]}[data["claim"]["id"]]
+    assert row["formula_latex"] == data["claim"]["formula_latex"] and row["margin"] == 0.05
+    assert row["checks"][0]["parameters"] == {"N": 8, "B": 4} and row["replicas_per_check"] == [4096, 4096]
+    assert "$N$ = 8" in report.markdown.read_text()
