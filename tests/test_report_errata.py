@@ -143,7 +143,8 @@ def test_fields_of_the_richer_records_are_shown_when_present(tmp_path):
                          "replicas": 64, "seconds": 0.1, "checks": [
                              {"name": "Sigma^1 / B", "kind": "statistical", "theory": 0.5, "estimate": 0.3,
                               "ci_low": 0.28, "ci_high": 0.32, "replicas": 4096, "verdict": "REFUTED",
-                              "tolerance": 0.05, "min_detectable": 0.01, "parameters": {"N": 8, "B": 4}}]}
+                              "confidence": 0.95, "tolerance": 0.05, "min_detectable": 0.01,
+                              "parameters": {"N": 8, "B": 4}}]}
     path.write_text(json.dumps(data))
     report = render(tmp_path / "results", tmp_path / "out", hasher=hashes.get)
     page = report.html.read_text()
