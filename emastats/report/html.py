@@ -155,10 +155,14 @@ def _errata(model: ReportModel) -> str:
         parts.append('<p class="ok">No refuted claim and no audit error: nothing in the notes was found wrong.</p>')
     else:
         total = sum(len(v) for v in model.errata.values())
-        how = ("refuted by an exact proof (counterexample) or a Monte Carlo test"
-               + (", or found by the audit" if model.audits else ""))
-        parts.append(f"<p>{total} error(s) in {len(model.errata)} document(s), each {how}; the differing terms "
-                     "are computed from the two formulas' sympy parses.</p>")
+        entries = [e for items in model.errata.values() for e in items]
+        how = []
+        if any(e.claim_id for e in entries):
+            how.append("claims refuted by an exact proof (counterexample) or a Monte Carlo test, with the terms "
+                       "by which the printed formula differs computed from the two formulas' sympy parses")
+        if any(e.claim_id is None for e in entries):
+            how.append("errors the audit found, with its counterexample")
+        parts.append(f"<p>{total} error(s) in {len(model.errata)} document(s): {'; '.join(how)}.</p>")
         for doc, items in model.errata.items():
             parts.append(f'<h3 class="doc"><code>{E.text(doc)}</code> <span class="muted">({len(items)})</span></h3>')
             parts.append("".join(_erratum(e) for e in items))
