@@ -30,6 +30,11 @@ def test_differing_terms_come_from_the_sympy_parses_and_abstain_when_unparsed():
     sign = differing_terms(r"w_{t+1} = w_t + \eta g_t", r"w_{t+1} = w_t - \eta g_t")
     assert sign is not None and sign.level == "terms" and len(sign.printed) == len(sign.corrected) == 1
     assert sign.corrected[0].startswith("-") and not sign.printed[0].startswith("-")
+    chained = differing_terms(r"v_{t} = \frac{x}{1-b^{t}},\ m_{t} = y", r"m_{t} = y,\quad v_{t} = \frac{x}{1-b^{t+1}}")
+    assert chained is not None and len(chained.printed) == len(chained.corrected) == 1, "statements paired by side"
+    assert "t + 1" in chained.corrected[0] and "t + 1" not in chained.printed[0]
+    assert differing_terms(r"w = v + x^{t}", r"w = v - x^{t}"), "control: with a real exponent the terms differ"
+    assert differing_terms(r"w = v + x^{torch}", r"w = v - x^{t}") is None, "a word read as a product is not compared"
     assert differing_terms(r"a = b", r"a = b") is None, "no difference is claimed between equal formulas"
     assert differing_terms(r"a = b", r"c \le d \le e") is None, "different equations: abstain, never guess"
     assert differing_terms(r"x = \frac{1}{", r"x = 2") is None

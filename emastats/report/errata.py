@@ -95,18 +95,71 @@ def _printer(display: Mapping[str, str]) -> Any:
     return Printer({"mul_symbol": None})
 
 
-def _sides(latex: str) -> list[list[Any]] | None:
-    """Statements of ``latex`` as lists of sympy sides (None for a side that did not parse), and the names."""
+_SEPARATORS = (r",\qquad", r",\quad", r",\ ", r";\ ", r"\qquad", r"\quad", ";")
+
+
+def split_statements(latex: str) -> list[str]:
+    r"""``latex`` cut at top-level statement separators (``,\ ``, ``\quad``, ``;``) outside any bracket.
+
+    The notes chain several equations in one display (``\hat m = ..., \hat v = ..., w = ...``); each is
+    parsed and compared on its own, so that one unparsable piece does not hide the others.
+    """
+    pieces, depth, start, i = [], 0, 0, 0
+    while i < len(latex):
+        ch = latex[i]
+        if ch in "({[":
+            depth += 1
+        elif ch in ")}]":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            for sep in _SEPARATORS:
+                if latex.startswith(sep, i) and not latex[i + len(sep):i + len(sep) + 1].isalpha() or (
+                        latex.startswith(sep, i) and sep[-1] == " "):
+                    pieces.append(latex[start:i])
+                    i += len(sep)
+                    start = i
+                    break
+            else:
+                i += 1
+                continue
+            continue
+        i += 1
+    pieces.append(latex[start:])
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def _word_like(expr: Any) -> bool:
+    """A parse that read a word as a product of letters (``w^{torch}`` as w^(c h o r t)): not a formula."""
+    if expr is None:
+        return False
+    import sympy
+
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, sympy.Mul):
+            letters = [f for f in node.args if isinstance(f, sympy.Symbol) and len(f.name) == 1]
+            if len(letters) >= 4 or (len(letters) >= 3 and any(
+                    isinstance(p, sympy.Pow) and p.exp is node for p in sympy.preorder_traversal(expr))):
+                return True
+    return False
+
+
+def _sides(latex: str) -> tuple[list[tuple[tuple[str, ...], list[Any]]], dict[str, str]] | None:
+    """Statements of ``latex`` as (relations, sympy sides; None for a side that did not parse), and the names."""
     from ..audit.parse import parse_formula
 
-    try:
-        parsed = parse_formula(latex)
-    except Exception:  # the parser is bounded; any failure means "no difference claimed"
-        return None
-    if parsed.rejected:
-        return None
-    statements = [(st.relations, [side.expr for side in st.sides]) for st in parsed.statements]
-    return statements, parsed.atoms  # type: ignore[return-value]
+    statements: list[tuple[tuple[str, ...], list[Any]]] = []
+    atoms: dict[str, str] = {}
+    for piece in split_statements(latex):
+        try:
+            parsed = parse_formula(piece)
+        except Exception:  # the parser is bounded; a failure means "no difference claimed" for this piece
+            continue
+        if parsed.rejected:
+            continue
+        statements += [(tuple(st.relations), [None if _word_like(side.expr) else side.expr for side in st.sides])
+                       for st in parsed.statements]
+        atoms.update(parsed.atoms)
+    return (statements, atoms) if statements else None
 
 
 def _only(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
@@ -140,8 +193,9 @@ def _compare(a: Any, b: Any) -> tuple[list[Any], list[Any], str] | None:
 def differing_terms(printed: str | None, corrected: str | None) -> Difference | None:
     """The terms by which two formulas differ, from their sympy parses; None when that cannot be computed.
 
-    Statements are paired in order, and only when they have the same chain of
-    relations and share one identical side (the same equation, e.g. the same
+    Each formula is cut into statements (``split_statements``); a printed
+    statement is paired with the first correction statement that has the same
+    chain of relations and one identical side (the same equation, e.g. the same
     left-hand side); sides are then paired by position; a side that did not
     parse on either formula is skipped (no guess). None also when no parsed side
     differs, or when a side differs in more than ``MAX_TERMS`` terms.
@@ -156,11 +210,15 @@ def differing_terms(printed: str | None, corrected: str | None) -> Difference | 
     only_p: list[str] = []
     only_c: list[str] = []
     levels = set()
-    for (rel_a, stmt_a), (rel_c, stmt_c) in zip(sa, sc):
+    unused = list(sc)
+    for rel_a, stmt_a in sa:
         # the same equation: same chain of relations and one side (e.g. the left-hand side) identical
-        if rel_a != rel_c or len(stmt_a) != len(stmt_c) or not any(
-                x is not None and x == y for x, y in zip(stmt_a, stmt_c)):
+        match = next(((rel_c, stmt_c) for rel_c, stmt_c in unused if rel_c == rel_a and len(stmt_c) == len(stmt_a)
+                      and any(x is not None and x == y for x, y in zip(stmt_a, stmt_c))), None)
+        if match is None:
             continue
+        unused.remove(match)
+        stmt_c = match[1]
         for side_a, side_c in zip(stmt_a, stmt_c):
             if side_a is None or side_c is None:
                 continue
