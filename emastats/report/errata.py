@@ -85,6 +85,13 @@ def _printer(display: Mapping[str, str]) -> Any:
         def _print_Symbol(self, expr: Any, style: str = "plain") -> str:  # noqa: ARG002
             return self._name(expr.name)
 
+        def _print_Sum(self, expr: Any) -> str:
+            # the parser writes an unbounded \sum_i as a sum from 1 to |i|: print it as the notes do
+            if all(len(lim) == 3 and lim[1] == 1 and str(lim[2]) == f"|{lim[0]}|" for lim in expr.limits):
+                index = ", ".join(self._print(lim[0]) for lim in expr.limits)
+                return r"\sum_{" + index + "} " + self._print(expr.function)
+            return super()._print_Sum(expr)
+
         def _print_Function(self, expr: Any, exp: str | None = None) -> str:
             if isinstance(expr, AppliedUndef):  # the parser writes a subscripted name x_{t+1} as x(t + 1)
                 args = ", ".join(self._print(a) for a in expr.args)
