@@ -105,7 +105,7 @@ def _masthead(model: ReportModel) -> str:
         if len(values) == 1:
             bits.append(f"{names[key]} {shown[0]}")
         else:
-            bits.append(f"{names[key]} " + " / ".join(f"{s} ({n} claims)" for s, (_, n) in zip(shown, values)))
+            bits.append(f"{names[key]} " + " / ".join(f"{s} ({n} claim{'' if n == 1 else 's'})" for s, (_, n) in zip(shown, values)))
     run = f"<p>Run: {', '.join(bits)}.</p>" if bits else ""
     return (f'<header class="masthead"><div class="inner"><h1>{E.text(model.title)}</h1>'
             f"<p>Generated {E.text(model.generated)} from the result store <code>{E.text(model.store_dir)}</code>."

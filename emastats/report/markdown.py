@@ -257,7 +257,7 @@ def _render_markdown(model: ReportModel, figure_dir: str) -> str:
         if len(values) == 1:
             bits.append(f"{name} {E.md_code(values[0][0])}")
         else:
-            bits.append(f"{name} " + " / ".join(f"{E.md_code(v)} ({n} claims)" for v, n in values))
+            bits.append(f"{name} " + " / ".join(f"{E.md_code(v)} ({n} claim{'' if n == 1 else 's'})" for v, n in values))
     if bits:
         out += ["Run: " + ", ".join(bits), ""]
     if model.claims or model.audits:
