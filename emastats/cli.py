@@ -25,6 +25,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+DESCRIPTION = ("Prove and simulate claims about deep-learning optimisation, audit course notes, and write "
+               "offline reports. Run 'emastats COMMAND --help' for one command's options.")
+_STORE_HELP = "result store folder (default reports/results)"
+_OUT_HELP = "folder the report (index.html, index.md, summary.json) is written to (default reports)"
+
+
 def _add_format(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
 
@@ -34,7 +40,10 @@ def _add_device(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="emastats", description=__doc__.splitlines()[0])
+    from . import __version__
+
+    parser = _Parser(prog="emastats", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"emastats {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -55,23 +64,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", default=20261122, help="seed of the run (default 20261122)")
     p.add_argument("--resume", action="store_true", help="reuse stored records of the current code and settings, finished or interrupted; "
                    "re-run the missing, stale or invalid ones (with --quick, full-budget records are kept)")
-    p.add_argument("--store", default="reports/results", metavar="DIR", help="result store (default reports/results)")
+    p.add_argument("--store", default="reports/results", metavar="DIR", help=_STORE_HELP)
     p.add_argument("--no-report", action="store_true", help="do not render reports/ after verifying")
-    p.add_argument("--out", default="reports", metavar="DIR", help="where the report goes (default reports)")
+    p.add_argument("--out", default="reports", metavar="DIR", help=_OUT_HELP)
     _add_device(p)
     _add_format(p)
 
     p = sub.add_parser("report", help="render reports from the result store, without re-running")
-    p.add_argument("--store", default="reports/results", metavar="DIR")
-    p.add_argument("--out", default="reports", metavar="DIR")
+    p.add_argument("--store", default="reports/results", metavar="DIR", help=_STORE_HELP)
+    p.add_argument("--out", default="reports", metavar="DIR", help=_OUT_HELP)
 
     p = sub.add_parser("audit", help="find mathematical errors in course notes (.md .qmd .ipynb .tex .txt .pdf .html)")
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="notes files: .md, .markdown, .qmd, .rmd, .ipynb, .tex, .txt, .pdf, .html, .htm")
-    p.add_argument("--report", action="store_true", help="also render the audit through the report pipeline")
-    p.add_argument("--explain", metavar="CODE", help="explain a finding code and exit")
-    p.add_argument("--store", default="reports/results", metavar="DIR")
-    p.add_argument("--out", default="reports", metavar="DIR")
+    p.add_argument("--report", action="store_true", help="also save the audit in the store and render the report")
+    p.add_argument("--explain", metavar="CODE", nargs="?", const="", help="explain a finding code and exit "
+                   "(without CODE: how to list the codes)")
+    p.add_argument("--list-codes", action="store_true", help="list every finding code with its severity and exit")
+    p.add_argument("--store", default="reports/results", metavar="DIR", help=_STORE_HELP + " (with --report)")
+    p.add_argument("--out", default="reports", metavar="DIR", help=_OUT_HELP + " (with --report)")
     p.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text",
                    help="text (default), json, sarif (SARIF 2.1.0 for code scanning) or github (workflow annotations)")
 
@@ -79,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="sgd-noise, clipping, temperature or adam-coupling")
     p.add_argument("--quick", action="store_true", help="small budget (< 1 minute on 2 CPU cores)")
     p.add_argument("--seed", default=20261122, help="seed of the run (default 20261122)")
-    p.add_argument("--store", default="reports/results", metavar="DIR")
+    p.add_argument("--store", default="reports/results", metavar="DIR", help=_STORE_HELP)
     _add_device(p)
     _add_format(p)
 
@@ -159,7 +170,9 @@ def _cmd_prove(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.perf_counter()
     args = build_parser().parse_args(argv)
+    args.started = started  # commands that report a total time count from here
     module_name, func_name = _COMMANDS[args.command].split(":")
     try:
         params.check(args)  # every numeric option and variable, one message each, before any work

@@ -306,6 +306,7 @@ def run_cli(args: argparse.Namespace) -> int:
     from .montecarlo.device import describe, resolve_device
     from .montecarlo.stats import DEFAULT_ALPHA
 
+    started = getattr(args, "started", None) or time.perf_counter()  # set by cli.main: imports count too
     seed = validate_seed(args.seed)
     claims = catalogue.select(args.claim)
     device = resolve_device(args.device)
@@ -314,16 +315,24 @@ def run_cli(args: argparse.Namespace) -> int:
     outcomes = verify(claims, settings, args.store, resume=bool(args.resume), progress=sys.stderr.isatty())
     seconds = time.perf_counter() - start
     device_text = describe(device)
+    report = None
     if not args.no_report:
         from .report import render
 
-        render(args.store, args.out)
+        report = render(args.store, args.out)
+    total = time.perf_counter() - started
     if args.format == "json":
-        print(json.dumps(json_payload(outcomes, settings, seconds, device_text), indent=2))
+        payload = json_payload(outcomes, settings, seconds, device_text)
+        payload["meta"]["total_seconds"] = round(total, 3)
+        if report is not None:
+            payload["meta"]["report"] = str(report.html.resolve())
+        print(json.dumps(payload, indent=2))
     else:
         print(text_report(outcomes, settings, seconds, device_text))
-        if not args.no_report:
-            print(f"report written to {args.out}/")
+        if report is not None:
+            print(f"report: {report.html.resolve()}")
+        print(f"total time {total:.1f} s (the wall time above is proofs and simulation; start-up and report "
+              f"{total - seconds:.1f} s)")
     return 1 if any(o.combined is Verdict.ERROR for o in outcomes) else 0
 
 

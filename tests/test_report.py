@@ -19,7 +19,7 @@ from emastats.cli import main as cli_main
 from emastats.errors import InputFileError, UsageError
 from emastats.proving import proved, refuted, run_proof
 from emastats.report import ClaimRecord, ResultStore, render
-from emastats.report.figures import draw_series, loglog_fit
+from emastats.report.figures import draw_checks, draw_series, loglog_fit, symlog_threshold
 from emastats.report.mathml import normalise, split_prose, to_mathml
 from emastats.results import Check, EmpiricalResult, Series
 from emastats.verdict import Verdict, combine
@@ -209,7 +209,7 @@ def test_html_is_self_contained_typeset_and_agrees_with_summary(rendered):
     assert ">STALE<" in stale_section and "Corrected statement (what holds instead)" in stale_section
     assert "exact enumeration of B-subsets" in stale_section and "<code>1/4</code>" in stale_section
     audit = page.split('id="audit-0"', 1)[1].split("</section>")[0]
-    assert "<td>12</td>" in audit and "<td>30\u201333</td>" in audit and "sev-error" in audit and "<math" in audit
+    assert '"line">12</td>' in audit and '"line">30\u201333</td>' in audit and "sev-error" in audit and "<math" in audit
     assert "Stationary SGD variance against batch size" in page and "[-1.03, -0.93]" in page
 
 
@@ -321,3 +321,24 @@ def test_prose_messages_are_cut_into_text_and_formulas():
     assert cut("catalogue rmsprop.constant_gradient (scale as g^1)") == [
         (False, "catalogue rmsprop.constant_gradient (scale as "), (True, "g^1"), (False, ")")]
     assert cut("plain words only") == [(False, "plain words only")]
+
+
+def test_checks_figure_survives_an_outlier_and_keeps_whole_labels():
+    assert symlog_threshold(np.array([0.01, -0.02, 0.015, 0.75])) == pytest.approx(0.0175)
+    assert symlog_threshold(np.array([0.01, -0.02, 0.015])) is None
+    long_name = "variance of the stationary EMA against sigma^2 (1 - beta)/(1 + beta) at beta = 0.9, t = 400"
+    checks = [{"name": long_name if i == 0 else f"check {i}", "kind": "statistical", "theory": 1.0,
+               "estimate": 1.0 + (75.0 if i == 3 else 0.01 * i), "ci_low": 0.99 + (75.0 if i == 3 else 0.01 * i),
+               "ci_high": 1.01 + (75.0 if i == 3 else 0.01 * i), "tolerance": 0.05} for i in range(5)]
+    checks.append({**checks[1], "name": "tampered $\\frac{", "theory": "<b>"})  # not a number: not drawn
+    figure = draw_checks(checks, "ema.bias.mean", 0)
+    assert figure is not None and figure.png[:4] == b"\x89PNG"
+
+
+def test_loglog_slope_is_drawn_only_through_a_power_law():
+    b = (1.0, 2.0, 4.0, 8.0, 16.0)
+    without = tuple((20 - v) / (v * 19) for v in b)  # (N-B)/(B(N-1)), N = 20: not a power law of B
+    series = Series("trace without replacement", "B", "tr", b, without, tuple(w * 0.99 for w in without),
+                    tuple(w * 1.01 for w in without), without, "tr Sigma (N-B)/(B(N-1))", True, True).to_dict()
+    assert draw_series(series, "x", 0).slope is None
+    assert draw_series(_power_law_series().to_dict(), "x", 0).slope == pytest.approx(-1.0)

@@ -9,6 +9,7 @@ installs it) and skips, saying why, when there is none.
 from __future__ import annotations
 
 import io
+import re
 import os
 import shutil
 from pathlib import Path
@@ -92,3 +93,59 @@ def test_report_page_offline_no_errors_typeset_and_not_blank(browser, tmp_path):
     assert pixels.shape[0] > 900 and pixels.shape[1] == 1280
     flat = pixels.reshape(-1, pixels.shape[-1])
     assert len(np.unique(flat[:: max(1, len(flat) // 200_000)], axis=0)) > 50, "screenshot is (nearly) one colour"
+
+
+def _open(browser, html_path, width: int):
+    context = browser.new_context(viewport={"width": width, "height": 900}, offline=True)
+    page = context.new_page()
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+               else route.abort())
+    page.goto(html_path.as_uri(), wait_until="load")
+    return context, page
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_layout_no_sideways_scroll_errata_first_no_raw_tex(browser, tmp_path, width):
+    from test_report_errata import _refuted_store
+
+    hashes = build_store(tmp_path / "results")
+    hashes.update(_refuted_store(tmp_path / "results"))
+    report = render(tmp_path / "results", tmp_path / "out", hasher=hashes.get)
+    context, page = _open(browser, report.html, width)
+    try:
+        scroll_width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert scroll_width <= page.evaluate("innerWidth"), f"page scrolls sideways at {width} px: {scroll_width}"
+        first = page.evaluate("document.querySelector('main').firstElementChild.id")
+        assert first == "errata"
+        top = page.evaluate("document.getElementById('errata').getBoundingClientRect().top")
+        assert top < 900, "the errata start on the first screen"
+        text = page.inner_text("body")
+        assert not re.search(r"\$\$|\\frac|\\text\{|\\sqrt|\\Sigma", text), "raw TeX is visible"
+        if width == 390:  # the contents table reads as one column: no cell wider than the screen
+            widths = page.eval_on_selector_all("nav#contents td", "els => els.map(e => e.getBoundingClientRect().right)")
+            assert widths and max(widths) <= 390
+    finally:
+        context.close()
+
+
+def test_hostile_notes_cannot_navigate_or_inject(browser, tmp_path):
+    from test_report_errata import _hostile_store
+
+    hashes = _hostile_store(tmp_path / "results")
+    report = render(tmp_path / "results", tmp_path / "out", hasher=hashes.get)
+    context, page = _open(browser, report.html, 1280)
+    try:
+        url = page.url
+        page.wait_for_timeout(3000)  # a meta refresh with a 1 s delay would have fired
+        assert page.url == url, "the page navigated away"
+        injected = page.evaluate("""() => ({
+            meta: [...document.querySelectorAll('meta')].filter(m => m.httpEquiv.toLowerCase() == 'refresh').length,
+            base: document.querySelectorAll('base').length,
+            img: [...document.querySelectorAll('img')].filter(i => !i.src.startsWith('data:image/png')).length,
+            fixed: [...document.querySelectorAll('body *')].filter(e => getComputedStyle(e).position == 'fixed').length,
+            script: document.querySelectorAll('script').length})""")
+        assert injected == {"meta": 0, "base": 0, "img": 0, "fixed": 0, "script": 0}
+        shown = page.inner_text("body").replace("\xa0", " ")
+        assert "All claims verified: no errors found" in shown, "the payload shows as text"
+    finally:
+        context.close()

@@ -32,11 +32,20 @@ def _save_and_render(audits: list[DocumentAudit], store_dir: str, out_dir: str) 
     for audit in audits:
         store.save_document({"schema": AUDIT_SCHEMA, **audit.to_dict(), "meta": meta})
     report = render(store_dir, out_dir)
-    return f"audit records in {store_dir}; report written to {report.html}"
+    return f"audit records in {store_dir}; report: {report.html.resolve()}"
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Audit the given files; see the module docstring for the output and exit codes."""
+    if getattr(args, "list_codes", False):
+        from .codes import CODES
+
+        width = max(len(c) for c in CODES)
+        print("\n".join(f"{c.code:<{width}}  {c.severity:<7}  {c.title}" for c in CODES.values()))
+        return 0
+    if args.explain == "":
+        print("usage: emastats audit --explain CODE; list the codes with 'emastats audit --list-codes'")
+        return 0
     if args.explain:
         print(explain(args.explain))
         return 0

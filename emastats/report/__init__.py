@@ -33,9 +33,14 @@ def render(store_dir: str | Path, out_dir: str | Path,
 
 def run_cli(args: argparse.Namespace) -> int:
     """``emastats report [--store DIR] [--out DIR]``: render from the store alone, print where it went."""
+    import time
+
+    started = getattr(args, "started", None) or time.perf_counter()
     report = render(args.store, args.out)
     counts = ", ".join(f"{n} {v}" for v, n in report.counts.items() if n)
-    print(f"wrote {report.html}, {report.markdown}, {report.summary} and {len(report.figures)} figures")
+    print(f"wrote {report.html}, {report.markdown}, {report.summary} and {len(report.figures)} figures "
+          f"in {time.perf_counter() - started:.1f} s")
+    print(f"report: {report.html.resolve()}")
     print(f"{sum(report.counts.values())} claims: {counts or 'none'}")
     if report.stale:
         print(f"{len(report.stale)} stale record(s), re-run with 'emastats verify --resume': {', '.join(report.stale)}")

@@ -3,8 +3,12 @@
 One figure per stored ``Series`` (see ``emastats.results.Series``): the Monte
 Carlo estimates as points with their interval as error bars, the theory as a
 line. On log-log axes the least-squares slope of log(estimate) on log(x) is
-drawn too, since a power law (e.g. a covariance trace proportional to 1/B) is
-what such figures are read for.
+drawn too when the theory is a power law of x (e.g. a covariance trace
+proportional to 1/B), since that is what such figures are read for; through a
+curve that is not a power law no slope is drawn. A series may carry
+``theory_stated`` (values the notes' formula gives, with
+``theory_stated_label``): a refuted claim's figure then shows the notes' curve
+beside the corrected one.
 """
 from __future__ import annotations
 
@@ -14,17 +18,28 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-import matplotlib
+import base64
 
-matplotlib.use("Agg")  # no display: reports are rendered on servers and in CI
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import ticker  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
-from .formatting import fmt_level  # noqa: E402
+from .cache import RenderCache, module_version
+from .formatting import fmt_level
+
+VERSION = module_version(__file__)  # a cached figure is reused only if this drawing code is unchanged
+
+
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend, imported on first draw (a fully cached render never loads it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: reports are rendered on servers and in CI
+    import matplotlib.pyplot as plt
+    from matplotlib import ticker
+
+    return plt, ticker
 
 _REQUIRED = ("name", "x", "estimate", "ci_low", "ci_high")
-_COLOURS = {"estimate": "#1f5fa8", "theory": "#c0392b", "fit": "#6c757d"}
+_COLOURS = {"estimate": "#1f5fa8", "theory": "#c0392b", "fit": "#6c757d", "stated": "#a86a00"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,35 @@ def loglog_fit(x: np.ndarray, y: np.ndarray) -> LogLogFit | None:
     return LogLogFit(float(slope), float(intercept))
 
 
+def symlog_threshold(values: np.ndarray, ratio: float = 20.0) -> float | None:
+    """Linear range of a symmetric-log axis when the largest |value| exceeds ``ratio`` times the median; else None.
+
+    One outlier (a check 75 times off, a control) then gets a logarithmic
+    stretch while the typical deviations keep a readable linear scale.
+    """
+    finite = np.abs(np.asarray(values, dtype=float))
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if not finite.size:
+        return None
+    typical = float(np.median(finite))
+    return max(typical, 1e-12) if float(np.max(finite)) > ratio * typical else None
+
+
+def _is_power_law(x: np.ndarray, y: np.ndarray, tolerance: float) -> bool:
+    """Whether ``y`` is a power of ``x`` within ``tolerance`` (largest residual of log y on log x).
+
+    The slope of a log-log fit is drawn only then: through a curve that is not a
+    power law (the without-replacement trace (N-B)/(B(N-1)), a stationary variance
+    with a 1/(2 - eta lambda) factor) a fitted line and its slope would mislead.
+    """
+    fit = loglog_fit(x, y)
+    if fit is None:
+        return False
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    residual = np.log(y[keep]) - (fit.intercept + fit.slope * np.log(x[keep]))
+    return bool(np.max(np.abs(residual)) <= tolerance)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "series"
 
@@ -96,6 +140,7 @@ def draw_series(series: Mapping[str, Any], owner: str, index: int, confidence: f
     yerr = np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])
     yerr = np.where(np.isfinite(yerr), yerr, 0.0)
 
+    plt, ticker = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
     try:
         level = f"{fmt_level(confidence)} interval" if confidence else "interval"
@@ -105,9 +150,15 @@ def draw_series(series: Mapping[str, Any], owner: str, index: int, confidence: f
             theory = _floats(series["theory"], n)
             order = np.argsort(x)
             ax.plot(x[order], theory[order], "-", lw=1.8, color=_COLOURS["theory"],
-                    label=str(series.get("theory_label") or "theory"), zorder=2)
+                    label=_plain(series.get("theory_label") or "theory"), zorder=2)
+        stated = series.get("theory_stated")  # a refuted claim: the notes' curve beside the corrected one
+        if isinstance(stated, Sequence) and not isinstance(stated, str) and len(stated) == n:
+            order = np.argsort(x)
+            ax.plot(x[order], _floats(stated, n)[order], "--", lw=1.8, color=_COLOURS["stated"],
+                    label=_plain(series.get("theory_stated_label") or "as printed in the notes"), zorder=2)
         slope = None
-        if log_x and log_y:
+        reference = _floats(series["theory"], n) if series.get("theory") is not None else est
+        if log_x and log_y and _is_power_law(x, reference, 0.02 if series.get("theory") is not None else 0.1):
             fit = loglog_fit(x, est)
             if fit is not None:
                 slope = fit.slope
@@ -121,9 +172,9 @@ def draw_series(series: Mapping[str, Any], owner: str, index: int, confidence: f
                 axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
                 axis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
                 axis.set_minor_formatter(ticker.NullFormatter())
-        ax.set_xlabel(str(series.get("x_label") or "x"))
-        ax.set_ylabel(str(series.get("y_label") or "value"))
-        ax.set_title(str(series["name"]), fontsize=10)
+        ax.set_xlabel(_plain(series.get("x_label") or "x"))
+        ax.set_ylabel(_plain(series.get("y_label") or "value"))
+        ax.set_title(_plain(series["name"]), fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8, frameon=False)
         fig.tight_layout()
@@ -138,8 +189,24 @@ def draw_series(series: Mapping[str, Any], owner: str, index: int, confidence: f
     return Figure(figure_filename(owner, str(series["name"]), index), caption, buffer.getvalue(), slope)
 
 
-def _short(text: str, width: int = 38) -> str:
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
+def _is_number(value: Any) -> bool:
+    """A finite int or float from a record (a tampered string or a bool is not drawn)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _plain(text: Any) -> str:
+    """Text for a matplotlib label: a ``$`` from a record must not start mathtext (which can fail to parse)."""
+    return str(text).replace("$", r"\$")
+
+
+def _wrap(text: str, width: int = 46) -> str:
+    """A check's name on at most three lines, whole words, never cut short silently."""
+    import textwrap
+
+    lines = textwrap.wrap(_plain(text), width) or [""]
+    if len(lines) > 3:
+        lines = lines[:2] + [textwrap.shorten(" ".join(lines[2:]), width, placeholder=" ...")]
+    return "\n".join(lines)
 
 
 def draw_checks(checks: Sequence[Mapping[str, Any]], owner: str, index: int) -> Figure | None:
@@ -153,7 +220,7 @@ def draw_checks(checks: Sequence[Mapping[str, Any]], owner: str, index: int) -> 
     theory is wrong on purpose and their interval must exclude 0.
     """
     rows = [c for c in checks if c.get("kind") == "statistical"
-            and all(c.get(k) is not None for k in ("theory", "estimate", "ci_low", "ci_high"))]
+            and all(_is_number(c.get(k)) for k in ("theory", "estimate", "ci_low", "ci_high"))]
     if not rows:
         return None
     theory = np.array([float(c["theory"]) for c in rows])
@@ -164,7 +231,10 @@ def draw_checks(checks: Sequence[Mapping[str, Any]], owner: str, index: int) -> 
     hi = (np.array([float(c["ci_high"]) for c in rows]) - theory) / scale
     y = np.arange(len(rows))[::-1]
     control = np.array([bool(c.get("control")) for c in rows])
-    fig, ax = plt.subplots(figsize=(6.4, 1.4 + 0.32 * len(rows)), dpi=110)
+    names = [_wrap(str(c.get("name"))) for c in rows]
+    lines = sum(n.count("\n") + 1 for n in names)
+    plt, _ = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.2, 1.6 + 0.22 * lines + 0.1 * len(rows)), dpi=110)
     try:
         ax.axvline(0.0, color=_COLOURS["theory"], lw=1.8, label="theory (deviation 0)", zorder=2)
         # each check's equivalence band: its absolute ``margin`` when stored, else tolerance * |theory|
@@ -179,9 +249,15 @@ def draw_checks(checks: Sequence[Mapping[str, Any]], owner: str, index: int) -> 
                 err = np.vstack([np.clip(dev - lo, 0, None)[mask], np.clip(hi - dev, 0, None)[mask]])
                 ax.errorbar(dev[mask], y[mask], xerr=err, fmt="o", ms=5, capsize=3, color=_COLOURS["estimate"],
                             mfc=face, label=label, zorder=3)
-        ax.set_yticks(y, [_short(str(c.get("name"))) for c in rows], fontsize=7)
-        ax.set_xlabel("relative deviation (estimate - theory) / |theory|" if relative
-                      else "deviation estimate - theory (units of the quantity)")
+        ax.set_yticks(y, names, fontsize=7)
+        # symmetric log axis: linear within the typical margin, logarithmic beyond, so one check 75x off
+        # does not squash the others into a line at 0
+        threshold = symlog_threshold(np.concatenate([lo, hi, dev, half]))
+        if threshold is not None:
+            ax.set_xscale("symlog", linthresh=threshold, linscale=1.0)
+        ax.set_xlabel(("relative deviation (estimate - theory) / |theory|" if relative
+                       else "deviation estimate - theory (units of the quantity)")
+                      + (", symmetric log scale" if threshold is not None else ""))
         ax.set_title("Monte Carlo checks against theory", fontsize=10)
         ax.grid(True, axis="x", alpha=0.3)
         axes_inches = fig.get_figheight() * ax.get_position().height
@@ -196,6 +272,36 @@ def draw_checks(checks: Sequence[Mapping[str, Any]], owner: str, index: int) -> 
     return Figure(figure_filename(owner, "checks", index), caption, buffer.getvalue(), None)
 
 
-def draw_all(series_list: Sequence[Any], owner: str, confidence: float | None = None) -> list[Figure]:
+def draw_all(series_list: Sequence[Any], owner: str, confidence: float | None = None,
+             cache: RenderCache | None = None) -> list[Figure]:
     """One figure per plottable series of a claim or study, in order; malformed series are skipped."""
-    return [draw_series(s, owner, i, confidence) for i, s in enumerate(series_list or ()) if is_plottable(s)]
+    out = []
+    for i, s in enumerate(series_list or ()):
+        if is_plottable(s):
+            fig = cached(cache, "series", [dict(s), owner, i, confidence],
+                         lambda s=s, i=i: draw_series(s, owner, i, confidence))
+            if fig is not None:
+                out.append(fig)
+    return out
+
+
+def cached(cache: RenderCache | None, kind: str, payload: Any, draw) -> Figure | None:
+    """``draw()`` memoised in ``cache`` by the hash of ``payload`` and of this module's source."""
+    if cache is None:
+        return draw()
+
+    def compute() -> dict[str, Any] | None:
+        fig = draw()
+        if fig is None:
+            return None
+        return {"filename": fig.filename, "caption": fig.caption, "slope": fig.slope,
+                "png": base64.b64encode(fig.png).decode("ascii")}
+
+    value = cache.get("figure-" + kind, VERSION, payload, compute)
+    if not isinstance(value, dict):
+        return None
+    try:
+        return Figure(str(value["filename"]), str(value["caption"]), base64.b64decode(value["png"]),
+                      value.get("slope"))
+    except (KeyError, TypeError, ValueError):
+        return draw()

@@ -89,7 +89,7 @@ def render(store_dir: str | Path, out_dir: str | Path, hasher: HashFunction | No
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
-    model = build_model(store, hasher)
+    model = build_model(store, hasher, cache_dir=out / ".cache")
     _make_folder(out)
     figures = _write_figures(model, out / FIGURE_DIR)
     html_path = write_atomic(out / "index.html", render_html(model))

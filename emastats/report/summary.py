@@ -1,9 +1,13 @@
 """``reports/summary.json``: the machine-readable summary of a report (schema "emastats.summary/1").
 
-For CI: counts of combined, symbolic and empirical verdicts, the stale and
-unreadable records, and one row per claim with its verdicts and the numbers of
-its checks (estimate, interval, theory), per audited document its findings by
-severity, per study its named values.
+For CI and scripts: counts of combined, symbolic and empirical verdicts, the
+stale and unreadable records; one row per claim with its sources, the printed
+and the corrected formula (and the formulas the proof checked, when recorded),
+its verdicts, its budget and the figures of each of its checks (estimate,
+interval, theory, replicas, parameters); per source document its errata (the
+refuted claims and audit errors, with the differing terms); the convention
+differences from implementations; per audited document its findings by
+severity; per study its named values.
 """
 from __future__ import annotations
 
@@ -26,6 +30,10 @@ def claim_row(view: ClaimView) -> dict[str, Any]:
     return {
         "id": view.id,
         "title": view.claim.get("title"),
+        "sources": [x for x in view.claim.get("sources") or [] if isinstance(x, dict)],
+        "statement": view.claim.get("statement"),
+        "formula_latex": view.claim.get("formula_latex"),
+        "corrected_latex": view.claim.get("corrected_latex"),
         "combined": r.combined,
         "symbolic": _side(r.symbolic),
         "empirical": _side(r.empirical),
@@ -38,11 +46,15 @@ def claim_row(view: ClaimView) -> dict[str, Any]:
         "counterexample": sym.get("counterexample"),
         "seed": emp.get("seed", r.meta.get("seed")),
         "device": emp.get("device", r.meta.get("device")),
-        "replicas": emp.get("replicas"),
+        "quick": view.quick,
+        "replicas": emp.get("replicas"),  # the claim's budget; what each check simulated is in its "replicas"
+        "replicas_per_check": list(view.replicas) if view.replicas else None,
+        "margin": view.claim.get("margin", emp.get("margin")),
         "checks": [
             {k: c.get(k) for k in ("name", "kind", "theory", "estimate", "ci_low", "ci_high", "confidence",
-                                   "tolerance", "pvalue_holm", "min_detectable", "replicas", "verdict", "control")}
-            for c in emp.get("checks", [])
+                                   "tolerance", "margin", "pvalue_holm", "min_detectable", "replicas", "verdict",
+                                   "control", "theory_of", "test", "parameters")}
+            for c in emp.get("checks") or [] if isinstance(c, dict)
         ],
         "figures": [f"figures/{f.filename}" for f in view.figures],
         "source_hash": r.source_hash,
@@ -51,7 +63,7 @@ def claim_row(view: ClaimView) -> dict[str, Any]:
 
 
 def audit_row(doc: dict[str, Any]) -> dict[str, Any]:
-    findings = doc.get("findings", [])
+    findings = [f for f in doc.get("findings") or [] if isinstance(f, dict)]
     return {
         "path": doc.get("path"),
         "findings": len(findings),
@@ -74,7 +86,11 @@ def build_summary(model: ReportModel) -> dict[str, Any]:
         "stale": model.stale_ids,
         "partial": [c.id for c in model.claims if c.freshness == "partial"],
         "unknown_freshness": [c.id for c in model.claims if c.freshness == "unknown"],
-        "problems": [{"path": p.path, "reason": p.reason} for p in model.problems],
+        "problems": [{"path": str(getattr(p, "path", "")),
+                      "reason": str(getattr(p, "message", None) or getattr(p, "reason", ""))} for p in model.problems],
+        "quick": [c.id for c in model.claims if c.quick],
+        "errata": [{"document": doc, "errata": [e.to_dict() for e in items]} for doc, items in model.errata.items()],
+        "conventions": [e.to_dict() for e in model.conventions],
         "runs": model.runs,
         "claims": [claim_row(c) for c in model.claims],
         "audits": [audit_row(d) for d in model.audits],
