@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from emastats.report.html import rich_text
+from emastats.report.escape import rich as rich_text
 from emastats.report.mathml import MATHML_ATTRIBUTES, MATHML_ELEMENTS, to_mathml
 
 # The fallback wraps escaped TeX in these; nothing else may appear.
