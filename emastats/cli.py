@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--report", action="store_true", help="also render the audit through the report pipeline")
     p.add_argument("--explain", metavar="CODE", help="explain a finding code and exit")
+    p.add_argument("--show-model", action="store_true",
+                   help="print each document's model (scopes, symbols and their roles) instead of auditing")
     p.add_argument("--store", default="reports/results", metavar="DIR")
     p.add_argument("--out", default="reports", metavar="DIR")
     _add_format(p)

@@ -21,6 +21,7 @@ error.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import mpmath
@@ -33,10 +34,13 @@ from .check_variance import expected_variance, variance_subject
 from .compare import Comparison, apply_assumptions, compare
 from .context import Context, Definition, atom_name, base_of, is_integer_name, referenced_functions
 from .normalise import GREEK
+from .expectation import closed, factor_between, moment
 from .evaluate import Evaluator, Point, Undecidable, close, show
 from .findings import Finding, to_latex
 from .parse import ParsedFormula, Statement
 
+ASSIGNMENTS = ("<-", "+=", "-=")
+LOOP_COUNTER = "k"  # the index an assignment in a loop gets: x <- f(x) is x(k+1) = f(x(k))
 OPERATORS = ("E", "Var", "Cov", "clip", "tr", "diag", "softmax", "relu")
 RUN_GAP_LINES = 14
 # Prose that introduces another form of a rule rather than the next line of a derivation.
@@ -45,6 +49,7 @@ _NEW_DEFINITION = re.compile(r"\b(version|variant|alternative|another|instead|ot
 UNKNOWN = "__unknown__"
 # Greek letters that name parameters (rates, decays): sigma, Sigma and Delta name derived quantities instead.
 _PARAMETER_LETTERS = GREEK - {"sigma", "Sigma", "delta", "Delta", "nabla", "ell", "Phi", "phi", "psi", "Psi"}  # a restatement this close to the previous display about the same quantity is a derivation step
+_INDEPENDENCE = re.compile(r"\b(independent(ly)?|i\.\s?i\.\s?d\.?|iid|uncorrelated)\b", re.I)
 _CONDITION_WORDS = re.compile(r"\b(need|needs|must|require|requires|satisf\w*|solve|solving|suppose|assume|if|"
                               r"condition|want|would|should|for .* to be|show|prove|check)\b", re.I)
 
@@ -57,16 +62,22 @@ class RunState:
     previous_forms: dict[str, tuple[sympy.Basic, sympy.Basic]] = field(default_factory=dict)  # name -> (lhs, rhs)
     previous_display_end: int = -10**9
     assumptions: list[tuple[sympy.Basic, sympy.Basic]] = field(default_factory=list)
+    scope: int = 0  # the document model's scope (section, algorithm block) of the last formula
+    assigned: set[str] = field(default_factory=set)  # names assigned with <- in this scope: sequences over k
+    independent: bool = False  # the scope's prose states independence (iid, uncorrelated)
 
 
 @dataclass
 class Tally:
+    """Counts of one formula's statements; ``reasons`` counts each reason a statement was left unchecked."""
+
     statements: int = 0
     decided: int = 0
     unchecked: int = 0
     definitions: int = 0
     unparsed: int = 0
     holds: int = 0
+    reasons: Counter = field(default_factory=Counter)
 
 
 @dataclass
@@ -83,6 +94,7 @@ class FormulaInfo:
     end_line: int
     display: bool
     prose_before: str
+    scope: int = 0  # which section or algorithm block the formula is in (``model.build_model``)
 
 
 def _names(expr: sympy.Basic) -> set[str]:
@@ -142,6 +154,7 @@ class _Analysis:
         self.tally = Tally()
         self.display_names: set[str] = set()
         self.forms: dict[str, tuple[sympy.Basic, sympy.Basic]] = {}
+        self.assigning = False  # the statement being analysed is an assignment (<-, :=, +=)
 
     def where(self, st: Statement) -> Where:
         line = self.info.line + st.row
@@ -151,6 +164,16 @@ class _Analysis:
         """Record a finding ``code`` on the lines of statement ``st``."""
         w = self.where(st)
         self.findings.append(Finding(w.line, w.end_line, code, message, evidence=evidence, suggestion=suggestion))
+
+    def unchecked(self, reason: str) -> None:
+        """Tally one statement left unchecked, and why."""
+        self.tally.unchecked += 1
+        self.tally.reasons[reason] += 1
+
+    def unparsed(self, reason: str) -> None:
+        """Tally one statement whose notation could not be read, and why (the parser's reason, shortened)."""
+        self.tally.unparsed += 1
+        self.tally.reasons["unread notation: " + _short_reason(reason)] += 1
 
     def count_holds(self) -> None:
         """Tally one decided check that holds."""
@@ -166,7 +189,7 @@ class _Analysis:
         if assumptions:
             context = self.context.copy()
             context.definitions = {
-                n: Definition(d.name, d.lhs, apply_assumptions(d.rhs, assumptions), d.line, d.recursive)
+                n: Definition(d.name, d.lhs, apply_assumptions(d.rhs, assumptions), d.line, d.recursive, d.scope)
                 for n, d in self.context.definitions.items()}
         return compare(apply_assumptions(a, assumptions), apply_assumptions(b, assumptions), context,
                        seed=self.seed)
@@ -189,7 +212,7 @@ class _Analysis:
         try:
             values = [ev.value(apply_assumptions(s, self.assumptions())) for s in sides]
         except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
-            self.tally.unchecked += 1
+            self.unchecked('numeric example not evaluable')
             return
         self.tally.decided += 1
         for i in range(len(values) - 1):
@@ -222,14 +245,14 @@ class _Analysis:
                 self.tally.decided += 1
                 self.step_finding(st, a, b, result, "this step")
             else:
-                self.tally.unchecked += 1
+                self.unchecked('step relies on facts not stated as formulas')
 
     def statement(self, st: Statement, previous_last: sympy.Basic | None) -> sympy.Basic | None:
         sides = [s.expr for s in st.sides]
         latex = [s.latex for s in st.sides]
         if st.continued:
             if previous_last is None:
-                self.tally.unparsed += 1
+                self.unparsed('continued line after an unparsed one')
                 return None
             sides = [previous_last] + sides
             latex = ["…"] + latex
@@ -237,14 +260,24 @@ class _Analysis:
             return sides[-1]  # a mention of a quantity ($g_t$), not a statement
         self.tally.statements += 1
         if any(s is None for s in sides):
-            self.tally.unparsed += 1
+            self.unparsed(next((s.problem for s in st.sides if s.expr is None), "side not parsed"))
             return sides[-1]
-        if any(r != "=" for r in st.relations):
-            self.tally.unchecked += 1
+        relations = st.relations
+        self.assigning = bool(relations) and relations[0] in ASSIGNMENTS
+        if self.assigning:
+            if len(sides) != 2 or atom_name(sides[0]) is None:
+                self.unchecked("assignment to something other than a name")
+                return sides[-1]
+            sides = list(self.assignment(sides[0], sides[1], relations[0]))
+            relations = ("=",)
+        if any(r != "=" for r in relations):
+            self.unchecked('relation other than = (inequality, approximation, limit)')
             return sides[-1]
         if all(_all_known(apply_assumptions(s, self.assumptions()), self.context) for s in sides) and (
                 atom_name(sides[0]) is None or len(sides) > 2):
             self.numeric(st, sides, latex)
+            return sides[-1]
+        if len(sides) == 2 and self.moment_statement(st, sides[0], sides[1]):
             return sides[-1]
         if len(sides) == 2 and self.variance(st, sides[0], sides[1]):
             return sides[-1]
@@ -265,6 +298,31 @@ class _Analysis:
         self.define(st, name, sides[0], sides[1] if len(sides) == 2 else sides[-1])
         return sides[-1]
 
+    def assignment(self, lhs: sympy.Basic, rhs: sympy.Basic, relation: str) -> tuple[sympy.Basic, sympy.Basic]:
+        """``x <- f(x, y)`` (also ``+=``, ``-=``) as the recurrence ``x(k+1) = f(x(k), y(k+1))``.
+
+        A name assigned earlier in the same scope is a sequence over the loop counter k, read at its new value
+        (it was assigned before this line in the loop body); the assigned name itself is read at its old value.
+        An assignment to an indexed name (``w_{t+1} \\gets …``) is the definition it spells.
+        """
+        if relation == "+=":
+            rhs = lhs + rhs
+        elif relation == "-=":
+            rhs = lhs - rhs
+        if isinstance(lhs, AppliedUndef):
+            return lhs, rhs
+        name = atom_name(lhs)
+        assigned = self.run.assigned
+        refs = {s for s in rhs.free_symbols if s.name == name or s.name in assigned}
+        if not refs:
+            if name in assigned:
+                assigned.discard(name)  # re-assigned without its old value: a plain definition again
+            return lhs, rhs
+        step = sympy.Symbol(LOOP_COUNTER)
+        mapping = {s: sympy.Function(s.name)(step if s.name == name else step + 1) for s in refs}
+        assigned.add(name)
+        return sympy.Function(name)(step + 1), rhs.xreplace(mapping)
+
     def named(self, st: Statement, sides: list[sympy.Basic]) -> None:
         """``\\sigma'(x) = …``: every side must equal the canonical form of the named function."""
         form = _named(sides[0])
@@ -281,7 +339,7 @@ class _Analysis:
                             suggestion=f"{to_latex(sides[0])} = {to_latex(expected)}")
                 return
             else:
-                self.tally.unchecked += 1
+                self.unchecked('named formula not evaluable')
 
     def power_definition(self, st: Statement, sides: list[sympy.Basic]) -> bool:
         """``\\sigma_B^2 = …`` defines \\sigma_B (as the positive root) when \\sigma_B is new and not on the right."""
@@ -293,7 +351,7 @@ class _Analysis:
         if name in self.context.definitions or lhs.base in rhs.free_symbols:
             return False
         self.context.definitions[name] = Definition(name, lhs.base, rhs ** sympy.Rational(1, int(lhs.exp)),
-                                                    self.where(st).line, False)
+                                                    self.where(st).line, False, self.info.scope)
         self.display_names.add(name)
         self.tally.definitions += 1
         return True
@@ -327,6 +385,41 @@ class _Analysis:
                     suggestion=f"{to_latex(lhs)} = {to_latex(expected)}")
         return True
 
+    def moment_statement(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
+        """``Var[X] = …`` or ``E[X] = …``: a stated moment of a random quantity, or one derived from stated ones.
+
+        False when the statement is neither (then the other checks see it).
+        """
+        if not (isinstance(lhs, AppliedUndef) and type(lhs).__name__ in ("Var", "E") and len(lhs.args) == 1):
+            return False
+        kind, (subject,) = type(lhs).__name__, lhs.args
+        name = atom_name(subject)
+        defined = name is not None and name in self.context.definitions
+        if name is not None and not defined and (isinstance(subject, sympy.Symbol) or all(
+                a.is_Symbol or a.is_Integer for a in subject.args)):
+            self.context.moments[(kind, name)] = rhs  # Var[g_b] = sigma^2: an assumption about every g_b
+            self.tally.definitions += 1
+            return True
+        expected = moment(kind, subject, self.context, self.run.independent)
+        if expected is None:
+            return False
+        result = compare(rhs, expected, self.context, seed=self.seed)
+        if result.verdict == "undecided":
+            return False
+        self.tally.decided += 1
+        if result.verdict == "holds":
+            self.tally.holds += 1
+            return True
+        factor = factor_between(rhs, expected)
+        difference = f"; the stated value is {to_latex(factor)} times the derived one" if factor is not None else ""
+        rule = "linearity of E" if kind == "E" else "Var[c Y] = c^2 Var[Y] and, for independent terms, additivity"
+        self.report(st, "AUD012", f"{to_latex(lhs)} does not follow from the moments stated in this section "
+                                  f"({rule}){difference}",
+                    evidence=f"at {_point(result)} the stated value is {result.lhs_value} and the derived one "
+                             f"{result.rhs_value}",
+                    suggestion=f"{to_latex(lhs)} = {to_latex(closed(expected))}")
+        return True
+
     def claim(self, st: Statement, sides: list[sympy.Basic]) -> None:
         """``f(x) = g(x)`` with a non-atomic left side: an identity, unless the prose calls it a condition."""
         a, b = sides[0], sides[1]
@@ -340,23 +433,23 @@ class _Analysis:
                 self.tally.decided += 1
                 self.step_finding(st, a, b, result, "this identity")
             else:
-                self.tally.unchecked += 1
+                self.unchecked('identity relies on facts not stated as formulas')
         else:
-            self.tally.unchecked += 1
+            self.unchecked('identity not evaluable')
         self.chain_steps(st, sides, 1)
 
     def define(self, st: Statement, name: str, lhs: sympy.Basic, rhs: sympy.Basic) -> None:
         is_function = isinstance(lhs, AppliedUndef)
         recursive = name in referenced_functions(rhs) if is_function else name in {s.name for s in rhs.free_symbols}
         fixed_index = is_function and all(a.is_Integer for a in lhs.args)
-        if not self.info.display:
+        if not self.info.display and not self.assigning:
             # inline: an assumption for the next display formula; an initial value x_0 = c stays
             self.run.assumptions.append((lhs, rhs))
             if fixed_index and _is_number(rhs):
                 self.context.values[(name, tuple(int(a) for a in lhs.args))] = rhs
             elif not _is_number(rhs) and name not in self.context.definitions and not recursive:
                 # "with $r = u/2 + v/2$": a definition in prose stays (a value like $\epsilon = 0$ does not)
-                self.context.definitions[name] = Definition(name, lhs, rhs, self.where(st).line, False)
+                self.context.definitions[name] = Definition(name, lhs, rhs, self.where(st).line, False, self.info.scope)
             self.tally.definitions += 1
             return
         self.display_names.add(name)
@@ -364,12 +457,15 @@ class _Analysis:
         existing = self.context.definitions.get(name)
         if existing is not None and isinstance(existing.lhs, AppliedUndef) != is_function:
             existing = None  # \hat\mu and \hat\mu_t are different quantities
+        # a name defined in another section may name another quantity there: a failed comparison with that
+        # definition is a new definition, never an error (the scope's own definitions decide)
+        same_scope = existing is None or existing.scope == self.info.scope
         in_run = name in self.run.previous_display_names and \
             self.info.line - self.run.previous_display_end <= RUN_GAP_LINES and \
             not _NEW_DEFINITION.search(self.info.prose_before[-300:])
         if fixed_index or (not is_function and _is_number(rhs)):
             if existing is not None and not (existing.recursive and fixed_index and _first_index(lhs) <= 0):  # a value of a defined quantity: check it, e.g. <g^2>_1 from its recurrence
-                self.checked_restatement(st, lhs, rhs, strict=not _condition_cue(self.info.prose_before))
+                self.checked_restatement(st, lhs, rhs, strict=same_scope and not _condition_cue(self.info.prose_before))
             else:
                 key = (name, tuple(int(a) for a in lhs.args)) if fixed_index else (name, ())
                 self.context.values[key] = rhs
@@ -377,12 +473,12 @@ class _Analysis:
             return
         if recursive and not is_function:
             # x = a x + b: an equation for x (solved by a following block), not a definition
-            self.tally.unchecked += 1
+            self.unchecked('equation in the quantity it defines')
             return
         if existing is not None and (in_run or not recursive):
             closed_form = not recursive and existing.recursive and not any(
                 d.recursive for n, d in self.context.definitions.items() if n in referenced_functions(rhs))
-            strict = in_run or (closed_form and not _condition_cue(self.info.prose_before))
+            strict = in_run or (closed_form and same_scope and not _condition_cue(self.info.prose_before))
             previous = self.run.previous_forms.get(name) if in_run else None
             if previous is not None and previous[0] == lhs:
                 # the next line of a derivation: compare with the line before, under the assumptions between
@@ -406,11 +502,11 @@ class _Analysis:
             self.step_finding(st, lhs if against is None else against, rhs, result,
                               f"this restatement of {to_latex(lhs)}", keep)
             return False
-        self.tally.unchecked += 1
+        self.unchecked('restatement not decided')
         return False
 
     def _register(self, st: Statement, name: str, lhs, rhs, recursive: bool, check: bool = True) -> None:
-        definition = Definition(name, lhs, rhs, self.where(st).line, recursive)
+        definition = Definition(name, lhs, rhs, self.where(st).line, recursive, self.info.scope)
         self.context.definitions[name] = definition
         self.context.faulty.discard(name)
         self.tally.definitions += 1
@@ -464,7 +560,21 @@ class _Analysis:
         self.tally.holds += len(statements)
         return True
 
+    def enter_scope(self) -> None:
+        """A formula in another section or algorithm block: the run of a derivation and its assumptions end."""
+        if self.info.scope != self.run.scope:
+            self.run.scope = self.info.scope
+            self.run.assumptions = []
+            self.run.previous_display_names = set()
+            self.run.previous_forms = {}
+            self.run.previous_display_end = -10**9
+            self.run.assigned = set()
+            self.run.independent = False
+        if _INDEPENDENCE.search(self.info.prose_before):
+            self.run.independent = True
+
     def run_all(self) -> None:
+        self.enter_scope()
         if self.parsed.rejected:
             self.findings.append(Finding(self.info.line, self.info.end_line, "AUD201",
                                          f"formula not analysed: {self.parsed.rejected}"))
@@ -535,6 +645,13 @@ def _with_named(expr: sympy.Basic) -> sympy.Basic:
 def _first_index(lhs: sympy.Basic) -> int:
     """For ``F(n)`` with a fixed n: the step index the recurrence would use (<= 0 means an initial value)."""
     return int(lhs.args[0]) if lhs.args and lhs.args[0].is_Integer else 1
+
+
+def _short_reason(problem: str) -> str:
+    """A parser problem as a countable reason: ``parser: I expected …`` -> ``parser``, ``'\\foo'`` -> ``\\foo``."""
+    if problem.startswith("parser"):
+        return "parser"
+    return problem.strip("'")[:60]
 
 
 def _rounding(latex: str) -> mpmath.mpf:

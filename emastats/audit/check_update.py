@@ -251,9 +251,24 @@ def _epsilon_inside_root(expr: sympy.Basic) -> bool:
     return False
 
 
+def _even_in_gradient(defn: Definition, context: Context, seed: int) -> bool:
+    """Whether the first step from zero is the same for gradients +g and -g (a descent step is odd in g)."""
+    previous = {(defn.name, (0,)): mpmath.mpf(0)}
+    try:
+        up = _value_at(context, defn.name, 1, G1, SMALL_EPSILON, seed, previous)
+        down = _value_at(context, defn.name, 1, -G1, SMALL_EPSILON, seed, previous)
+    except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
+        return False
+    return up != 0 and close(up, down)
+
+
 def _check_parameter_update(defn: Definition, context: Context, where: Where, seed: int) -> list[Finding]:
     states = _states_read(defn, context)
-    reads_gradient = any(is_gradient(n) for n in states) or any(is_gradient(s.name) for s in defn.rhs.free_symbols)
+    symbols = set(defn.rhs.free_symbols)
+    for name in states:  # m_{t+1} = beta m_t + (1 - beta) g: the gradient reaches w through m's definition
+        if context.definitions.get(name) is not None:
+            symbols |= context.definitions[name].rhs.free_symbols
+    reads_gradient = any(is_gradient(n) for n in states) or any(is_gradient(s.name) for s in symbols)
     if not reads_gradient or defn.name.startswith("<") or is_gradient(defn.name):
         return []
     previous = defn.lhs.func(defn.lhs.args[0] - 1)
@@ -263,6 +278,8 @@ def _check_parameter_update(defn: Definition, context: Context, where: Where, se
         carries_over = False
     if not carries_over:
         return []  # a decaying state (velocity, running sum), not a parameter: w_{t+1} = w_t + step
+    if _even_in_gradient(defn, context, seed):
+        return []  # s_{t+1} = s_t + g_t^2: an accumulator (AdaGrad's sum of squares), not a descent step
     findings: list[Finding] = []
     shown = to_latex(defn.lhs)
     steps = []

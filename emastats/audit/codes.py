@@ -55,6 +55,12 @@ _CODES = (
     Code("AUD011", "error", "named formula differs from its canonical form",
          "A named function the catalogue knows (the logistic sigmoid and its derivative) is defined or "
          "rewritten in a way that differs from its canonical form at a point; the evidence is the point."),
+    Code("AUD012", "error", "moment does not follow from the stated moments",
+         "E[X] or Var[X] of a quantity the notes defined as a linear form of random quantities whose moments "
+         "the same section stated (Var[g_b] = sigma^2) differs from the value of the rules E[c_0 + sum c_i Y_i] "
+         "= c_0 + sum c_i E[Y_i] and, for independent Y_i (stated in the prose), Var[sum c_i Y_i] = "
+         "sum c_i^2 Var[Y_i]. The evidence is a point where the two differ; the message names the factor "
+         "between them when it is one term (a missing square, a missing 1/B)."),
     Code("AUD101", "note", "epsilon convention",
          "epsilon is added inside the square root; PyTorch's Adam/RMSProp and optax add it outside "
          "(sqrt(v) + epsilon). Both are used; they differ when v is comparable to epsilon^2."),

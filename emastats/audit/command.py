@@ -50,6 +50,9 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.explain:
         print(explain(args.explain))
         return 0
+    if getattr(args, "show_model", False):
+        from .model import run_show_model
+        return run_show_model(args)
     if not args.paths:
         raise UsageError("audit needs at least one PATH (a .md, .txt or .tex file) or --explain CODE")
     for path in args.paths:  # all inputs are checked before any work starts

@@ -15,6 +15,7 @@ from .analyse import FormulaInfo, FormulaOutcome, RunState, Tally, analyse_formu
 from .context import Context
 from .extract import MAX_DOCUMENT_CHARS, extract
 from .findings import Finding
+from .model import build_model
 from .parse import ParsedFormula, parse_formula
 from .worker import Worker
 
@@ -92,14 +93,14 @@ class FormulaReport:
 _SESSION: dict = {}
 
 
-def session_reset(seed: int) -> None:
+def session_reset(seed: int, notation=None) -> None:
     _SESSION.clear()
-    _SESSION.update(context=Context(), run=RunState(), seed=seed)
+    _SESSION.update(context=Context(), run=RunState(), seed=seed, notation=notation)
 
 
 def session_formula(latex: str, info: FormulaInfo) -> FormulaReport:
     """Parse and check one formula in the worker, against (and updating) the session's context."""
-    parsed: ParsedFormula = parse_formula(latex)
+    parsed: ParsedFormula = parse_formula(latex, _SESSION.get("notation"))
     context: Context = _SESSION["context"].copy()
     outcome: FormulaOutcome = analyse_formula(parsed, info, context, _SESSION["run"], _SESSION["seed"])
     _SESSION["context"], _SESSION["run"] = outcome.context, outcome.run
@@ -108,9 +109,9 @@ def session_formula(latex: str, info: FormulaInfo) -> FormulaReport:
     return FormulaReport(outcome.findings, outcome.tally, sides, parsed_sides, bool(parsed.rejected))
 
 
-def session_replay(formulas: list[tuple[str, FormulaInfo]], seed: int) -> None:
+def session_replay(formulas: list[tuple[str, FormulaInfo]], seed: int, notation=None) -> None:
     """Rebuild the context in a fresh worker after a kill, from the formulas that were checked before."""
-    session_reset(seed)
+    session_reset(seed, notation)
     for latex, info in formulas:
         try:
             session_formula(latex, info)
@@ -124,7 +125,8 @@ def audit_text(text: str, kind: str, path: str, worker: Worker, seed: int = 0) -
     formulas = extract(text, kind)
     _warm_parent()
     worker.warm_up(parse_formula, WARM_UP_FORMULA)
-    worker.call(session_reset, seed)
+    model = build_model(text, kind, formulas)  # scopes and notation: the document model stage
+    worker.call(session_reset, seed, model.notation)
     findings: list[Finding] = []
     totals = Tally()
     done: list[tuple[str, FormulaInfo]] = []
@@ -136,14 +138,15 @@ def audit_text(text: str, kind: str, path: str, worker: Worker, seed: int = 0) -
             findings.append(Finding(formula.line, formulas[-1].end_line, "AUD203",
                                     f"{len(formulas) - number} formulas from here on not checked: {why}"))
             break
-        info = FormulaInfo(formula.line, formula.end_line, formula.display, formula.prose_before)
+        info = FormulaInfo(formula.line, formula.end_line, formula.display, formula.prose_before,
+                           model.scope_of(formula.line))
         result = worker.call(session_formula, formula.latex, info, timeout=FORMULA_SECONDS)
         if not result.ok:
             timeouts += 1
             findings.append(Finding(formula.line, formula.end_line, "AUD202",
                                     f"formula not checked: {result.error}"))
             if result.timed_out or "died" in result.error:
-                worker.warm_up(session_replay, done, seed)
+                worker.warm_up(session_replay, done, seed, model.notation)
             continue
         report: FormulaReport = result.value
         done.append((formula.latex, info))
@@ -167,6 +170,7 @@ def audit_text(text: str, kind: str, path: str, worker: Worker, seed: int = 0) -
         "holds": totals.holds,
         "definitions": totals.definitions,
         "unchecked": totals.unchecked + totals.unparsed,
+        "unchecked_reasons": dict(totals.reasons.most_common()),
         "rejected": rejected,
         "timeouts": timeouts,
         "errors": sum(f.severity == "error" for f in findings),

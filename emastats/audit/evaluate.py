@@ -221,6 +221,9 @@ class Evaluator:
 
     def _function(self, e: AppliedUndef, env: dict):
         name = type(e).__name__
+        if self.dry is not None and self.dry.is_input(name) and any(
+                a.atoms(AppliedUndef) or any(not is_integer_name(s.name) for s in a.free_symbols) for a in e.args):
+            return _mp(self.dry.gradient)  # \nabla L(w_t): in a dry run every gradient is the constant one
         args = tuple(self.value(a, env) for a in e.args)
         if name in ("E", "Var", "Cov", "clip", "tr", "diag", "softmax", "relu"):
             return self._opaque(name, e, env, args)

@@ -25,8 +25,21 @@ GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
     "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "varphi", "chi", "psi",
     "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega", "ell",
-    "nabla",
+    "nabla", "varsigma", "varrho", "varpi",
 }
+# Unicode that notes paste into maths, rewritten to the LaTeX command it stands for.
+UNICODE = {
+    "←": "\\leftarrow ", "⟵": "\\leftarrow ", "≔": ":=", "∇": "\\nabla ", "∂": "\\partial ", "−": "-", "·": "\\cdot ",
+    "×": "\\times ", "≤": "\\leq ", "≥": "\\geq ", "≠": "\\neq ", "≈": "\\approx ", "∑": "\\sum ", "√": "\\sqrt ",
+    "…": "\\dots ", "⊤": "\\top ", "∞": "\\infty ", "α": "\\alpha ", "β": "\\beta ", "γ": "\\gamma ",
+    "δ": "\\delta ", "ε": "\\epsilon ", "η": "\\eta ", "θ": "\\theta ", "λ": "\\lambda ", "μ": "\\mu ",
+    "ρ": "\\rho ", "σ": "\\sigma ", "τ": "\\tau ", "ϕ": "\\phi ", "φ": "\\phi ", "ω": "\\omega ", "Σ": "\\Sigma ",
+    "Δ": "\\Delta ", "Θ": "\\Theta ", "ς": "\\varsigma ",
+}
+# Index-free marks on a name: transposes are dropped (an identity of matrices holds for 1x1 ones, so dropping
+# them can hide an error but never make one), stars and daggers are labels (w^\star is the optimum, a name).
+TRANSPOSE = {"\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}", "\\mkern-1.5mu\\mathsf{T}"}
+STAR_LABELS = {"\\star": "star", "*": "star", "\\ast": "star", "\\dagger": "dagger", "\\circ": "circ"}
 # Letters that, alone in a subscript, are an index (time, datapoint, batch element), not part of a name.
 INDEX_LETTERS = {"t", "i", "j", "k", "n", "b", "l", "tau"}
 FONT_STRIP = {"\\mathbf", "\\boldsymbol", "\\bm", "\\mathit", "\\mathsf", "\\mathnormal", "\\pmb", "\\vec"}
@@ -45,6 +58,35 @@ NATIVE_FUNCTIONS = {"\\exp", "\\log", "\\ln", "\\sin", "\\cos", "\\tan", "\\tanh
                     "\\min", "\\max"}
 OPEN = {"(": ")", "[": "]", "\\{": "\\}", "\\lbrack": "\\rbrack", "\\langle": "\\rangle"}
 MAX_POWER_EXPONENT = 10_000
+
+
+def clean_text(latex: str) -> str:
+    """Markdown escapes (``\\_``, ``\\*``) undone and pasted Unicode maths rewritten to LaTeX commands."""
+    text = re.sub(r"\\([_*])", r"\1", latex)
+    if not text.isascii():
+        text = "".join(UNICODE.get(ch, ch) for ch in text)
+    return text
+
+
+@dataclass(frozen=True)
+class Notation:
+    """What the document model decided about notation, for every formula of a document.
+
+    ``superscript_index``: base letters whose index-like superscripts are time indices (``w^{t+1}``, ``v^{(k)}``)
+    rather than powers; ``ambiguous_superscript``: base letters seen with index-like superscripts but without
+    the evidence either way (then such a formula is unchecked, never guessed).
+    """
+
+    superscript_index: frozenset[str] = frozenset()
+    ambiguous_superscript: frozenset[str] = frozenset()
+
+
+INDEX_SUPERSCRIPT = re.compile(r"\(?\s*(?:[tkijn]|\\tau)\s*(?:[+-]\s*\d+)?\s*\)?|\(\s*\d+\s*\)")
+
+
+def index_like(text: str) -> bool:
+    """Whether a superscript reads as a time index: t, k+1, (k), (t-1), (0) (a bare 2 is a power)."""
+    return INDEX_SUPERSCRIPT.fullmatch(text.replace(" ", "").strip("{}")) is not None
 
 
 class Unsupported(ValueError):
@@ -75,6 +117,7 @@ class Normalised:
     latex: str
     atoms: dict[str, Atom] = field(default_factory=dict)  # placeholder name -> atom
     functions: set[str] = field(default_factory=set)  # operator names used (E, sign, ...)
+    notation: Notation = field(default_factory=Notation)
 
 
 def tokenize(text: str) -> list[str]:
@@ -203,8 +246,23 @@ class _Rewriter:
                 self.next(skip_space=False)
                 group = self.read_group()
                 text = "".join(group).strip()
+                compact = text.replace(" ", "")
+                notation = self.shared.notation
                 if text in ("\\prime", "'", "\\prime\\prime"):
                     primes += text.count("prime") or 1
+                elif compact in TRANSPOSE:
+                    continue  # x^\top: see TRANSPOSE
+                elif compact in STAR_LABELS:
+                    labels.append(STAR_LABELS[compact])
+                elif not power and (compact.startswith("(") and index_like(compact) or base in notation.superscript_index
+                                    and (index_like(compact) or compact == "0")):
+                    # a time index written as a superscript: w^{t+1}, v^{(k)}, and v^0 for a sequence's start
+                    inner = [t for t in group if not t.isspace()]
+                    if inner and inner[0] == "(" and inner[-1] == ")":
+                        inner = inner[1:-1]
+                    indices.append(self.sub(inner))
+                elif base in notation.superscript_index or base in notation.ambiguous_superscript and index_like(compact):
+                    raise Unsupported("superscript may be a time index or a power")
                 elif re.fullmatch(r"\\text\w*|\\mathrm|[A-Z]", group[0] if group else "") and len(group) <= 4 and not power:
                     labels.append(_slug(group))
                 else:
@@ -320,7 +378,22 @@ class _Rewriter:
             elif tok in ("\\sum", "\\prod"):
                 out.append(self._big_operator(tok))
             elif tok == "^":
-                out.append("^{" + self._power(self.read_group()) + "}")
+                group = self.read_group()
+                if "".join(group).replace(" ", "") in TRANSPOSE:
+                    continue  # (x - y)^\top: see TRANSPOSE
+                out.append("^{" + self._power(group) + "}")
+            elif tok in ("\\underbrace", "\\overbrace"):
+                # the braced expression counts; its label (_{…} or ^{…}) is a comment
+                inner = self.read_group()
+                if self.peek() in ("_", "^"):
+                    self.next()
+                    self.read_group()
+                out.append("(" + self.sub(inner) + ")")
+            elif tok in ("\\underset", "\\overset"):
+                self.read_group()
+                out.append("(" + self.sub(self.read_group()) + ")")
+            elif tok in ("\\nabla", "\\partial"):
+                out.append(self._derivative_operator(tok))
             elif tok == "_":
                 raise Unsupported("subscript on a non-name")
             elif tok in FONT_STRIP:
@@ -363,7 +436,7 @@ class _Rewriter:
                 out.append("(" + self.sub(self.read_group()) + ")")
             elif tok == "}":
                 raise Unsupported("unmatched '}'")
-            elif tok in ("\\Delta", "\\delta") and self._name_follows():
+            elif tok == "\\Delta" and self._name_follows():
                 # \Delta w, \Delta\Phi: a change is one quantity, not Delta times w
                 nxt = self.next()
                 inner = self.read_group() if nxt in FONT_STRIP else [nxt]
@@ -392,6 +465,51 @@ class _Rewriter:
             else:
                 raise Unsupported(f"{tok!r}")
         return "".join(out)
+
+    def _derivative_operator(self, tok: str) -> str:
+        """``\\nabla L(w_t)``, ``\\nabla_\\theta L(\\theta)``, ``\\partial_w L``: the gradient of a named function.
+
+        The result is one quantity (``nabla_L`` applied to the arguments, or ``dL/dw`` for a partial), never
+        nabla times L: a gradient is an input of an update rule, as g_t is.
+        """
+        wrt, order = "", ""
+        start = self.pos
+        for _ in range(2):
+            nxt = self.peek(skip_space=False)
+            if nxt == "_":
+                self.next(skip_space=False)
+                wrt = _slug(self.read_group())
+            elif nxt == "^":
+                self.next(skip_space=False)
+                order = _slug(self.read_group())
+        nxt = self.peek()
+        operand = nxt is not None and (nxt in ("\\mathcal", "\\mathscr") or nxt in TEXT_CMDS or re.fullmatch(
+            r"[A-Za-z]", nxt) is not None or nxt.startswith("\\") and nxt[1:] in GREEK)
+        if not operand and tok == "\\nabla":
+            self.pos = start  # \nabla_t alone: the gradient at step t, a name with an index
+            return self.atom("nabla")
+        if nxt is None:
+            raise Unsupported(f"{tok} without an operand")
+        if nxt in ("\\mathcal", "\\mathscr"):
+            self.next()
+            name = "cal" + _slug(self.read_group())
+        elif nxt in TEXT_CMDS:
+            self.next()
+            name = _slug(self.read_group())
+        elif re.fullmatch(r"[A-Za-z]", nxt) or nxt.startswith("\\") and nxt[1:] in GREEK:
+            self.next()
+            name = _base_name(nxt)
+        else:
+            raise Unsupported(f"{tok} of an expression")
+        if order and order != "1":
+            raise Unsupported("higher derivative operator")
+        if tok == "\\partial":
+            if not wrt:
+                raise Unsupported("partial derivative without its variable")
+            key = f"d{name}/d{wrt}"
+        else:
+            key = f"nabla_{name}"
+        return self.atom(key, is_function=self.peek(skip_space=False) in ("(", "_", "\\left"))
 
     def _applied(self, starts: tuple[str, ...]) -> bool:
         """Whether the next token (no space) is one of ``starts``, with a bracket after any primes."""
@@ -433,6 +551,10 @@ class _Rewriter:
     def _function_or_atom(self, word: str, original: str, annotation: bool = False) -> str:
         if word in FUNCTION_WORDS and self._bracket_follows(self.pos):
             return self._apply(FUNCTION_WORDS[word])
+        if word not in FUNCTION_WORDS and re.fullmatch(r"[A-Za-z][A-Za-z0-9]+", original) and \
+                self.peek() == "(" and self.pos < len(self.toks) and not self.toks[self.pos].isspace():
+            # \text{Loss}(w, X, y), \mathrm{BatchNorm}(x): a named function of its arguments
+            return self.atom(original, is_function=True)
         if word in FUNCTION_WORDS and word not in ("e",):
             # an operator applied without brackets (\operatorname{Var} x): unsupported
             raise Unsupported(f"operator {original} without brackets")

@@ -18,14 +18,21 @@ from dataclasses import dataclass, field
 import sympy
 from sympy.core.function import AppliedUndef
 
-from .normalise import Normalised, TooLarge, Unsupported, normalise_side, placeholder_name, tokenize
+from .normalise import Normalised, Notation, TooLarge, Unsupported, clean_text, normalise_side, placeholder_name, tokenize
 
 MAX_FORMULA_CHARS = 4000
 MAX_SIDE_CHARS = 1200
 RELATIONS = {"=": "=", "\\neq": "!=", "\\ne": "!=", "\\approx": "~", "\\leq": "<=", "\\le": "<=", "\\geq": ">=",
              "\\ge": ">=", "<": "<", ">": ">", "\\to": "->", "\\rightarrow": "->", "\\sim": "~", "\\equiv": "==",
              "\\propto": "prop", "\\Rightarrow": "=>", "\\implies": "=>", "\\approxeq": "~", "\\simeq": "~",
-             "\\lt": "<", "\\gt": ">", "\\leqslant": "<=", "\\geqslant": ">="}
+             "\\lt": "<", "\\gt": ">", "\\leqslant": "<=", "\\geqslant": ">=",
+             # assignments (pseudo-code and definitions): "<-" = the left side takes the right side's value
+             "\\leftarrow": "<-", "\\gets": "<-", "\\coloneqq": "<-", "\\pluseq": "+=", "\\minuseq": "-="}
+# Assignment spellings rewritten to one token each before splitting (``:=`` would otherwise split at ``=``).
+_ASSIGNMENTS = ((re.compile(r"\\mathrel\{\+\}\s*=|(?<![\\{])\+\s*="), r" \\pluseq "),
+                (re.compile(r"\\mathrel\{-\}\s*=|(?<![\\{<>])-\s*="), r" \\minuseq "),
+                (re.compile(r":\s*=|\\mathrel\{:\}\s*=|\\colonequals|\\defeq|\\stackrel\{\\text\{def\}\}\{=\}"),
+                 r" \\coloneqq "))
 _UNSUPPORTED_ENVS = ("cases", "array", "matrix", "pmatrix", "bmatrix", "vmatrix", "tabular")
 
 
@@ -120,6 +127,8 @@ def precheck(latex: str) -> None:
 
 def _clean(latex: str) -> str:
     """Remove what carries no mathematics: tags, labels, inner environment markers, alignment marks."""
+    for pattern, replacement in _ASSIGNMENTS:
+        latex = pattern.sub(replacement, latex)
     text = re.sub(r"\\(tag\*?|label|eqref|ref)\{[^{}]*\}", " ", latex)
     text = re.sub(r"\\(begin|end)\{(aligned|split|gathered|alignedat)\}(\{[^{}]*\})?", " ", text)
     text = text.replace("&", " ")
@@ -261,8 +270,12 @@ def parse_side(latex: str, norm: Normalised) -> sympy.Basic:
     return _to_sympy(raw, norm)
 
 
-def parse_formula(latex: str) -> ParsedFormula:
-    """Pre-check, split and parse a whole formula; parse problems are recorded per side, never raised."""
+def parse_formula(latex: str, notation: Notation | None = None) -> ParsedFormula:
+    """Pre-check, split and parse a whole formula; parse problems are recorded per side, never raised.
+
+    ``notation`` is what the document model decided for the whole document (which superscripts are indices).
+    """
+    latex = clean_text(latex)
     try:
         precheck(latex)
     except Rejected as exc:
@@ -271,7 +284,7 @@ def parse_formula(latex: str) -> ParsedFormula:
         raw_statements = split_statements(latex)
     except Unsupported as exc:
         return ParsedFormula(statements=(), rejected="", atoms={"__unsupported__": str(exc)})
-    norm = Normalised(latex="")
+    norm = Normalised(latex="", notation=notation or Notation())
     statements = []
     for row, continued, sides, relations in raw_statements:
         parsed_sides = []
