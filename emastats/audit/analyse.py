@@ -45,7 +45,7 @@ OPERATORS = ("E", "Var", "Cov", "clip", "tr", "diag", "softmax", "relu")
 RUN_GAP_LINES = 14
 # Prose that introduces another form of a rule rather than the next line of a derivation.
 _NEW_DEFINITION = re.compile(r"\b(version|variant|alternative|another|instead|otherwise|other form|some slides|"
-                             r"some notes|written as)\b", re.I)
+                             r"some notes|written as)\b|\\item\b", re.I)  # \item: a list of alternatives
 UNKNOWN = "__unknown__"
 # Greek letters that name parameters (rates, decays): sigma, Sigma and Delta name derived quantities instead.
 _PARAMETER_LETTERS = GREEK - {"sigma", "Sigma", "delta", "Delta", "nabla", "ell", "Phi", "phi", "psi", "Psi"}  # a restatement this close to the previous display about the same quantity is a derivation step

@@ -34,7 +34,7 @@ UNICODE = {
     "…": "\\dots ", "⊤": "\\top ", "∞": "\\infty ", "α": "\\alpha ", "β": "\\beta ", "γ": "\\gamma ",
     "δ": "\\delta ", "ε": "\\epsilon ", "η": "\\eta ", "θ": "\\theta ", "λ": "\\lambda ", "μ": "\\mu ",
     "ρ": "\\rho ", "σ": "\\sigma ", "τ": "\\tau ", "ϕ": "\\phi ", "φ": "\\phi ", "ω": "\\omega ", "Σ": "\\Sigma ",
-    "Δ": "\\Delta ", "Θ": "\\Theta ", "ς": "\\varsigma ",
+    "Δ": "\\Delta ", "Θ": "\\Theta ", "ς": "\\varsigma ", "→": "\\to ", "⇒": "\\Rightarrow ", "\u200b": "",
 }
 # Index-free marks on a name: transposes are dropped (an identity of matrices holds for 1x1 ones, so dropping
 # them can hide an error but never make one), stars and daggers are labels (w^\star is the optimum, a name).
@@ -87,6 +87,9 @@ INDEX_SUPERSCRIPT = re.compile(r"\(?\s*(?:[tkijn]|\\tau)\s*(?:[+-]\s*\d+)?\s*\)?
 def index_like(text: str) -> bool:
     """Whether a superscript reads as a time index: t, k+1, (k), (t-1), (0) (a bare 2 is a power)."""
     return INDEX_SUPERSCRIPT.fullmatch(text.replace(" ", "").strip("{}")) is not None
+
+
+_MACRO_NAME = re.compile(r"\\[VM][A-Za-z]+")
 
 
 class Unsupported(ValueError):
@@ -446,6 +449,11 @@ class _Rewriter:
                 out.append(self.atom("sigmoid", is_function=True))
             elif tok.startswith("\\") and tok[1:] in GREEK:
                 out.append(self.atom(tok[1:]))
+            elif _MACRO_NAME.fullmatch(tok) and (len(tok[2:]) == 1 or tok[2:] in GREEK):
+                # \Vtheta, \Vg, \MW: the deep-learning book's vector and matrix macros, a bold letter
+                out.append(self.atom(tok[2:]))
+            elif tok == "\\E" and self._bracket_follows(self.pos):
+                out.append(self._apply("E"))
             elif re.fullmatch(r"[a-zA-Z]", tok):
                 word = self._word(tok)
                 if word is not None:

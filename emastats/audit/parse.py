@@ -27,6 +27,7 @@ RELATIONS = {"=": "=", "\\neq": "!=", "\\ne": "!=", "\\approx": "~", "\\leq": "<
              "\\propto": "prop", "\\Rightarrow": "=>", "\\implies": "=>", "\\approxeq": "~", "\\simeq": "~",
              "\\lt": "<", "\\gt": ">", "\\leqslant": "<=", "\\geqslant": ">=",
              # assignments (pseudo-code and definitions): "<-" = the left side takes the right side's value
+             "\\Leftrightarrow": "<=>", "\\iff": "<=>", "\\mapsto": "->",
              "\\leftarrow": "<-", "\\gets": "<-", "\\coloneqq": "<-", "\\pluseq": "+=", "\\minuseq": "-="}
 # Assignment spellings rewritten to one token each before splitting (``:=`` would otherwise split at ``=``).
 _ASSIGNMENTS = ((re.compile(r"\\mathrel\{\+\}\s*=|(?<![\\{])\+\s*="), r" \\pluseq "),
