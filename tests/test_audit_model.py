@@ -128,3 +128,16 @@ def test_show_model_prints_text_and_json(tmp_path, capsys):
     assert main(["audit", "--show-model", "--format", "json", str(note)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["documents"][0]["notation"]["superscript_index"] == ["x"]
+
+
+def test_variance_of_a_recurrence_is_run_and_named_moments_stand_for_themselves():
+    setup = [(r"m^{t+1} = \beta m^{t} + (1-\beta) g^{t}", 1, 1, True, ""), (r"m^{0} = 0", 2, 1, False, "Start from"),
+             (r"g^{k}", 3, 1, False, "Suppose the"), (r"\mu", 3, 1, False, "are independent with mean"),
+             (r"\sigma^2", 3, 1, False, "and variance")]
+    right = r"\operatorname{Var}(m^{t}) = (1-\beta)^2 \sum_{k=0}^{t-1} \beta^{2(t-1-k)} \sigma^2"
+    wrong = r"\operatorname{Var}(m^{t}) = (1-\beta)^2 \sum_{k=0}^{t-1} \beta^{t-1-k} \sigma^2"
+    assert not _run(setup + [(right, 9, 1, True, "")])
+    assert [f.code for f in _run(setup + [(wrong, 9, 1, True, "")])] == ["AUD012"]
+    assert not _run(setup + [(r"E[m^{t}] = (1 - \beta^{t}) \mu", 9, 1, False, "The mean is")])
+    assert [f.code for f in _run([(r"\operatorname{Var}(aX) = a \operatorname{Var}(X)", 1, 1, True, "")])] == ["AUD012"]
+    assert not _run([(r"\operatorname{Var}(aX) = a^2 \operatorname{Var}(X)", 1, 1, True, "")])

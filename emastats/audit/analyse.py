@@ -34,15 +34,17 @@ from .check_variance import expected_variance, variance_subject
 from .compare import Comparison, apply_assumptions, compare
 from .context import Context, Definition, atom_name, base_of, is_integer_name, referenced_functions
 from .normalise import GREEK
-from .expectation import closed, factor_between, moment
+from .expectation import closed, factor_between, moment, prose_moments, unroll, with_named_moments
+from .model import scan_atoms
 from .evaluate import Evaluator, Point, Undecidable, close, show
 from .findings import Finding, to_latex
-from .parse import ParsedFormula, Statement
+from .parse import ParsedFormula, Statement, parse_formula
 
 ASSIGNMENTS = ("<-", "+=", "-=")
 LOOP_COUNTER = "k"  # the index an assignment in a loop gets: x <- f(x) is x(k+1) = f(x(k))
 OPERATORS = ("E", "Var", "Cov", "clip", "tr", "diag", "softmax", "relu")
 RUN_GAP_LINES = 14
+RECENT_CHARS = 800
 # Prose that introduces another form of a rule rather than the next line of a derivation.
 _NEW_DEFINITION = re.compile(r"\b(version|variant|alternative|another|instead|otherwise|other form|some slides|"
                              r"some notes|written as)\b|\\item\b", re.I)  # \item: a list of alternatives
@@ -65,6 +67,7 @@ class RunState:
     scope: int = 0  # the document model's scope (section, algorithm block) of the last formula
     assigned: set[str] = field(default_factory=set)  # names assigned with <- in this scope: sequences over k
     independent: bool = False  # the scope's prose states independence (iid, uncorrelated)
+    recent_text: str = ""  # the last prose and formulas of this scope, for sentences that inline formulas cut
 
 
 @dataclass
@@ -400,10 +403,14 @@ class _Analysis:
             self.context.moments[(kind, name)] = rhs  # Var[g_b] = sigma^2: an assumption about every g_b
             self.tally.definitions += 1
             return True
-        expected = moment(kind, subject, self.context, self.run.independent)
+        context = with_named_moments(rhs, self.context)
+        definition = self.context.definitions.get(name) if name is not None else None
+        if definition is not None and definition.recursive and isinstance(subject, AppliedUndef):
+            return self.moment_of_recurrence(st, lhs, rhs, kind, subject, context)
+        expected = moment(kind, subject, context, self.run.independent)
         if expected is None:
             return False
-        result = compare(rhs, expected, self.context, seed=self.seed)
+        result = compare(rhs, expected, context, seed=self.seed)
         if result.verdict == "undecided":
             return False
         self.tally.decided += 1
@@ -418,6 +425,36 @@ class _Analysis:
                     evidence=f"at {_point(result)} the stated value is {result.lhs_value} and the derived one "
                              f"{result.rhs_value}",
                     suggestion=f"{to_latex(lhs)} = {to_latex(closed(expected))}")
+        return True
+
+    def moment_of_recurrence(self, st: Statement, lhs, rhs, kind: str, subject, context: Context) -> bool:
+        """``Var[m_t] = …`` for a recursively defined m: run the recurrence at t = 1..5 (a linear form of the
+        inputs at fixed steps) and compare the stated moment with the derived one at each t."""
+        index = [s for s in subject.free_symbols if is_integer_name(s.name)]
+        if len(index) != 1:
+            return False
+        (t,) = index
+        for t0 in range(1, 6):
+            unrolled = unroll(subject.xreplace({t: sympy.Integer(t0)}), context)
+            if unrolled is None:
+                return False
+            expected = moment(kind, unrolled, context, self.run.independent)
+            if expected is None:
+                return False
+            stated = rhs.xreplace({t: sympy.Integer(t0)})
+            result = compare(stated, expected, context, seed=self.seed)
+            if result.verdict == "undecided":
+                return False
+            if result.verdict == "fails":
+                self.tally.decided += 1
+                self.report(st, "AUD012", f"{to_latex(lhs)} does not follow from its recurrence and the moments "
+                                          f"stated in this section",
+                            evidence=f"at {t} = {t0}, {_point(result)}: the stated value is {result.lhs_value}, "
+                                     f"running the recurrence gives {result.rhs_value}",
+                            suggestion=f"at {t} = {t0}: {to_latex(lhs.xreplace({t: sympy.Integer(t0)}))} = "
+                                       f"{to_latex(closed(expected))}")
+                return True
+        self.count_holds()
         return True
 
     def claim(self, st: Statement, sides: list[sympy.Basic]) -> None:
@@ -570,8 +607,26 @@ class _Analysis:
             self.run.previous_display_end = -10**9
             self.run.assigned = set()
             self.run.independent = False
+            self.run.recent_text = ""
         if _INDEPENDENCE.search(self.info.prose_before):
             self.run.independent = True
+        # inline formulas cut a sentence into pieces: read the moments off the recent text with its formulas
+        recent = self.run.recent_text + self.info.prose_before
+        for kind, subject_latex, value_latex in prose_moments(recent):
+            self.prose_moment(kind, subject_latex, value_latex)
+        self.run.recent_text = (recent + "$" + _formula_text(self.parsed) + "$")[-RECENT_CHARS:]
+
+    def prose_moment(self, kind: str, subject_latex: str, value_latex: str) -> None:
+        """Record "the $g^k$ have variance $\\sigma^2$" as Var[g] = sigma^2 (a single name as subject only)."""
+        occurrences = scan_atoms(subject_latex)
+        if len(occurrences) != 1 or re.search(r"\\(hat|bar|tilde)", subject_latex):
+            return
+        parsed = parse_formula(value_latex)
+        if parsed.rejected or len(parsed.statements) != 1 or parsed.statements[0].relations:
+            return
+        value = parsed.statements[0].sides[0].expr
+        if value is not None:
+            self.context.moments.setdefault((kind, occurrences[0].base), value)
 
     def run_all(self) -> None:
         self.enter_scope()
@@ -645,6 +700,17 @@ def _with_named(expr: sympy.Basic) -> sympy.Basic:
 def _first_index(lhs: sympy.Basic) -> int:
     """For ``F(n)`` with a fixed n: the step index the recurrence would use (<= 0 means an initial value)."""
     return int(lhs.args[0]) if lhs.args and lhs.args[0].is_Integer else 1
+
+
+def _formula_text(parsed: ParsedFormula) -> str:
+    """A formula's LaTeX, rebuilt from its statements (sides joined by their relations)."""
+    rows = []
+    for st in parsed.statements:
+        parts = [st.sides[0].latex] if st.sides else []
+        for relation, side in zip(st.relations, st.sides[1:]):
+            parts += [relation, side.latex]
+        rows.append(" ".join(parts))
+    return " \\\\ ".join(rows)
 
 
 def _short_reason(problem: str) -> str:

@@ -14,6 +14,8 @@ these rules cover: ``None``, and the statement is left to the other checks.
 """
 from __future__ import annotations
 
+import re
+
 import sympy
 from sympy.core.function import AppliedUndef
 
@@ -80,6 +82,10 @@ def moment(kind: str, expr: sympy.Basic, context: Context, independent: bool) ->
     terms = _terms(_expand_definitions(expr, context), context)
     if terms is None:
         return None
+    merged: dict[tuple, sympy.Basic] = {}  # (1 - beta) g_0 expands to g_0 - beta g_0: one term, one weight
+    for coefficient, atom, limits in terms:
+        merged[(atom, limits)] = merged.get((atom, limits), sympy.Integer(0)) + coefficient
+    terms = [(c, atom, limits) for (atom, limits), c in merged.items()]
     random_terms = [t for t in terms if t[1] is not None]
     if not random_terms:
         return None  # nothing random: not a statement about moments
@@ -125,3 +131,79 @@ def factor_between(stated: sympy.Basic, expected: sympy.Basic) -> sympy.Basic | 
     if ratio.is_Add or ratio.atoms(sympy.Sum) or ratio == 1:
         return None
     return ratio
+
+
+def with_named_moments(expr: sympy.Basic, context: Context) -> Context:
+    """A context in which every ``Var[Y]`` / ``E[Y]`` that ``expr`` names stands for itself (Var(aX) = a Var(X))."""
+    found = {}
+    for f in expr.atoms(AppliedUndef):
+        kind = type(f).__name__
+        if kind in ("Var", "E") and len(f.args) == 1 and atom_name(f.args[0]) is not None:
+            key = (kind, atom_name(f.args[0]))
+            if key not in context.moments:
+                found[key] = f if isinstance(f.args[0], sympy.Symbol) else None
+    if not any(v is not None for v in found.values()):
+        return context
+    context = context.copy()
+    context.moments.update({k: v for k, v in found.items() if v is not None})
+    return context
+
+
+MAX_UNROLL_STEPS = 80
+
+
+def unroll(expr: sympy.Basic, context: Context) -> sympy.Basic | None:
+    """``expr`` with every recursively defined quantity at a fixed index replaced through its recurrence, down to
+    the stated initial values (a constant symbol ``m[0]`` where none was stated); None if it does not terminate."""
+    for _ in range(MAX_UNROLL_STEPS):
+        mapping = {}
+        for f in expr.atoms(AppliedUndef):
+            name = type(f).__name__
+            d = context.definitions.get(name)
+            if d is None or not d.recursive or len(f.args) != 1 or not f.args[0].is_Integer \
+                    or not isinstance(d.lhs, AppliedUndef) or len(d.lhs.args) != 1:
+                continue
+            n = int(f.args[0])
+            if (name, (n,)) in context.values:
+                mapping[f] = context.values[(name, (n,))]
+                continue
+            (arg,) = d.lhs.args
+            symbols = list(arg.free_symbols)
+            if len(symbols) != 1 or arg.coeff(symbols[0]) != 1:
+                return None
+            shift = sympy.expand(arg - symbols[0])
+            if not shift.is_Integer:
+                return None
+            if n - int(shift) < 0 or n <= 0:
+                mapping[f] = sympy.Symbol(f"{name}[{n}]")  # an unstated initial value: a constant
+            else:
+                mapping[f] = d.rhs.xreplace({symbols[0]: sympy.Integer(n - int(shift))})
+        if not mapping:
+            return expr
+        expr = expr.xreplace(mapping)
+    return None
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
+_MOMENT_WORDS = re.compile(r"\b(mean|expectation|expected value|variance)\s*(?:of\s+)?\$([^$]{1,80})\$", re.I)
+
+
+def prose_moments(prose: str) -> list[tuple[str, str, str]]:
+    """(kind, subject LaTeX, value LaTeX) for "the $g_i$ are iid with mean $\\mu$ and variance $\\sigma^2$".
+
+    The subject is the last formula without a relation before the moment words; only a sentence that names it
+    and gives the value as a formula counts (prose is read, never guessed from).
+    """
+    found = []
+    for sentence in _SENTENCE_END.split(prose):
+        moments = list(_MOMENT_WORDS.finditer(sentence))
+        if not moments:
+            continue
+        names = [m for m in re.finditer(r"\$([^$]{1,200})\$", sentence[:moments[0].start()])
+                 if not re.search(r"[=<>]|\\(le|ge|in|sim)\b", m.group(1))]
+        if not names:
+            continue
+        for m in moments:
+            kind = "Var" if m.group(1).lower() == "variance" else "E"
+            found.append((kind, names[-1].group(1), m.group(2)))
+    return found
