@@ -178,6 +178,14 @@ class _Analysis:
         self.tally.unparsed += 1
         self.tally.reasons["unread notation: " + _short_reason(reason)] += 1
 
+    def instantiation(self, a: sympy.Basic, b: sympy.Basic) -> bool:
+        """``1 - \\beta^t = 1 - 0.98^2``: one side symbolic, the other a number, the values not stated as formulas."""
+        a, b = (apply_assumptions(x, self.assumptions()) for x in (a, b))
+        if _is_number(a) == _is_number(b):
+            return False
+        symbolic = b if _is_number(a) else a
+        return not _all_known(symbolic, self.context)
+
     def count_holds(self) -> None:
         """Tally one decided check that holds."""
         self.tally.decided += 1
@@ -239,6 +247,9 @@ class _Analysis:
                     x.is_Integer for x in a.args) else (atom_name(a), ())
                 self.context.values.setdefault(key, b)
                 self.tally.definitions += 1
+                continue
+            if self.instantiation(a, b):
+                self.unchecked("values substituted that the notes did not state as formulas")
                 continue
             result = self.cmp(a, b)
             if result.verdict == "holds":
@@ -460,6 +471,10 @@ class _Analysis:
     def claim(self, st: Statement, sides: list[sympy.Basic]) -> None:
         """``f(x) = g(x)`` with a non-atomic left side: an identity, unless the prose calls it a condition."""
         a, b = sides[0], sides[1]
+        if self.instantiation(a, b):
+            self.unchecked("values substituted that the notes did not state as formulas")
+            self.chain_steps(st, sides, 1)
+            return
         result = self.cmp(a, b)
         if result.verdict == "holds":
             self.count_holds()

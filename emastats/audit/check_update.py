@@ -79,6 +79,27 @@ def _fix_exponents(defn: Definition) -> sympy.Basic | None:
     return None if fixed == defn.rhs else fixed
 
 
+def _zero_from_index_convention(defn: Definition, context: Context, seed: int) -> bool:
+    """Whether the first-step zero comes only from another non-recursive indexed quantity read at index 0.
+
+    ``\\theta_{t+1} = \\theta_t - \\eta \\hat m_t / …`` with ``\\hat m_t = m_t / (1 - \\beta^t)`` reads
+    ``\\hat m_0`` only if t starts at 0; notes that start t at 1 are right. Which is meant is not stated, so the
+    check abstains: with those quantities left free the definition must still divide by zero to be reported.
+    """
+    own = context.copy()
+    own.definitions = {n: d for n, d in context.definitions.items()
+                       if n == defn.name or d.recursive or not isinstance(d.lhs, AppliedUndef)}
+    if len(own.definitions) == len(context.definitions):
+        return False
+    try:
+        _value_at(own, defn.name, 1, G1, SMALL_EPSILON, seed)
+    except ZeroDivisionError:
+        return False
+    except (Undecidable, ValueError, TypeError, OverflowError):
+        return False
+    return True
+
+
 def check_definition(defn: Definition, context: Context, where: Where, seed: int = 0) -> list[Finding]:
     """Findings about a just-stated indexed definition (see the module docstring)."""
     if _index_symbol(defn) is None:
@@ -88,7 +109,7 @@ def check_definition(defn: Definition, context: Context, where: Where, seed: int
     try:
         _value_at(context, defn.name, 1, G1, SMALL_EPSILON, seed)
     except ZeroDivisionError:
-        if not (_states_read(defn, context) & context.faulty):
+        if not (_states_read(defn, context) & context.faulty) and not _zero_from_index_convention(defn, context, seed):
             fixed = _fix_exponents(defn)
             findings.append(Finding(
                 where.line, where.end_line, "AUD003",
@@ -196,7 +217,16 @@ def _degree(context: Context, name: str, n: int, seed: int, minus_previous: bool
         if minus_previous:
             a -= _value_at(context, name, n - 1, G1, Fraction(0), seed)
             b -= _value_at(context, name, n - 1, G2, Fraction(0), seed)
-    except (Undecidable, ZeroDivisionError, ValueError, TypeError):
+    except ZeroDivisionError:
+        if not minus_previous:
+            return None
+        try:  # the step from w_{n-1} = 0, as for the sign: a zero at an earlier step must not hide the scaling
+            start = {(name, (n - 1,)): mpmath.mpf(0)}
+            a = _value_at(context, name, n, G1, Fraction(0), seed, start)
+            b = _value_at(context, name, n, G2, Fraction(0), seed, start)
+        except (Undecidable, ZeroDivisionError, ValueError, TypeError):
+            return None
+    except (Undecidable, ValueError, TypeError):
         return None
     if a == 0 or b == 0 or (a > 0) != (b > 0):
         return None

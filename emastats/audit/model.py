@@ -274,7 +274,32 @@ def infer_notation(formulas: list[tuple[str, int]]) -> Notation:
             index.add(base)
         elif latin and base not in power_evidence | bare and base not in _INDEX_LETTERS:
             ambiguous.add(base)
-    return Notation(frozenset(index), frozenset(ambiguous))
+    functions = set()
+    for latex, _ in formulas:
+        functions |= _defined_functions(latex)
+    return Notation(frozenset(index), frozenset(ambiguous), frozenset(functions - {"e", "E"}))
+
+
+_FUNCTION_LHS = re.compile(r"(\\?[A-Za-z]+)(_(\{[^{}]*\}|[A-Za-z0-9]))?\(((\\?[A-Za-z]+(_(\{[^{}]*\}|\w))?,?)+)\)")
+
+
+def _defined_functions(latex: str) -> set[str]:
+    """Names defined as functions on a left side: ``f(x) = …``, ``f_i(w) := …``, ``\\ell(w, b) = …``."""
+    found = set()
+    for row in re.split(r"\\\\", clean_text(latex)):
+        tokens = tokenize(row.replace("&", " "))
+        depth = 0
+        for k, t in enumerate(tokens):
+            depth += t in ("{", "(", "[") or -(t in ("}", ")", "]"))
+            if t in _ASSIGN_TOKENS and depth == 0:
+                lhs = "".join(tokens[:k]).replace(" ", "")
+                m = _FUNCTION_LHS.fullmatch(lhs)
+                args = set(re.findall(r"\\?[A-Za-z]+", m.group(4))) if m else set()
+                if m and (m.group(1).lstrip("\\") in GREEK or len(m.group(1)) == 1) and \
+                        not args <= _INDEX_LETTERS | {"\\tau"}:  # v(t) = …: a sequence, not a function
+                    found.add(m.group(1).lstrip("\\"))
+                break
+    return found
 
 
 # -- roles --------------------------------------------------------------------------------------------------
@@ -296,7 +321,7 @@ def _role_of(occurrences: list[_Occurrence], notation: Notation, operators: set[
         return "sequence", ", ".join(sorted(positions))
     if base in notation.ambiguous_superscript:
         return "unknown", ""
-    if any(o.applied for o in occurrences) and (base.isupper() or base in ("f", "h", "ell")):
+    if any(o.applied for o in occurrences) and (base.isupper() or base in notation.functions):
         return "function", ""
     if base in constants:
         return "constant", ""

@@ -79,6 +79,7 @@ class Notation:
 
     superscript_index: frozenset[str] = frozenset()
     ambiguous_superscript: frozenset[str] = frozenset()
+    functions: frozenset[str] = frozenset()  # bases defined as functions, f(x) = … (then f(y) is f applied to y)
 
 
 INDEX_SUPERSCRIPT = re.compile(r"\(?\s*(?:[tkijn]|\\tau)\s*(?:[+-]\s*\d+)?\s*\)?|\(\s*\d+\s*\)")
@@ -284,7 +285,7 @@ class _Rewriter:
         atom = Atom(key=key, display=display or key, base=base, decoration=decoration, label=label, primes=primes,
                     is_function=is_function)
         text = self._register(atom)
-        if is_function and self.peek() == "(":
+        if (is_function or base in self.shared.notation.functions) and self.peek() == "(":
             self.next()
             inner = self.read_bracketed("(")
             indices += [self.sub(part) for part in _split_top(inner, {","})]
