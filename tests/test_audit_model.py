@@ -141,3 +141,26 @@ def test_variance_of_a_recurrence_is_run_and_named_moments_stand_for_themselves(
     assert not _run(setup + [(r"E[m^{t}] = (1 - \beta^{t}) \mu", 9, 1, False, "The mean is")])
     assert [f.code for f in _run([(r"\operatorname{Var}(aX) = a \operatorname{Var}(X)", 1, 1, True, "")])] == ["AUD012"]
     assert not _run([(r"\operatorname{Var}(aX) = a^2 \operatorname{Var}(X)", 1, 1, True, "")])
+
+
+def test_derivatives_of_defined_functions_are_checked_by_sympy():
+    loss = (r"L(w) = \frac{1}{2} (w - c)^2 + \lambda w^2", 1, 1, True, "")
+    assert not _run([loss, (r"\nabla L(w) = w - c + 2 \lambda w", 2, 1, True, "")])
+    found = _run([loss, (r"\nabla L(w) = w - c + \lambda w", 2, 1, True, "")])
+    assert [f.code for f in found] == ["AUD013"] and "line 1" in found[0].message
+    cubic = (r"f(x) = x^3 + 2x", 1, 1, True, "")
+    assert not _run([cubic, (r"f'(x) = 3x^2 + 2", 2, 1, True, "")])
+    assert [f.code for f in _run([cubic, (r"\frac{df}{dx} = 3 x^2 + 2 x", 2, 1, True, "")])] == ["AUD013"]
+
+
+def test_abstentions_instantiation_and_index_convention():
+    # 1 - beta^t = 1 - 0.98^2: values substituted that no formula stated
+    assert not _run([(r"1 - \beta^{t} = 1 - 0.98^{2} = 0.0396", 1, 1, False, "when")])
+    # theta_{t+1} reads \hat m_t: a zero at t = 0 only if t starts at 0, which the notes do not say
+    adam = [(r"m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t", 1, 1, True, ""),
+            (r"v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2", 2, 1, True, ""),
+            (r"\hat{m}_t = \frac{m_t}{1-\beta_1^t}", 3, 1, True, ""), (r"\hat{v}_t = \frac{v_t}{1-\beta_2^t}", 4, 1, True, "")]
+    right = _run(adam + [(r"\theta_{t+1} = \theta_t - \eta \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon}", 5, 1, True, "")])
+    assert not [f for f in right if f.severity == "error"]
+    wrong = _run(adam + [(r"\theta_{t+1} = \theta_t - \eta \frac{\hat{m}_t}{\hat{v}_t + \epsilon}", 5, 1, True, "")])
+    assert [f.code for f in wrong if f.severity == "error"] == ["AUD006"]

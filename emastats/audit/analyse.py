@@ -34,6 +34,7 @@ from .check_variance import expected_variance, variance_subject
 from .compare import Comparison, apply_assumptions, compare
 from .context import Context, Definition, atom_name, base_of, is_integer_name, referenced_functions
 from .normalise import GREEK
+from .derivatives import derivative_of
 from .expectation import closed, factor_between, moment, prose_moments, unroll, with_named_moments
 from .model import scan_atoms
 from .evaluate import Evaluator, Point, Undecidable, close, show
@@ -291,6 +292,8 @@ class _Analysis:
                 atom_name(sides[0]) is None or len(sides) > 2):
             self.numeric(st, sides, latex)
             return sides[-1]
+        if self.derivative_statement(st, sides):
+            return sides[-1]
         if len(sides) == 2 and self.moment_statement(st, sides[0], sides[1]):
             return sides[-1]
         if len(sides) == 2 and self.variance(st, sides[0], sides[1]):
@@ -397,6 +400,32 @@ class _Analysis:
                     evidence=f"at {_point(result)} the stated variance is {result.lhs_value}, the sum of squared "
                              f"weights times the variances gives {result.rhs_value}",
                     suggestion=f"{to_latex(lhs)} = {to_latex(expected)}")
+        return True
+
+    def derivative_statement(self, st: Statement, sides: list[sympy.Basic]) -> bool:
+        """``f'(x) = …`` for an f the notes defined: every side must equal sympy's derivative of that definition."""
+        derivative = derivative_of(sides[0], self.context)
+        if derivative is None:
+            return False
+        try:
+            expected = derivative.expected()
+        except (TypeError, ValueError, AttributeError, NotImplementedError):
+            return False
+        source = derivative.definition
+        for side in sides[1:]:
+            result = self.cmp(expected, side)
+            if result.verdict == "holds":
+                self.count_holds()
+            elif result.verdict == "fails":
+                self.tally.decided += 1
+                self.report(st, "AUD013", f"{to_latex(sides[0])} is not the derivative of "
+                                          f"{to_latex(source.lhs)} = {to_latex(source.rhs)} (line {source.line})",
+                            evidence=f"at {_point(result)}: the derivative is {result.lhs_value}, this side is "
+                                     f"{result.rhs_value}",
+                            suggestion=f"{to_latex(sides[0])} = {to_latex(expected)}")
+                return True
+            else:
+                self.unchecked("derivative not evaluable")
         return True
 
     def moment_statement(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> bool:

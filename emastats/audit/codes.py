@@ -61,6 +61,11 @@ _CODES = (
          "= c_0 + sum c_i E[Y_i] and, for independent Y_i (stated in the prose), Var[sum c_i Y_i] = "
          "sum c_i^2 Var[Y_i]. The evidence is a point where the two differ; the message names the factor "
          "between them when it is one term (a missing square, a missing 1/B)."),
+    Code("AUD013", "error", "derivative of a defined function is wrong",
+         "The notes define a function (f(x) = ..., a loss L(w) = ...) and later state its derivative (f'(x), "
+         "df/dx, \\partial_x f, \\nabla f(x)). The stated derivative is compared with sympy's derivative of that "
+         "definition at random points; the message names the line of the definition and the evidence gives "
+         "the point."),
     Code("AUD101", "note", "epsilon convention",
          "epsilon is added inside the square root; PyTorch's Adam/RMSProp and optax add it outside "
          "(sqrt(v) + epsilon). Both are used; they differ when v is comparable to epsilon^2."),

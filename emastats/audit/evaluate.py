@@ -227,6 +227,14 @@ class Evaluator:
         args = tuple(self.value(a, env) for a in e.args)
         if name in ("E", "Var", "Cov", "clip", "tr", "diag", "softmax", "relu"):
             return self._opaque(name, e, env, args)
+        definition = self.context.definitions.get(name)
+        if _is_function_definition(definition, len(args)) and (name, "call") not in self.active:
+            # f(x) = x^2 + 3x stated: f applied to any value is its right side there
+            self.active.add((name, "call"))
+            try:
+                return self.value(definition.rhs, dict(zip(definition.lhs.args, args)))
+            finally:
+                self.active.discard((name, "call"))
         try:
             int_args = tuple(self._integer(a) for a in args)
         except Undecidable:  # T(eta): a function of a real argument, not an index
@@ -293,6 +301,13 @@ class Evaluator:
         if self.dry is not None and n and n[0] <= 0 and not is_gradient(name):
             return mpmath.mpf(0)
         return _mp(self.point.value_of(f"{name}{list(n)}"))
+
+
+def _is_function_definition(definition: Definition | None, arity: int) -> bool:
+    """A non-recursive definition of a function of real arguments (f(x) = …, not w_{t+1} = …)."""
+    return (definition is not None and not definition.recursive and isinstance(definition.lhs, AppliedUndef)
+            and len(definition.lhs.args) == arity and all(
+                isinstance(a, sympy.Symbol) and not is_integer_name(a.name) for a in definition.lhs.args))
 
 
 def close(a, b) -> bool:
