@@ -34,6 +34,9 @@ _TEX_SECTION = re.compile(r"\\(chapter|section)\*?\{([^{}]*)\}")
 _ALGORITHM_BEGIN = re.compile(r"\\begin\{(algorithm|algorithmic|algorithm2e)\*?\}")
 _ALGORITHM_END = re.compile(r"\\end\{(algorithm|algorithmic|algorithm2e)\*?\}")
 _MD_ALGORITHM = re.compile(r"^\s*(\*\*|__)?\s*(Algorithm|Pseudo-?code)\b", re.I)
+# "**Problem 3.** …", "Exercise 2:" opening a paragraph: a new problem, so a new scope (Solution continues it)
+_MD_PROBLEM = re.compile(r"^\s*(\*\*|__)?\s*((Problem|Exercise|Question|Example|Theorem|Lemma|Proposition|Definition)"
+                         r"\s+\d+(\.\d+)?)\b", re.I)
 _CONTINUATION = re.compile(r"^[\W\d.]*(solution|proof|answer|hint|remark|note|example|derivation)s?\b", re.I)
 _NUMBER = re.compile(r"^[\W]*(\d+)(?:\.\d+)*\b")
 _SINGLE_NAME = re.compile(r"(\\(hat|bar|tilde|widehat|mathbf|boldsymbol|bm|vec)\{?)?\\?[A-Za-z]+\}?\^(\{[^{}]*\}|\S)")
@@ -115,6 +118,10 @@ def find_scopes(text: str, kind: str) -> list[Scope]:
         tex = _TEX_SECTION.search(line)
         if tex:
             title = tex.group(2)
+        problem = _MD_PROBLEM.match(line) if kind in ("md", "txt") and title is None else None
+        if problem:
+            scopes.append(Scope(len(scopes), "section", problem.group(2)[:80], number))
+            continue
         if _ALGORITHM_BEGIN.search(line) or (kind in ("md", "txt") and title is None and _MD_ALGORITHM.match(line)):
             section_before_algorithm = section_before_algorithm or scopes[-1]
             scopes.append(Scope(len(scopes), "algorithm", line.strip()[:60], number))

@@ -267,7 +267,8 @@ class _Rewriter:
                     indices.append(self.sub(inner))
                 elif base in notation.superscript_index or base in notation.ambiguous_superscript and index_like(compact):
                     raise Unsupported("superscript may be a time index or a power")
-                elif re.fullmatch(r"\\text\w*|\\mathrm|[A-Z]", group[0] if group else "") and len(group) <= 4 and not power:
+                elif (group and group[0] in TEXT_CMDS or re.fullmatch(r"[A-Z]", group[0] if group else "")
+                      and len(group) <= 4) and not power:
                     labels.append(_slug(group))
                 else:
                     if power:
@@ -285,10 +286,12 @@ class _Rewriter:
         atom = Atom(key=key, display=display or key, base=base, decoration=decoration, label=label, primes=primes,
                     is_function=is_function)
         text = self._register(atom)
+        if self.peek() == "(" and self._tuple_follows():
+            is_function = True  # f(x, y), f(x; \theta): a name applied to a tuple is a function, never a product
         if (is_function or base in self.shared.notation.functions) and self.peek() == "(":
             self.next()
             inner = self.read_bracketed("(")
-            indices += [self.sub(part) for part in _split_top(inner, {","})]
+            indices += [self.sub(part) for part in _split_top(inner, {",", ";"})]
         if indices:
             text += "(" + ", ".join(indices) + ")"
         if power:
@@ -430,14 +433,25 @@ class _Rewriter:
                 out.append("\\infty ")
             elif tok in ("|", "\\vert", "\\lvert", "\\rvert", "\\|", "\\Vert", "\\lVert", "\\rVert"):
                 out.append("|")
+                if self.peek(skip_space=False) == "_" and self._norm_subscript():
+                    pass  # \|x\|_2: the Euclidean norm, |x| for the scalars the audit evaluates
             elif tok in ("(", "[", "\\lbrack", "\\{"):
                 inner = self.read_bracketed(tok)
-                out.append("(" + self.sub(inner) + ")")
+                if out and out[-1].strip() in ("\\max", "\\min"):  # \max(a, b): the arguments of max
+                    out.append("(" + ", ".join(self.sub(part) for part in _split_top(inner, {","})) + ")")
+                else:
+                    out.append("(" + self.sub(inner) + ")")
             elif tok in (")", "]", "\\}", "\\rbrack", "\\rangle"):
                 raise Unsupported(f"unmatched {tok!r}")
             elif tok == "{":
                 self.pos -= 1
-                out.append("(" + self.sub(self.read_group()) + ")")
+                group = self.read_group()
+                names = [t for t in group if not t.isspace()]
+                if self.peek(skip_space=False) in ("_", "^") and len(names) == 1 and (
+                        re.fullmatch(r"[A-Za-z]", names[0]) or names[0][1:] in GREEK or _MACRO_NAME.fullmatch(names[0])):
+                    self.toks[self.pos:self.pos] = names  # {\Vg}_{t}: the braces only group the name
+                else:
+                    out.append("(" + self.sub(group) + ")")
             elif tok == "}":
                 raise Unsupported("unmatched '}'")
             elif tok == "\\Delta" and self._name_follows():
@@ -519,6 +533,33 @@ class _Rewriter:
         else:
             key = f"nabla_{name}"
         return self.atom(key, is_function=self.peek(skip_space=False) in ("(", "_", "\\left"))
+
+    def _tuple_follows(self) -> bool:
+        """Whether the next bracket holds a top-level comma or semicolon (a tuple of arguments)."""
+        p = self.pos
+        while p < len(self.toks) and self.toks[p].isspace():
+            p += 1
+        depth = 0
+        for q in range(p, len(self.toks)):
+            t = self.toks[q]
+            if t in ("(", "[", "{", "\\{"):
+                depth += 1
+            elif t in (")", "]", "}", "\\}"):
+                depth -= 1
+                if depth == 0:
+                    return False
+            elif t in (",", ";") and depth == 1:
+                return True
+        return False
+
+    def _norm_subscript(self) -> bool:
+        """Consume ``_2`` / ``_{2}`` after a norm bar; False (nothing consumed) for another subscript."""
+        save = self.pos
+        self.next(skip_space=False)
+        if "".join(self.read_group()).strip() in ("2",):
+            return True
+        self.pos = save
+        return False
 
     def _applied(self, starts: tuple[str, ...]) -> bool:
         """Whether the next token (no space) is one of ``starts``, with a bracket after any primes."""

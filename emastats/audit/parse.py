@@ -203,6 +203,8 @@ def _to_sympy(expr: sympy.Basic, norm: Normalised) -> sympy.Basic:
         name = type(node).__name__
         if name in by_name:
             return sympy.Function(by_name[name].key)(*node.args)
+        if name in ("max", "min") and node.args:  # \max(a, b) as the parser builds it
+            return (sympy.Max if name == "max" else sympy.Min)(*node.args)
         m = re.fullmatch(r"F_\{([A-Za-z]+)\}", name)
         if m:
             op = m.group(1)
