@@ -99,6 +99,7 @@ class FormulaInfo:
     display: bool
     prose_before: str
     scope: int = 0  # which section or algorithm block the formula is in (``model.build_model``)
+    scope_kind: str = ""  # "algorithm" for a pseudo-code block: its inline formulas are its statements
 
 
 def _names(expr: sympy.Basic) -> set[str]:
@@ -523,12 +524,14 @@ class _Analysis:
         is_function = isinstance(lhs, AppliedUndef)
         recursive = name in referenced_functions(rhs) if is_function else name in {s.name for s in rhs.free_symbols}
         fixed_index = is_function and all(a.is_Integer for a in lhs.args)
-        if not self.info.display and not self.assigning:
+        if not self.info.display and not self.assigning and self.info.scope_kind != "algorithm":
             # inline: an assumption for the next display formula; an initial value x_0 = c stays
             self.run.assumptions.append((lhs, rhs))
             if fixed_index and _is_number(rhs):
                 self.context.values[(name, tuple(int(a) for a in lhs.args))] = rhs
-            elif not _is_number(rhs) and name not in self.context.definitions and not recursive:
+            elif not _is_number(rhs) and not recursive and (
+                    name not in self.context.definitions or self.context.definitions[name].scope != self.info.scope
+                    and atom_name(rhs) is None):  # (g_mb = g_fb: an identification assumed here, not a definition)
                 # "with $r = u/2 + v/2$": a definition in prose stays (a value like $\epsilon = 0$ does not)
                 self.context.definitions[name] = Definition(name, lhs, rhs, self.where(st).line, False, self.info.scope)
             self.tally.definitions += 1

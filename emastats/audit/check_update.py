@@ -281,6 +281,15 @@ def _epsilon_inside_root(expr: sympy.Basic) -> bool:
     return False
 
 
+def _read_from(defn: Definition, context: Context, states: set[str]) -> str:
+    """The other lines the step is built from (a direction or velocity defined elsewhere), for the evidence."""
+    lines = sorted({(d.line, to_latex(d.lhs)) for n in states if (d := context.definitions.get(n)) is not None
+                    and d.line != defn.line and not is_gradient(n)})
+    if not lines:
+        return ""
+    return "; the step reads " + ", ".join(f"{name} (line {line})" for line, name in lines[:3])
+
+
 def _even_in_gradient(defn: Definition, context: Context, seed: int) -> bool:
     """Whether the first step from zero is the same for gradients +g and -g (a descent step is odd in g)."""
     previous = {(defn.name, (0,)): mpmath.mpf(0)}
@@ -331,7 +340,8 @@ def _check_parameter_update(defn: Definition, context: Context, where: Where, se
                      any(moment_order(n) == 2 for n in states),
                      any(n.endswith("^") or "^_" in n for n in states), velocity)
     form_text = f" ({form.name} form; catalogue {', '.join(form.claim_ids)})" if form else ""
-    if len(steps) >= 2 and all(step > 0 for step in steps):
+    moving = [step for step in steps if step != 0]  # (a state still at zero makes the first steps zero)
+    if len(moving) >= 2 and all(step > 0 for step in moving):
         index = _index_symbol(defn)
         flipped = 2 * previous - defn.rhs
         findings.append(Finding(
@@ -340,7 +350,7 @@ def _check_parameter_update(defn: Definition, context: Context, where: Where, se
             f"{form_text}",
             evidence=f"from zero states with a constant gradient g = {G1} > 0 the first steps change "
                      f"{to_latex(sympy.Function(defn.name)(index))} by "
-                     + ", ".join("+" + show(s) for s in steps),
+                     + ", ".join("+" + show(s) for s in moving) + _read_from(defn, context, referenced_functions(defn.rhs) - {defn.name}),
             suggestion=f"{shown} = {to_latex(flipped)}"))
     if degree is not None and abs(degree - 1) > 0.05 and abs(degree) > 0.05:
         findings.append(Finding(

@@ -139,7 +139,7 @@ def audit_text(text: str, kind: str, path: str, worker: Worker, seed: int = 0) -
                                     f"{len(formulas) - number} formulas from here on not checked: {why}"))
             break
         info = FormulaInfo(formula.line, formula.end_line, formula.display, formula.prose_before,
-                           model.scope_of(formula.line))
+                           model.scope_of(formula.line), model.kind_of(formula.line))
         result = worker.call(session_formula, formula.latex, info, timeout=FORMULA_SECONDS)
         if not result.ok:
             timeouts += 1

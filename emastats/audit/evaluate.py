@@ -244,8 +244,9 @@ class Evaluator:
             return self._evaluate_override(key)
         if key in self.cache:
             return self.cache[key]
-        if self.dry is not None and self.dry.is_input(name):
-            return _mp(self.dry.gradient)
+        if self.dry is not None and self.dry.is_input(name) and not (
+                key in self.context.values and int_args and int_args[0] <= 0):
+            return _mp(self.dry.gradient)  # (a stated initial value, g_0 = 0, is kept: it is what the notes run)
         if self.dry is not None and is_epsilon(name):
             return _mp(self.dry.epsilon)
         if key in self.active:

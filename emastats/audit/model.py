@@ -87,6 +87,11 @@ class DocumentModel:
         i = bisect_right(self.scope_lines, line) - 1
         return self.scopes[max(i, 0)].number
 
+    def kind_of(self, line: int) -> str:
+        """The kind of the scope a line is in: "document", "section" or "algorithm"."""
+        i = bisect_right(self.scope_lines, line) - 1
+        return self.scopes[max(i, 0)].kind
+
     def to_dict(self) -> dict:
         return {
             "notation": {"superscript_index": sorted(self.notation.superscript_index),
