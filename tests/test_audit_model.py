@@ -164,3 +164,14 @@ def test_abstentions_instantiation_and_index_convention():
     assert not [f for f in right if f.severity == "error"]
     wrong = _run(adam + [(r"\theta_{t+1} = \theta_t - \eta \frac{\hat{m}_t}{\hat{v}_t + \epsilon}", 5, 1, True, "")])
     assert [f.code for f in wrong if f.severity == "error"] == ["AUD006"]
+
+
+def test_equivalent_equation_rows_must_differ_by_a_constant_factor():
+    definition = (r"{\bf r}^{k} = {\bf b} - A{\bf p}^{k}", 1, 1, True, "")
+    step = (r"{\bf p}^{k+1} = {\bf p}^{k} + \alpha {\bf r}^{k}", 2, 1, True, "")
+    rows = [r"{\bf r}^{k+1} \cdot {\bf r}^{k} = 0", r"\Leftrightarrow ({\bf b} - A({\bf p}^{k} + \alpha {\bf r}^{k})) \cdot {\bf r}^{k} = 0"]
+    right = rows + [r"\Leftrightarrow ({\bf r}^{k} - \alpha A {\bf r}^{k}) \cdot {\bf r}^{k} = 0"]
+    wrong = rows + [r"\Leftrightarrow ({\bf r}^{k} + \alpha A {\bf r}^{k}) \cdot {\bf r}^{k} = 0"]
+    assert not _run([definition, step, (" \\\\\n".join(right), 3, 1, True, "requires that")])
+    found = _run([definition, step, (" \\\\\n".join(wrong), 3, 1, True, "requires that")])
+    assert [(f.code, f.line) for f in found if f.severity == "error"] == [("AUD001", 5)]

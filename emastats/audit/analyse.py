@@ -32,7 +32,8 @@ from .canonical import NAMED
 from .check_update import Where, check_definition
 from .check_variance import expected_variance, variance_subject
 from .compare import Comparison, apply_assumptions, compare
-from .context import Context, Definition, atom_name, base_of, is_integer_name, referenced_functions
+from .context import (Context, Definition, atom_name, base_of, integer_symbols, is_integer_name,
+                      referenced_functions)
 from .normalise import GREEK
 from .derivatives import derivative_of
 from .expectation import closed, factor_between, moment, prose_moments, unroll, with_named_moments
@@ -160,6 +161,7 @@ class _Analysis:
         self.display_names: set[str] = set()
         self.forms: dict[str, tuple[sympy.Basic, sympy.Basic]] = {}
         self.assigning = False  # the statement being analysed is an assignment (<-, :=, +=)
+        self.previous_equation: sympy.Basic | None = None  # lhs - rhs of the row before, for rows written "<=> …"
 
     def where(self, st: Statement) -> Where:
         line = self.info.line + st.row
@@ -279,6 +281,11 @@ class _Analysis:
             self.unparsed(next((s.problem for s in st.sides if s.expr is None), "side not parsed"))
             return sides[-1]
         relations = st.relations
+        if st.continued and relations in (("<=>", "="),):
+            self.equivalence_row(st, sides[1], sides[2])
+            return sides[-1]
+        if not st.continued and relations == ("=",):
+            self.previous_equation = sides[0] - sides[1]  # the start of a chain of equivalent equations
         self.assigning = bool(relations) and relations[0] in ASSIGNMENTS
         if self.assigning:
             if len(sides) != 2 or atom_name(sides[0]) is None:
@@ -428,6 +435,50 @@ class _Analysis:
             else:
                 self.unchecked("derivative not evaluable")
         return True
+
+    def equivalence_row(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> None:
+        """``\\Leftrightarrow a = b`` after ``c = d``: equivalent equations, so a - b = lambda (c - d) for one
+        constant lambda != 0 under the scope's definitions; a ratio that changes between points is an error."""
+        previous, current = self.previous_equation, lhs - rhs
+        self.previous_equation = current
+        if previous is None:
+            self.unchecked("equivalence after an unread line")
+            return
+        integers = {s.name for s in integer_symbols(previous) | integer_symbols(current)}
+        ratios: list[tuple[object, Point]] = []
+        for k in range(5):
+            point = Point(seed=self.seed * 1000 + k, integers=integers)
+            ev = Evaluator(self.context, point)
+            try:
+                a, b = ev.value(previous), ev.value(current)
+            except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
+                continue
+            if close(a, 0) and close(b, 0):
+                continue
+            if close(a, 0) or close(b, 0):
+                ratios.append((None, point))
+            else:
+                ratios.append((b / a, point))
+        if len(ratios) < 3:
+            self.unchecked("equivalence not evaluable")
+            return
+        reference = next(((r, p) for r, p in ratios if r is not None), None)
+        if reference is None:
+            self.unchecked("equivalence not evaluable")
+            return
+        first = reference[0]
+        odd = [(r, p) for r, p in ratios if r is None or not close(r, first)]
+        self.tally.decided += 1
+        if not odd:
+            self.tally.holds += 1
+            return
+        shown = lambda p: ", ".join(f"{n} = {v}" for n, v in sorted(p.assigned.items())) or "a random point"
+        self.report(st, "AUD001", "this line is not equivalent to the previous one: the equations differ by more "
+                                  "than a constant factor",
+                    evidence=f"(this line's left minus right side) / (the previous line's) is "
+                             f"{show(first)} at {shown(reference[1])} but "
+                             f"{show(odd[0][0]) if odd[0][0] is not None else 'zero in one of them only'} at "
+                             f"{shown(odd[0][1])}")
 
     def moment_statement(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
         """``Var[X] = …`` or ``E[X] = …``: a stated moment of a random quantity, or one derived from stated ones.

@@ -155,6 +155,7 @@ class _Occurrence:
     subscript: str | None
     applied: bool  # followed by "(" directly
     line: int
+    juxtaposed: bool = False  # followed by another name (A x, A{\bf r}): a product, so a matrix or a constant
 
 
 def _group_end(tokens: list[str], i: int) -> int:
@@ -192,7 +193,17 @@ def scan_atoms(latex: str, line: int = 0) -> list[_Occurrence]:
             i = _group_end(tokens, i + 1)
             continue
         base = None
-        if t in DECORATIONS or t in FONT_STRIP:
+        if t == "{":  # {\bf r}^{k}: braces and a font around one name
+            end = _group_end(tokens, i)
+            inner = [x for x in tokens[i + 1:end - 1] if not x.isspace() and x not in FONT_STRIP
+                     and x not in ("\\bf", "\\it", "\\rm", "\\boldsymbol", "\\mathbf")]
+            if len(inner) == 1 and (re.fullmatch(r"[A-Za-z]", inner[0]) or inner[0][1:] in GREEK):
+                base = inner[0].lstrip("\\")
+                i = end
+            else:
+                i += 1
+                continue
+        elif t in DECORATIONS or t in FONT_STRIP:
             end = _group_end(tokens, i + 1)
             inner = [x for x in tokens[i + 1:end] if not x.isspace() and x not in ("{", "}")]
             if len(inner) == 1 and (re.fullmatch(r"[A-Za-z]", inner[0]) or inner[0][1:] in GREEK):
@@ -221,7 +232,13 @@ def scan_atoms(latex: str, line: int = 0) -> list[_Occurrence]:
                 sub = group
             i = end
         applied = i < n and tokens[i] == "("
-        out.append(_Occurrence(base, sup, sub, applied, line))
+        j = i
+        while j < n and tokens[j].isspace():
+            j += 1
+        nxt = tokens[j] if j < n else ""
+        juxtaposed = bool(re.fullmatch(r"[A-Za-z]", nxt)) or nxt in ("{", "\\bf", "\\mathbf", "\\boldsymbol") or (
+            nxt.startswith("\\") and nxt[1:] in GREEK)
+        out.append(_Occurrence(base, sup, sub, applied, line, juxtaposed))
     return out
 
 
@@ -235,7 +252,9 @@ def _lhs_atoms(latex: str) -> list[str]:
             depth += t in ("{", "(", "[") or -(t in ("}", ")", "]"))
             if t in _ASSIGN_TOKENS and depth == 0:
                 lhs = "".join(tokens[:k])
-                if not _SINGLE_NAME.fullmatch(lhs.replace(" ", "")):
+                plain = re.sub(r"\\(bf|mathbf|boldsymbol|bm|vec|it|rm)(?![A-Za-z])", "", lhs).replace(" ", "")
+                plain = re.sub(r"^\{(\\?[A-Za-z]+)\}", r"\1", plain)
+                if not _SINGLE_NAME.fullmatch(plain):
                     break
                 occ = scan_atoms(lhs)
                 if len(occ) == 1 and occ[0].superscript is not None and occ[0].subscript is None \
@@ -280,16 +299,21 @@ def infer_notation(formulas: list[tuple[str, int]]) -> Notation:
         if base == "e":
             continue
         latin = re.fullmatch(r"[A-Za-z]", base) is not None
-        if base in parenthesised or (base in defined | companions and base in shifts and base not in bare):
+        if base in parenthesised or (base in defined and base in shifts) or (
+                base in companions and base in shifts and base not in bare):
             index.add(base)
         elif latin and len(shifts[base]) >= 2 and base not in power_evidence | bare:
             index.add(base)
         elif latin and base not in power_evidence | bare and base not in _INDEX_LETTERS:
             ambiguous.add(base)
     functions = set()
-    for latex, _ in formulas:
+    multipliers = set()
+    for latex, line in formulas:
         functions |= _defined_functions(latex)
-    return Notation(frozenset(index), frozenset(ambiguous), frozenset(functions - {"e", "E"}))
+        multipliers |= {o.base for o in scan_atoms(clean_text(latex), line)
+                        if o.juxtaposed and o.base.isupper() and len(o.base) == 1}
+    return Notation(frozenset(index), frozenset(ambiguous), frozenset(functions - {"e", "E"}),
+                    frozenset(multipliers - functions))
 
 
 _FUNCTION_LHS = re.compile(r"(\\?[A-Za-z]+)(_(\{[^{}]*\}|[A-Za-z0-9]))?\(((\\?[A-Za-z]+(_(\{[^{}]*\}|\w))?,?)+)\)")

@@ -80,6 +80,7 @@ class Notation:
     superscript_index: frozenset[str] = frozenset()
     ambiguous_superscript: frozenset[str] = frozenset()
     functions: frozenset[str] = frozenset()  # bases defined as functions, f(x) = … (then f(y) is f applied to y)
+    multipliers: frozenset[str] = frozenset()  # capitals written before a name (A x): A(x + y) is a product
 
 
 INDEX_SUPERSCRIPT = re.compile(r"\(?\s*(?:[tkijn]|\\tau)\s*(?:[+-]\s*\d+)?\s*\)?|\(\s*\d+\s*\)")
@@ -446,7 +447,7 @@ class _Rewriter:
             elif tok == "{":
                 self.pos -= 1
                 group = self.read_group()
-                names = [t for t in group if not t.isspace()]
+                names = [t for t in group if not t.isspace() and t not in DROP and t not in FONT_STRIP]
                 if self.peek(skip_space=False) in ("_", "^") and len(names) == 1 and (
                         re.fullmatch(r"[A-Za-z]", names[0]) or names[0][1:] in GREEK or _MACRO_NAME.fullmatch(names[0])):
                     self.toks[self.pos:self.pos] = names  # {\Vg}_{t}: the braces only group the name
@@ -474,7 +475,8 @@ class _Rewriter:
                 if word is not None:
                     out.append(word)
                 else:
-                    out.append(self.atom(tok, is_function=tok.isupper() and self.peek(skip_space=False) == "("))
+                    out.append(self.atom(tok, is_function=tok.isupper() and self.peek(skip_space=False) == "("
+                                         and tok not in self.shared.notation.multipliers))
             elif re.fullmatch(r"[0-9.]", tok):
                 out.append(tok)
             elif tok in ("+", "-", "/", "!"):
