@@ -610,6 +610,10 @@ class _Analysis:
             # x = a x + b: an equation for x (solved by a following block), not a definition
             self.unchecked('equation in the quantity it defines')
             return
+        if existing is not None and not same_scope:
+            # a name of another scope: this scope's own definition, checked as one (never compared with the other)
+            self._register(st, name, lhs, rhs, recursive)
+            return
         if existing is not None and (in_run or not recursive):
             closed_form = not recursive and existing.recursive and not any(
                 d.recursive for n, d in self.context.definitions.items() if n in referenced_functions(rhs))

@@ -428,7 +428,7 @@ class _Rewriter:
                 out.append(self._function_or_atom(word.lower(), word, annotation=True))
             elif tok in NATIVE_FUNCTIONS:
                 out.append(tok + " ")
-            elif tok in ("\\cdot", "\\times", "*"):
+            elif tok in ("\\cdot", "\\times", "*", "\\odot", "\\circledast"):  # (\odot: elementwise, a product on scalars)
                 out.append(" \\cdot ")
             elif tok in ("\\infty",):
                 out.append("\\infty ")
@@ -459,7 +459,9 @@ class _Rewriter:
                 # \Delta w, \Delta\Phi: a change is one quantity, not Delta times w
                 nxt = self.next()
                 inner = self.read_group() if nxt in FONT_STRIP else [nxt]
-                out.append(self.atom(tok[1:] + _base_name("".join(inner).strip())))
+                name = "".join(inner).strip()
+                name = name[2:] if _MACRO_NAME.fullmatch(name) else _base_name(name)  # \Delta\Vtheta: Delta theta
+                out.append(self.atom(tok[1:] + name))
             elif tok == "\\sigma" and self._applied(("'", "(")):
                 # \sigma(x), \sigma'(x): the logistic function, not a standard deviation times x
                 out.append(self.atom("sigmoid", is_function=True))
@@ -573,7 +575,7 @@ class _Rewriter:
     def _name_follows(self) -> bool:
         nxt = self.peek(skip_space=True)
         return nxt is not None and (re.fullmatch(r"[A-Za-z]", nxt) is not None or nxt in FONT_STRIP
-                                    or nxt.startswith("\\") and nxt[1:] in GREEK)
+                                    or nxt.startswith("\\") and nxt[1:] in GREEK or _MACRO_NAME.fullmatch(nxt) is not None)
 
     def _word(self, first: str) -> str | None:
         """A run of letters that is a function name (sign, clip, Var, E) written without a backslash."""

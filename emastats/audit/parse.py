@@ -152,13 +152,24 @@ def _split_top(tokens: list[str], is_separator) -> list[list[str]]:
     return parts
 
 
+_QUANTIFIER = re.compile(r"[,;]?\s*(\\q?quad\s*)?(\\forall|\\text\{\s*for all\b|\\text\{\s*for every\b)")
+
+
+def _without_quantifier(row: str) -> str:
+    """``a = b, \\forall i``: the statement without its trailing quantifier (it holds for every i anyway)."""
+    m = _QUANTIFIER.search(row)
+    if m and any(r in row[:m.start()] for r in ("=", "\\le", "\\ge", "<", ">")):
+        return row[:m.start()]
+    return row
+
+
 def split_statements(latex: str) -> list[tuple[int, bool, list[str], list[str]]]:
     """(row, continued, sides' LaTeX, relations) for each statement of a formula, before parsing."""
     text = _clean(latex)
     if any(f"\\begin{{{env}}}" in text for env in _UNSUPPORTED_ENVS):
         raise Unsupported("cases/array environment")
     statements = []
-    rows = re.split(r"\\\\(?:\[[^\]]*\])?", text)
+    rows = [_without_quantifier(row) for row in re.split(r"\\\\(?:\[[^\]]*\])?", text)]
     line_offset = 0
     for row in rows:
         row_line = line_offset + row[: len(row) - len(row.lstrip())].count("\n")
