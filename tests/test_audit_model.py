@@ -175,3 +175,11 @@ def test_equivalent_equation_rows_must_differ_by_a_constant_factor():
     assert not _run([definition, step, (" \\\\\n".join(right), 3, 1, True, "requires that")])
     found = _run([definition, step, (" \\\\\n".join(wrong), 3, 1, True, "requires that")])
     assert [(f.code, f.line) for f in found if f.severity == "error"] == [("AUD001", 5)]
+
+
+def test_gradient_descent_with_nabla_of_the_iterate_and_updates_written_with_equals():
+    assert [f.code for f in _run([(r"w_{t+1} = w_t + \eta \nabla L(w_t)", 1, 1, True, "")])] == ["AUD002"]
+    assert [f.code for f in _run([(r"\theta = \theta + \alpha \nabla_\theta J(\theta)", 1, 1, True, "")])] == ["AUD002"]
+    assert not [f for f in _run([(r"\theta = \theta - \alpha \nabla_\theta J(\theta)", 1, 1, True, "")])
+                if f.severity == "error"]
+    assert not _run([(r"x = a x + b", 1, 1, True, "")])  # a fixed-point equation stays an equation

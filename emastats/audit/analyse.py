@@ -281,13 +281,15 @@ class _Analysis:
             self.unparsed(next((s.problem for s in st.sides if s.expr is None), "side not parsed"))
             return sides[-1]
         relations = st.relations
+        if relations == ("=",) and len(sides) == 2 and _update_written_as_equation(sides[0], sides[1]):
+            relations = ("<-",)  # W = W - alpha dW: as an equation it would say the step is zero; it is an update
         if st.continued and relations in (("<=>", "="),):
             self.equivalence_row(st, sides[1], sides[2])
             return sides[-1]
         if not st.continued and relations == ("=",):
             self.previous_equation = sides[0] - sides[1]  # the start of a chain of equivalent equations
         self.assigning = bool(relations) and relations[0] in ASSIGNMENTS
-        if self.assigning:
+        if self.assigning and not st.continued:
             if len(sides) != 2 or atom_name(sides[0]) is None:
                 self.unchecked("assignment to something other than a name")
                 return sides[-1]
@@ -802,6 +804,18 @@ def _with_named(expr: sympy.Basic) -> sympy.Basic:
 def _first_index(lhs: sympy.Basic) -> int:
     """For ``F(n)`` with a fixed n: the step index the recurrence would use (<= 0 means an initial value)."""
     return int(lhs.args[0]) if lhs.args and lhs.args[0].is_Integer else 1
+
+
+def _update_written_as_equation(lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
+    """``x = x + step`` with a step free of x: an assignment (no one states an equation that forces step = 0)."""
+    if not isinstance(lhs, sympy.Symbol) or lhs not in rhs.free_symbols:
+        return False
+    try:
+        step = sympy.expand(rhs - lhs)
+    except (TypeError, ValueError):
+        return False
+    outside = step.xreplace({f: sympy.Dummy() for f in step.atoms(AppliedUndef)})  # grad J(theta) may read x
+    return step != 0 and lhs not in outside.free_symbols
 
 
 def _formula_text(parsed: ParsedFormula) -> str:

@@ -312,7 +312,9 @@ def _check_parameter_update(defn: Definition, context: Context, where: Where, se
         return []
     previous = defn.lhs.func(defn.lhs.args[0] - 1)
     try:
-        carries_over = sympy.simplify(defn.rhs.diff(previous)) == 1
+        # \nabla L(w_t) reads w_t too: the gradient is an input here, so it is held fixed for the derivative
+        inputs = {f: sympy.Dummy() for f in defn.rhs.atoms(AppliedUndef) if is_gradient(type(f).__name__)}
+        carries_over = sympy.simplify(defn.rhs.xreplace(inputs).diff(previous)) == 1
     except (TypeError, ValueError, AttributeError):
         carries_over = False
     if not carries_over:

@@ -259,6 +259,8 @@ class _Rewriter:
                     continue  # x^\top: see TRANSPOSE
                 elif compact in STAR_LABELS:
                     labels.append(STAR_LABELS[compact])
+                elif re.fullmatch(r"(\[|\\lbrack|\\left\[|\\left\\lbrack).*(\]|\\rbrack)", compact):
+                    labels.append("layer" + _slug(group).strip("[]").replace("lbrack", "").replace("rbrack", ""))
                 elif not power and (compact.startswith("(") and index_like(compact) or base in notation.superscript_index
                                     and (index_like(compact) or compact == "0")):
                     # a time index written as a superscript: w^{t+1}, v^{(k)}, and v^0 for a sequence's start
