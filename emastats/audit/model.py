@@ -110,6 +110,7 @@ def find_scopes(text: str, kind: str) -> list[Scope]:
     top_number: str | None = None
     in_fence = False
     section_before_algorithm: Scope | None = None
+    depth = 0  # nesting of algorithm environments
     for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
         if kind in ("md", "txt") and re.match(r"^\s{0,3}(```|~~~)", line):
             in_fence = not in_fence
@@ -127,14 +128,20 @@ def find_scopes(text: str, kind: str) -> list[Scope]:
         if problem:
             scopes.append(Scope(len(scopes), "section", problem.group(2)[:80], number))
             continue
+        if _ALGORITHM_BEGIN.search(line):
+            depth += 1
+            if depth > 1:
+                continue  # algorithmic inside algorithm: one block
         if _ALGORITHM_BEGIN.search(line) or (kind in ("md", "txt") and title is None and _MD_ALGORITHM.match(line)):
             section_before_algorithm = section_before_algorithm or scopes[-1]
             scopes.append(Scope(len(scopes), "algorithm", line.strip()[:60], number))
             continue
-        if _ALGORITHM_END.search(line) and section_before_algorithm is not None:
-            back = section_before_algorithm
-            scopes.append(Scope(back.number, back.kind, back.title, number + 1))  # the section goes on
-            section_before_algorithm = None
+        if _ALGORITHM_END.search(line):
+            depth = max(depth - 1, 0)
+            if depth == 0 and section_before_algorithm is not None:
+                back = section_before_algorithm
+                scopes.append(Scope(back.number, back.kind, back.title, number + 1))  # the section goes on
+                section_before_algorithm = None
             continue
         if title is None or _CONTINUATION.match(title):
             continue
@@ -211,6 +218,9 @@ def scan_atoms(latex: str, line: int = 0) -> list[_Occurrence]:
             i = end
         elif re.fullmatch(r"[A-Za-z]", t) or (t.startswith("\\") and t[1:] in GREEK):
             base = t.lstrip("\\")
+            i += 1
+        elif re.fullmatch(r"\\[VM]([A-Za-z]|" + "|".join(sorted(GREEK)) + ")", t):
+            base = t[2:]  # \Vtheta, \MH: the deep-learning book's bold names
             i += 1
         else:
             i += 1
@@ -394,7 +404,9 @@ def build_model(text: str, kind: str, formulas: list) -> DocumentModel:
             per_scope[scope][o.base].append(o)
         m = re.match(r"\s*\\?([A-Za-z]+)\s*(\\leftarrow|\\gets|:=|\\coloneqq|\+=|-=)", text_)
         if m:
-            assigned[scope].add(m.group(1))
+            name = m.group(1)
+            assigned[scope].add(name[1:] if re.fullmatch(r"[VM][a-zA-Z]+", name) and name[1:] in GREEK | set(
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") else name)
     for scope, names in per_scope.items():
         table = {}
         for name, occ in names.items():
