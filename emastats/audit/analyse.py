@@ -640,8 +640,13 @@ class _Analysis:
         if result.verdict == "fails" and strict:
             self.tally.decided += 1
             keep = f"{to_latex(lhs)} = {to_latex(against)} (the previous line)" if against is not None else ""
+            name = atom_name(lhs)
+            stated = self.context.definitions.get(name) if name is not None else None
+            other = (f"line {self.run.previous_display_end}" if against is not None else
+                     f"line {stated.line}" if stated is not None else "")
             self.step_finding(st, lhs if against is None else against, rhs, result,
-                              f"this restatement of {to_latex(lhs)}", keep)
+                              f"this restatement of {to_latex(lhs)}" + (f" (as stated at {other})" if other else ""),
+                              keep)
             return False
         self.unchecked('restatement not decided')
         return False
