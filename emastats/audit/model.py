@@ -95,7 +95,9 @@ class DocumentModel:
     def to_dict(self) -> dict:
         return {
             "notation": {"superscript_index": sorted(self.notation.superscript_index),
-                         "ambiguous_superscript": sorted(self.notation.ambiguous_superscript)},
+                         "ambiguous_superscript": sorted(self.notation.ambiguous_superscript),
+                         "functions": sorted(self.notation.functions),
+                         "multipliers": sorted(self.notation.multipliers)},
             "scopes": [{"number": s.number, "kind": s.kind, "title": s.title, "line": s.line,
                         "symbols": [info.to_dict() for info in sorted(self.symbols.get(s.number, {}).values(),
                                                                      key=lambda i: i.name)]}
@@ -427,6 +429,10 @@ def format_model(path: str, model: DocumentModel) -> str:
     lines.append(f"  superscripts read as indices: {', '.join(sorted(n.superscript_index)) or '(none)'}")
     if n.ambiguous_superscript:
         lines.append(f"  superscripts left ambiguous (unchecked): {', '.join(sorted(n.ambiguous_superscript))}")
+    if n.functions:
+        lines.append(f"  defined as functions (f(x) = ...): {', '.join(sorted(n.functions))}")
+    if n.multipliers:
+        lines.append(f"  capitals that multiply (A x), not functions: {', '.join(sorted(n.multipliers))}")
     for scope in model.scopes:
         table = model.symbols.get(scope.number, {})
         if not table and scope.kind == "document":
