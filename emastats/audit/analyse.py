@@ -446,6 +446,9 @@ class _Analysis:
         if previous is None:
             self.unchecked("equivalence after an unread line")
             return
+        if _unrelated_steps((previous, current), self.context):
+            self.unchecked("a quantity at two steps without a stated recurrence")
+            return
         integers = {s.name for s in integer_symbols(previous) | integer_symbols(current)}
         ratios: list[tuple[object, Point]] = []
         for k in range(5):
@@ -809,6 +812,32 @@ def _with_named(expr: sympy.Basic) -> sympy.Basic:
 def _first_index(lhs: sympy.Basic) -> int:
     """For ``F(n)`` with a fixed n: the step index the recurrence would use (<= 0 means an initial value)."""
     return int(lhs.args[0]) if lhs.args and lhs.args[0].is_Integer else 1
+
+
+def _unrelated_steps(exprs: tuple[sympy.Basic, ...], context: Context) -> bool:
+    """Whether a quantity appears at two indices (q_k, q_{k+1}) with no recurrence stated to relate them,
+    in the expressions or the definitions they use: then the values at the two steps are unrelated guesses."""
+    seen: dict[str, set] = {}
+    frontier = list(exprs)
+    for _ in range(3):
+        nxt = []
+        for expr in frontier:
+            for f in expr.atoms(AppliedUndef):
+                name = type(f).__name__
+                if name in OPERATORS:
+                    continue
+                seen.setdefault(name, set()).add(f.args)
+                d = context.definitions.get(name)
+                if d is not None and not d.recursive:
+                    at = dict(zip(d.lhs.args, f.args)) if isinstance(d.lhs, AppliedUndef) and all(
+                        isinstance(a, sympy.Symbol) for a in d.lhs.args) else {}
+                    nxt.append(d.rhs.xreplace(at))  # z_{k+1} = c - B q_{k+1}: the definition at that step
+        frontier = nxt
+    for name, args in seen.items():
+        d = context.definitions.get(name)
+        if len(args) > 1 and not (d is not None and (d.recursive or isinstance(d.lhs, AppliedUndef))):
+            return True
+    return False
 
 
 def _update_written_as_equation(lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
