@@ -183,3 +183,16 @@ def test_gradient_descent_with_nabla_of_the_iterate_and_updates_written_with_equ
     assert not [f for f in _run([(r"\theta = \theta - \alpha \nabla_\theta J(\theta)", 1, 1, True, "")])
                 if f.severity == "error"]
     assert not _run([(r"x = a x + b", 1, 1, True, "")])  # a fixed-point equation stays an equation
+
+
+def test_limits_are_checked_against_the_stationary_value_of_the_recurrence():
+    velocity = (r"v_{t+1} = \mu v_t + g_t", 1, 1, True, "")
+    assert not _run([velocity, (r"\lim_{t \to \infty} v_t = \frac{g}{1 - \mu}", 2, 1, True, "")])
+    assert [f.code for f in _run([velocity, (r"\lim_{t \to \infty} v_t = \frac{g}{1 + \mu}", 2, 1, True, "")])] \
+        == ["AUD014"]
+    ema = [(r"g^{k}", 1, 1, False, "Suppose the "), (r"\nu", 1, 1, False, " are independent with mean "),
+           (r"\sigma^2", 1, 1, False, " and variance "), (r"m^{t+1} = \beta m^{t} + (1-\beta) g^{t+1}", 2, 1, True, ".")]
+    assert not _run(ema + [(r"\lim_{t\to\infty} \operatorname{Var}(m^{t}) = \frac{1-\beta}{1+\beta}\sigma^2", 3, 1, True, "")])
+    assert not _run(ema + [(r"\lim_{t\to\infty} E[m^{t}] = \nu", 3, 1, True, "")])
+    assert [f.code for f in _run(ema + [(r"\lim_{t\to\infty} \operatorname{Var}(m^{t}) = (1-\beta)\sigma^2", 3, 1,
+                                         True, "")])] == ["AUD014"]

@@ -36,6 +36,7 @@ from .context import (Context, Definition, atom_name, base_of, integer_symbols, 
                       referenced_functions)
 from .normalise import GREEK
 from .derivatives import derivative_of
+from .recurrence import stationary
 from .expectation import closed, factor_between, moment, prose_moments, unroll, with_named_moments
 from .model import scan_atoms
 from .evaluate import Evaluator, Point, Undecidable, close, show
@@ -304,6 +305,8 @@ class _Analysis:
             return sides[-1]
         if self.derivative_statement(st, sides):
             return sides[-1]
+        if len(sides) == 2 and self.limit_statement(st, sides[0], sides[1]):
+            return sides[-1]
         if len(sides) == 2 and self.moment_statement(st, sides[0], sides[1]):
             return sides[-1]
         if len(sides) == 2 and self.variance(st, sides[0], sides[1]):
@@ -410,6 +413,39 @@ class _Analysis:
                     evidence=f"at {_point(result)} the stated variance is {result.lhs_value}, the sum of squared "
                              f"weights times the variances gives {result.rhs_value}",
                     suggestion=f"{to_latex(lhs)} = {to_latex(expected)}")
+        return True
+
+    def limit_statement(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
+        """``\\lim_{t\\to\\infty} x_t = …`` (or of E[x_t], Var[x_t]) against the recurrence's stationary value."""
+        if not (isinstance(lhs, AppliedUndef) and type(lhs).__name__ == "limit" and len(lhs.args) == 2):
+            return False
+        inner, variable = lhs.args
+        kind, subject = "", inner
+        if isinstance(inner, AppliedUndef) and type(inner).__name__ in ("E", "Var") and len(inner.args) == 1:
+            kind, subject = type(inner).__name__, inner.args[0]
+        name = atom_name(subject)
+        if name is None or not isinstance(subject, AppliedUndef) or subject.args != (variable,):
+            self.unchecked("limit of something other than a stated recurrence")
+            return True
+        expected = stationary(kind, name, with_named_moments(rhs, self.context), self.run.independent)
+        if expected is None:
+            self.unchecked("limit of something other than a first-order linear recurrence")
+            return True
+        result = self.cmp(expected, rhs)
+        if result.verdict == "undecided":
+            self.unchecked("limit not evaluable")
+            return True
+        self.tally.decided += 1
+        if result.verdict == "holds":
+            self.tally.holds += 1
+            return True
+        source = self.context.definitions[name]
+        shown = st.sides[0].latex if not st.continued and st.sides else to_latex(lhs)  # (the notes' own LaTeX)
+        self.report(st, "AUD014", f"{shown} is not the stationary value of the recurrence for "
+                                  f"{to_latex(source.lhs)} (line {source.line})",
+                    evidence=f"at {_point(result)} the stationary value is {result.lhs_value}, the stated limit "
+                             f"{result.rhs_value}",
+                    suggestion=f"{shown} = {to_latex(expected)}")
         return True
 
     def derivative_statement(self, st: Statement, sides: list[sympy.Basic]) -> bool:

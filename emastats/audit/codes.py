@@ -66,6 +66,11 @@ _CODES = (
          "df/dx, \\partial_x f, \\nabla f(x)). The stated derivative is compared with sympy's derivative of that "
          "definition at random points; the message names the line of the definition and the evidence gives "
          "the point."),
+    Code("AUD014", "error", "stated limit differs from the stationary value",
+         "A limit t -> infinity of a quantity the notes define by a first-order linear recurrence x_{t+1} = a x_t + r "
+         "(or of its E or Var) differs from the stationary value r/(1-a), E[r]/(1-a) or Var[r]/(1-a^2), with "
+         "inputs held constant and moments as stated in the same section (Var needs independence stated). The "
+         "message names the line of the recurrence; the evidence is a point where the two differ."),
     Code("AUD101", "note", "epsilon convention",
          "epsilon is added inside the square root; PyTorch's Adam/RMSProp and optax add it outside "
          "(sqrt(v) + epsilon). Both are used; they differ when v is comparable to epsilon^2."),

@@ -387,6 +387,8 @@ class _Rewriter:
                     out.append(f"\\sqrt{{{self.sub(self.read_group())}}}")
             elif tok in ("\\sum", "\\prod"):
                 out.append(self._big_operator(tok))
+            elif tok == "\\lim":
+                out.append(self._limit())
             elif tok == "^":
                 group = self.read_group()
                 if "".join(group).replace(" ", "") in TRANSPOSE:
@@ -539,6 +541,20 @@ class _Rewriter:
         else:
             key = f"nabla_{name}"
         return self.atom(key, is_function=self.peek(skip_space=False) in ("(", "_", "\\left"))
+
+    def _limit(self) -> str:
+        """``\\lim_{t \\to \\infty} X``: the operator ``limit(X, t)`` over the rest of the side (only at infinity)."""
+        if self.peek() != "_":
+            raise Unsupported("limit without its variable")
+        self.next()
+        below = [t for t in self.read_group() if not t.isspace()]
+        if len(below) != 3 or below[1] not in ("\\to", "\\rightarrow") or below[2] != "\\infty" or not (
+                below[0] in ("t", "k", "n", "T", "\\tau")):
+            raise Unsupported("limit other than an index to infinity")
+        rest = self.toks[self.pos:]
+        self.pos = len(self.toks)
+        self.shared.functions.add("limit")
+        return f"F_{{\\mathit{{limit}}}}({self.sub(rest)}, {self.sub(below[:1])}) "
 
     def _tuple_follows(self) -> bool:
         """Whether the next bracket holds a top-level comma or semicolon (a tuple of arguments)."""
