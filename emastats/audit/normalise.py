@@ -29,7 +29,7 @@ GREEK = {
 }
 # Unicode that notes paste into maths, rewritten to the LaTeX command it stands for.
 UNICODE = {
-    "←": "\\leftarrow ", "⟵": "\\leftarrow ", "≔": ":=", "∇": "\\nabla ", "∂": "\\partial ", "−": "-", "·": "\\cdot ",
+    "←": "\\leftarrow ", "⟵": "\\leftarrow ", "≔": ":=", "∇": "\\nabla ", "∂": "\\partial ", "−": "-", "·": "\\cdot ", "⋅": "\\cdot ", "∗": "*",
     "×": "\\times ", "≤": "\\leq ", "≥": "\\geq ", "≠": "\\neq ", "≈": "\\approx ", "∑": "\\sum ", "√": "\\sqrt ",
     "…": "\\dots ", "⊤": "\\top ", "∞": "\\infty ", "α": "\\alpha ", "β": "\\beta ", "γ": "\\gamma ",
     "δ": "\\delta ", "ε": "\\epsilon ", "η": "\\eta ", "θ": "\\theta ", "λ": "\\lambda ", "μ": "\\mu ",
@@ -64,7 +64,10 @@ def clean_text(latex: str) -> str:
     """Markdown escapes (``\\_``, ``\\*``) undone and pasted Unicode maths rewritten to LaTeX commands."""
     text = re.sub(r"\\([_*])", r"\1", latex)
     if not text.isascii():
+        text = re.sub(r"→(?=[A-Za-z\\\u0370-\u03ff])", "", text)  # →v, →θ: a vector marker, not "tends to"
+        text = re.sub(r"([A-Za-z\u0370-\u03ff])\u0302", r"\\hat{\1}", text)  # x̂: combining circumflex
         text = "".join(UNICODE.get(ch, ch) for ch in text)
+        text = re.sub(r"(\\[A-Za-z]+) +([_^'])", r"\1\2", text)  # γ_i -> \gamma_i, not \gamma _i
     return text
 
 
