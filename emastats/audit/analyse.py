@@ -71,6 +71,7 @@ class RunState:
     assigned: set[str] = field(default_factory=set)  # names assigned with <- in this scope: sequences over k
     independent: bool = False  # the scope's prose states independence (iid, uncorrelated)
     recent_text: str = ""  # the last prose and formulas of this scope, for sentences that inline formulas cut
+    moments_read: set = field(default_factory=set)  # (kind, subject, value) already taken from the prose
 
 
 @dataclass
@@ -756,12 +757,15 @@ class _Analysis:
             self.run.assigned = set()
             self.run.independent = False
             self.run.recent_text = ""
+            self.run.moments_read = set()
         if _INDEPENDENCE.search(self.info.prose_before):
             self.run.independent = True
         # inline formulas cut a sentence into pieces: read the moments off the recent text with its formulas
         recent = self.run.recent_text + self.info.prose_before
-        for kind, subject_latex, value_latex in prose_moments(recent):
-            self.prose_moment(kind, subject_latex, value_latex)
+        for found in prose_moments(recent):
+            if found not in self.run.moments_read:  # the recent text repeats: read each sentence once
+                self.run.moments_read.add(found)
+                self.prose_moment(*found)
         self.run.recent_text = (recent + "$" + _formula_text(self.parsed) + "$")[-RECENT_CHARS:]
 
     def prose_moment(self, kind: str, subject_latex: str, value_latex: str) -> None:
