@@ -196,3 +196,13 @@ def test_limits_are_checked_against_the_stationary_value_of_the_recurrence():
     assert not _run(ema + [(r"\lim_{t\to\infty} E[m^{t}] = \nu", 3, 1, True, "")])
     assert [f.code for f in _run(ema + [(r"\lim_{t\to\infty} \operatorname{Var}(m^{t}) = (1-\beta)\sigma^2", 3, 1,
                                          True, "")])] == ["AUD014"]
+
+
+def test_linearity_of_expectation_and_additivity_of_variance_for_independent_terms():
+    prose = "Let X and Y be independent random variables."
+    assert [f.code for f in _run([(r"E[aX + b] = a E[X]", 1, 1, True, prose)])] == ["AUD012"]
+    assert not _run([(r"E[aX + b] = a E[X] + b", 1, 1, True, prose)])
+    wrong = r"\operatorname{Var}(X - Y) = \operatorname{Var}(X) - \operatorname{Var}(Y)"
+    assert [f.code for f in _run([(wrong, 1, 1, True, prose)])] == ["AUD012"]
+    assert not _run([(r"\operatorname{Var}(X - Y) = \operatorname{Var}(X) + \operatorname{Var}(Y)", 1, 1, True, prose)])
+    assert not _run([(wrong, 1, 1, True, "Let X and Y be random variables.")])  # no independence stated: abstain

@@ -128,8 +128,8 @@ def factor_between(stated: sympy.Basic, expected: sympy.Basic) -> sympy.Basic | 
         ratio = sympy.powsimp(sympy.cancel(closed(stated) / closed(expected)))
     except (TypeError, ValueError, ZeroDivisionError, AttributeError):
         return None
-    if ratio.is_Add or ratio.atoms(sympy.Sum) or ratio == 1:
-        return None
+    if ratio.is_Add or ratio.atoms(sympy.Sum) or ratio.atoms(AppliedUndef) or ratio == 1:
+        return None  # (a ratio of moments, Var[X] - Var[Y] over Var[X] + Var[Y], is no single missing factor)
     return ratio
 
 
