@@ -206,3 +206,16 @@ def test_linearity_of_expectation_and_additivity_of_variance_for_independent_ter
     assert [f.code for f in _run([(wrong, 1, 1, True, prose)])] == ["AUD012"]
     assert not _run([(r"\operatorname{Var}(X - Y) = \operatorname{Var}(X) + \operatorname{Var}(Y)", 1, 1, True, prose)])
     assert not _run([(wrong, 1, 1, True, "Let X and Y be random variables.")])  # no independence stated: abstain
+
+
+def test_a_value_at_infinity_is_the_limit_of_the_sequence():
+    velocity = (r"v_{t+1} = \mu v_t + g_t", 1, 1, True, "")
+    assert not _run([velocity, (r"v_{\infty} = \frac{g}{1 - \mu}", 2, 1, True, "")])
+    assert [f.code for f in _run([velocity, (r"v_{\infty} = \frac{g}{1 + \mu}", 2, 1, True, "")])] == ["AUD014"]
+    assert not _run([velocity, (r"v_{\infty} = \frac{g}{1 + \mu}", 9, 2, True, "")])  # another section
+
+
+def test_a_limit_in_terms_of_an_input_value_stated_in_prose_or_an_equation_for_it_is_not_judged():
+    average = (r"y_t = \left(1 - \frac{1}{N}\right) y_{t-1} + x_t", 1, 1, True, "")
+    assert not _run([average, (r"y_{\infty} = \left(1 - \frac{1}{N}\right) y_{\infty} + c", 3, 1, True, "")])
+    assert not _run([average, (r"y_{\infty} = N c", 5, 1, False, "giving")])

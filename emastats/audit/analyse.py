@@ -418,6 +418,9 @@ class _Analysis:
 
     def limit_statement(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
         """``\\lim_{t\\to\\infty} x_t = …`` (or of E[x_t], Var[x_t]) against the recurrence's stationary value."""
+        at_infinity = _at_infinity(lhs, self.context, self.info.scope)
+        if at_infinity is not None:
+            lhs = at_infinity  # v_\infty: the limit of the sequence v_t
         if not (isinstance(lhs, AppliedUndef) and type(lhs).__name__ == "limit" and len(lhs.args) == 2):
             return False
         inner, variable = lhs.args
@@ -428,9 +431,16 @@ class _Analysis:
         if name is None or not isinstance(subject, AppliedUndef) or subject.args != (variable,):
             self.unchecked("limit of something other than a stated recurrence")
             return True
+        if at_infinity is not None and sides_mention(rhs, at_infinity):
+            return False  # y_inf = (1 - 1/N) y_inf + c: an equation for the limit, left to the solving checks
         expected = stationary(kind, name, with_named_moments(rhs, self.context), self.run.independent)
         if expected is None:
             self.unchecked("limit of something other than a first-order linear recurrence")
+            return True
+        inputs = {s for s in expected.free_symbols if s.name in {type(f).__name__ for f in
+                                                                 self.context.definitions[name].rhs.atoms(AppliedUndef)}}
+        if kind == "" and not inputs <= rhs.free_symbols:
+            self.unchecked("limit in terms of input values not stated as formulas")  # x_t = c said in prose
             return True
         result = self.cmp(expected, rhs)
         if result.verdict == "undecided":
@@ -852,6 +862,27 @@ def _with_named(expr: sympy.Basic) -> sympy.Basic:
 def _first_index(lhs: sympy.Basic) -> int:
     """For ``F(n)`` with a fixed n: the step index the recurrence would use (<= 0 means an initial value)."""
     return int(lhs.args[0]) if lhs.args and lhs.args[0].is_Integer else 1
+
+
+def sides_mention(rhs: sympy.Basic, limit: sympy.Basic) -> bool:
+    """Whether the right side names the limit itself (its v_inf symbol)."""
+    (inner, _), = [limit.args]
+    name = atom_name(inner) if not isinstance(inner, AppliedUndef) or type(inner).__name__ not in ("E", "Var") \
+        else atom_name(inner.args[0])
+    return any(s.name == f"{name}_inf" for s in rhs.free_symbols)
+
+
+def _at_infinity(expr: sympy.Basic, context: Context, scope: int) -> sympy.Basic | None:
+    """``v_\\infty`` (key ``v_inf``) of a sequence v with a stated recurrence, as ``limit(v(t), t)``; else None."""
+    if not isinstance(expr, sympy.Symbol) or not expr.name.endswith("_inf"):
+        return None
+    d = context.definitions.get(expr.name[: -len("_inf")])
+    if d is None or not d.recursive or d.scope != scope or not isinstance(d.lhs, AppliedUndef) or len(d.lhs.args) != 1:
+        return None  # (a recurrence of another section may be another quantity)
+    symbols = [s for s in d.lhs.args[0].free_symbols if is_integer_name(s.name)]
+    if len(symbols) != 1:
+        return None
+    return sympy.Function("limit")(d.lhs.func(symbols[0]), symbols[0])
 
 
 def _unrelated_steps(exprs: tuple[sympy.Basic, ...], context: Context) -> bool:
