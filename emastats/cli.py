@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", metavar="CODE", nargs="?", const="", help="explain a finding code and exit "
                    "(without CODE: how to list the codes)")
     p.add_argument("--list-codes", action="store_true", help="list every finding code with its severity and exit")
+    p.add_argument("--show-model", action="store_true",
+                   help="print each document's model (scopes, symbols and their roles) instead of auditing")
     p.add_argument("--store", default="reports/results", metavar="DIR", help=_STORE_HELP + " (with --report)")
     p.add_argument("--out", default="reports", metavar="DIR", help=_OUT_HELP + " (with --report)")
     p.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text",

@@ -21,6 +21,7 @@ error.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import mpmath
@@ -31,20 +32,29 @@ from .canonical import NAMED
 from .check_update import Where, check_definition
 from .check_variance import expected_variance, variance_subject
 from .compare import Comparison, apply_assumptions, compare
-from .context import Context, Definition, atom_name, base_of, is_integer_name, referenced_functions
+from .context import (Context, Definition, atom_name, base_of, integer_symbols, is_integer_name,
+                      referenced_functions)
 from .normalise import GREEK
+from .derivatives import derivative_of
+from .recurrence import stationary
+from .expectation import closed, factor_between, moment, prose_moments, unroll, with_named_moments
+from .model import scan_atoms
 from .evaluate import Evaluator, Point, Undecidable, close, show
 from .findings import Finding, to_latex
-from .parse import ParsedFormula, Statement
+from .parse import ParsedFormula, Statement, parse_formula
 
+ASSIGNMENTS = ("<-", "+=", "-=")
+LOOP_COUNTER = "k"  # the index an assignment in a loop gets: x <- f(x) is x(k+1) = f(x(k))
 OPERATORS = ("E", "Var", "Cov", "clip", "tr", "diag", "softmax", "relu")
 RUN_GAP_LINES = 14
+RECENT_CHARS = 800
 # Prose that introduces another form of a rule rather than the next line of a derivation.
 _NEW_DEFINITION = re.compile(r"\b(version|variant|alternative|another|instead|otherwise|other form|some slides|"
-                             r"some notes|written as)\b", re.I)
+                             r"some notes|written as)\b|\\item\b", re.I)  # \item: a list of alternatives
 UNKNOWN = "__unknown__"
 # Greek letters that name parameters (rates, decays): sigma, Sigma and Delta name derived quantities instead.
 _PARAMETER_LETTERS = GREEK - {"sigma", "Sigma", "delta", "Delta", "nabla", "ell", "Phi", "phi", "psi", "Psi"}  # a restatement this close to the previous display about the same quantity is a derivation step
+_INDEPENDENCE = re.compile(r"\b(independent(ly)?|i\.\s?i\.\s?d\.?|iid|uncorrelated)\b", re.I)
 _CONDITION_WORDS = re.compile(r"\b(need|needs|must|require|requires|satisf\w*|solve|solving|suppose|assume|if|"
                               r"condition|want|would|should|for .* to be|show|prove|check)\b", re.I)
 
@@ -57,16 +67,24 @@ class RunState:
     previous_forms: dict[str, tuple[sympy.Basic, sympy.Basic]] = field(default_factory=dict)  # name -> (lhs, rhs)
     previous_display_end: int = -10**9
     assumptions: list[tuple[sympy.Basic, sympy.Basic]] = field(default_factory=list)
+    scope: int = 0  # the document model's scope (section, algorithm block) of the last formula
+    assigned: set[str] = field(default_factory=set)  # names assigned with <- in this scope: sequences over k
+    independent: bool = False  # the scope's prose states independence (iid, uncorrelated)
+    recent_text: str = ""  # the last prose and formulas of this scope, for sentences that inline formulas cut
+    moments_read: set = field(default_factory=set)  # (kind, subject, value) already taken from the prose
 
 
 @dataclass
 class Tally:
+    """Counts of one formula's statements; ``reasons`` counts each reason a statement was left unchecked."""
+
     statements: int = 0
     decided: int = 0
     unchecked: int = 0
     definitions: int = 0
     unparsed: int = 0
     holds: int = 0
+    reasons: Counter = field(default_factory=Counter)
 
 
 @dataclass
@@ -83,6 +101,8 @@ class FormulaInfo:
     end_line: int
     display: bool
     prose_before: str
+    scope: int = 0  # which section or algorithm block the formula is in (``model.build_model``)
+    scope_kind: str = ""  # "algorithm" for a pseudo-code block: its inline formulas are its statements
 
 
 def _names(expr: sympy.Basic) -> set[str]:
@@ -142,6 +162,8 @@ class _Analysis:
         self.tally = Tally()
         self.display_names: set[str] = set()
         self.forms: dict[str, tuple[sympy.Basic, sympy.Basic]] = {}
+        self.assigning = False  # the statement being analysed is an assignment (<-, :=, +=)
+        self.previous_equation: sympy.Basic | None = None  # lhs - rhs of the row before, for rows written "<=> …"
 
     def where(self, st: Statement) -> Where:
         line = self.info.line + st.row
@@ -151,6 +173,24 @@ class _Analysis:
         """Record a finding ``code`` on the lines of statement ``st``."""
         w = self.where(st)
         self.findings.append(Finding(w.line, w.end_line, code, message, evidence=evidence, suggestion=suggestion))
+
+    def unchecked(self, reason: str) -> None:
+        """Tally one statement left unchecked, and why."""
+        self.tally.unchecked += 1
+        self.tally.reasons[reason] += 1
+
+    def unparsed(self, reason: str) -> None:
+        """Tally one statement whose notation could not be read, and why (the parser's reason, shortened)."""
+        self.tally.unparsed += 1
+        self.tally.reasons["unread notation: " + _short_reason(reason)] += 1
+
+    def instantiation(self, a: sympy.Basic, b: sympy.Basic) -> bool:
+        """``1 - \\beta^t = 1 - 0.98^2``: one side symbolic, the other a number, the values not stated as formulas."""
+        a, b = (apply_assumptions(x, self.assumptions()) for x in (a, b))
+        if _is_number(a) == _is_number(b):
+            return False
+        symbolic = b if _is_number(a) else a
+        return not _all_known(symbolic, self.context)
 
     def count_holds(self) -> None:
         """Tally one decided check that holds."""
@@ -166,7 +206,7 @@ class _Analysis:
         if assumptions:
             context = self.context.copy()
             context.definitions = {
-                n: Definition(d.name, d.lhs, apply_assumptions(d.rhs, assumptions), d.line, d.recursive)
+                n: Definition(d.name, d.lhs, apply_assumptions(d.rhs, assumptions), d.line, d.recursive, d.scope)
                 for n, d in self.context.definitions.items()}
         return compare(apply_assumptions(a, assumptions), apply_assumptions(b, assumptions), context,
                        seed=self.seed)
@@ -189,7 +229,7 @@ class _Analysis:
         try:
             values = [ev.value(apply_assumptions(s, self.assumptions())) for s in sides]
         except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
-            self.tally.unchecked += 1
+            self.unchecked('numeric example not evaluable')
             return
         self.tally.decided += 1
         for i in range(len(values) - 1):
@@ -214,6 +254,9 @@ class _Analysis:
                 self.context.values.setdefault(key, b)
                 self.tally.definitions += 1
                 continue
+            if self.instantiation(a, b):
+                self.unchecked("values substituted that the notes did not state as formulas")
+                continue
             result = self.cmp(a, b)
             if result.verdict == "holds":
                 self.count_holds()
@@ -222,14 +265,14 @@ class _Analysis:
                 self.tally.decided += 1
                 self.step_finding(st, a, b, result, "this step")
             else:
-                self.tally.unchecked += 1
+                self.unchecked('step relies on facts not stated as formulas')
 
     def statement(self, st: Statement, previous_last: sympy.Basic | None) -> sympy.Basic | None:
         sides = [s.expr for s in st.sides]
         latex = [s.latex for s in st.sides]
         if st.continued:
             if previous_last is None:
-                self.tally.unparsed += 1
+                self.unparsed('continued line after an unparsed one')
                 return None
             sides = [previous_last] + sides
             latex = ["…"] + latex
@@ -237,14 +280,35 @@ class _Analysis:
             return sides[-1]  # a mention of a quantity ($g_t$), not a statement
         self.tally.statements += 1
         if any(s is None for s in sides):
-            self.tally.unparsed += 1
+            self.unparsed(next((s.problem for s in st.sides if s.expr is None), "side not parsed"))
             return sides[-1]
-        if any(r != "=" for r in st.relations):
-            self.tally.unchecked += 1
+        relations = st.relations
+        if relations == ("=",) and len(sides) == 2 and _update_written_as_equation(sides[0], sides[1]):
+            relations = ("<-",)  # W = W - alpha dW: as an equation it would say the step is zero; it is an update
+        if st.continued and relations in (("<=>", "="),):
+            self.equivalence_row(st, sides[1], sides[2])
+            return sides[-1]
+        if not st.continued and relations == ("=",):
+            self.previous_equation = sides[0] - sides[1]  # the start of a chain of equivalent equations
+        self.assigning = bool(relations) and relations[0] in ASSIGNMENTS
+        if self.assigning and not st.continued:
+            if len(sides) != 2 or atom_name(sides[0]) is None:
+                self.unchecked("assignment to something other than a name")
+                return sides[-1]
+            sides = list(self.assignment(sides[0], sides[1], relations[0]))
+            relations = ("=",)
+        if any(r != "=" for r in relations):
+            self.unchecked('relation other than = (inequality, approximation, limit)')
             return sides[-1]
         if all(_all_known(apply_assumptions(s, self.assumptions()), self.context) for s in sides) and (
                 atom_name(sides[0]) is None or len(sides) > 2):
             self.numeric(st, sides, latex)
+            return sides[-1]
+        if self.derivative_statement(st, sides):
+            return sides[-1]
+        if len(sides) == 2 and self.limit_statement(st, sides[0], sides[1]):
+            return sides[-1]
+        if len(sides) == 2 and self.moment_statement(st, sides[0], sides[1]):
             return sides[-1]
         if len(sides) == 2 and self.variance(st, sides[0], sides[1]):
             return sides[-1]
@@ -265,6 +329,31 @@ class _Analysis:
         self.define(st, name, sides[0], sides[1] if len(sides) == 2 else sides[-1])
         return sides[-1]
 
+    def assignment(self, lhs: sympy.Basic, rhs: sympy.Basic, relation: str) -> tuple[sympy.Basic, sympy.Basic]:
+        """``x <- f(x, y)`` (also ``+=``, ``-=``) as the recurrence ``x(k+1) = f(x(k), y(k+1))``.
+
+        A name assigned earlier in the same scope is a sequence over the loop counter k, read at its new value
+        (it was assigned before this line in the loop body); the assigned name itself is read at its old value.
+        An assignment to an indexed name (``w_{t+1} \\gets …``) is the definition it spells.
+        """
+        if relation == "+=":
+            rhs = lhs + rhs
+        elif relation == "-=":
+            rhs = lhs - rhs
+        if isinstance(lhs, AppliedUndef):
+            return lhs, rhs
+        name = atom_name(lhs)
+        assigned = self.run.assigned
+        refs = {s for s in rhs.free_symbols if s.name == name or s.name in assigned}
+        if not refs:
+            if name in assigned:
+                assigned.discard(name)  # re-assigned without its old value: a plain definition again
+            return lhs, rhs
+        step = sympy.Symbol(LOOP_COUNTER)
+        mapping = {s: sympy.Function(s.name)(step if s.name == name else step + 1) for s in refs}
+        assigned.add(name)
+        return sympy.Function(name)(step + 1), rhs.xreplace(mapping)
+
     def named(self, st: Statement, sides: list[sympy.Basic]) -> None:
         """``\\sigma'(x) = …``: every side must equal the canonical form of the named function."""
         form = _named(sides[0])
@@ -281,7 +370,7 @@ class _Analysis:
                             suggestion=f"{to_latex(sides[0])} = {to_latex(expected)}")
                 return
             else:
-                self.tally.unchecked += 1
+                self.unchecked('named formula not evaluable')
 
     def power_definition(self, st: Statement, sides: list[sympy.Basic]) -> bool:
         """``\\sigma_B^2 = …`` defines \\sigma_B (as the positive root) when \\sigma_B is new and not on the right."""
@@ -293,7 +382,7 @@ class _Analysis:
         if name in self.context.definitions or lhs.base in rhs.free_symbols:
             return False
         self.context.definitions[name] = Definition(name, lhs.base, rhs ** sympy.Rational(1, int(lhs.exp)),
-                                                    self.where(st).line, False)
+                                                    self.where(st).line, False, self.info.scope)
         self.display_names.add(name)
         self.tally.definitions += 1
         return True
@@ -327,9 +416,198 @@ class _Analysis:
                     suggestion=f"{to_latex(lhs)} = {to_latex(expected)}")
         return True
 
+    def limit_statement(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
+        """``\\lim_{t\\to\\infty} x_t = …`` (or of E[x_t], Var[x_t]) against the recurrence's stationary value."""
+        at_infinity = _at_infinity(lhs, self.context, self.info.scope)
+        if at_infinity is not None:
+            lhs = at_infinity  # v_\infty: the limit of the sequence v_t
+        if not (isinstance(lhs, AppliedUndef) and type(lhs).__name__ == "limit" and len(lhs.args) == 2):
+            return False
+        inner, variable = lhs.args
+        kind, subject = "", inner
+        if isinstance(inner, AppliedUndef) and type(inner).__name__ in ("E", "Var") and len(inner.args) == 1:
+            kind, subject = type(inner).__name__, inner.args[0]
+        name = atom_name(subject)
+        if name is None or not isinstance(subject, AppliedUndef) or subject.args != (variable,):
+            self.unchecked("limit of something other than a stated recurrence")
+            return True
+        if at_infinity is not None and sides_mention(rhs, at_infinity):
+            return False  # y_inf = (1 - 1/N) y_inf + c: an equation for the limit, left to the solving checks
+        expected = stationary(kind, name, with_named_moments(rhs, self.context), self.run.independent)
+        if expected is None:
+            self.unchecked("limit of something other than a first-order linear recurrence")
+            return True
+        inputs = {s for s in expected.free_symbols if s.name in {type(f).__name__ for f in
+                                                                 self.context.definitions[name].rhs.atoms(AppliedUndef)}}
+        if kind == "" and not inputs <= rhs.free_symbols:
+            self.unchecked("limit in terms of input values not stated as formulas")  # x_t = c said in prose
+            return True
+        result = self.cmp(expected, rhs)
+        if result.verdict == "undecided":
+            self.unchecked("limit not evaluable")
+            return True
+        self.tally.decided += 1
+        if result.verdict == "holds":
+            self.tally.holds += 1
+            return True
+        source = self.context.definitions[name]
+        shown = st.sides[0].latex if not st.continued and st.sides else to_latex(lhs)  # (the notes' own LaTeX)
+        self.report(st, "AUD014", f"{shown} is not the stationary value of the recurrence for "
+                                  f"{to_latex(source.lhs)} (line {source.line})",
+                    evidence=f"at {_point(result)} the stationary value is {result.lhs_value}, the stated limit "
+                             f"{result.rhs_value}",
+                    suggestion=f"{shown} = {to_latex(expected)}")
+        return True
+
+    def derivative_statement(self, st: Statement, sides: list[sympy.Basic]) -> bool:
+        """``f'(x) = …`` for an f the notes defined: every side must equal sympy's derivative of that definition."""
+        derivative = derivative_of(sides[0], self.context)
+        if derivative is None:
+            return False
+        try:
+            expected = derivative.expected()
+        except (TypeError, ValueError, AttributeError, NotImplementedError):
+            return False
+        source = derivative.definition
+        for side in sides[1:]:
+            result = self.cmp(expected, side)
+            if result.verdict == "holds":
+                self.count_holds()
+            elif result.verdict == "fails":
+                self.tally.decided += 1
+                self.report(st, "AUD013", f"{to_latex(sides[0])} is not the derivative of "
+                                          f"{to_latex(source.lhs)} = {to_latex(source.rhs)} (line {source.line})",
+                            evidence=f"at {_point(result)}: the derivative is {result.lhs_value}, this side is "
+                                     f"{result.rhs_value}",
+                            suggestion=f"{to_latex(sides[0])} = {to_latex(expected)}")
+                return True
+            else:
+                self.unchecked("derivative not evaluable")
+        return True
+
+    def equivalence_row(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> None:
+        """``\\Leftrightarrow a = b`` after ``c = d``: equivalent equations, so a - b = lambda (c - d) for one
+        constant lambda != 0 under the scope's definitions; a ratio that changes between points is an error."""
+        previous, current = self.previous_equation, lhs - rhs
+        self.previous_equation = current
+        if previous is None:
+            self.unchecked("equivalence after an unread line")
+            return
+        if _unrelated_steps((previous, current), self.context):
+            self.unchecked("a quantity at two steps without a stated recurrence")
+            return
+        integers = {s.name for s in integer_symbols(previous) | integer_symbols(current)}
+        ratios: list[tuple[object, Point]] = []
+        for k in range(5):
+            point = Point(seed=self.seed * 1000 + k, integers=integers)
+            ev = Evaluator(self.context, point)
+            try:
+                a, b = ev.value(previous), ev.value(current)
+            except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
+                continue
+            if close(a, 0) and close(b, 0):
+                continue
+            if close(a, 0) or close(b, 0):
+                ratios.append((None, point))
+            else:
+                ratios.append((b / a, point))
+        if len(ratios) < 3:
+            self.unchecked("equivalence not evaluable")
+            return
+        reference = next(((r, p) for r, p in ratios if r is not None), None)
+        if reference is None:
+            self.unchecked("equivalence not evaluable")
+            return
+        first = reference[0]
+        odd = [(r, p) for r, p in ratios if r is None or not close(r, first)]
+        self.tally.decided += 1
+        if not odd:
+            self.tally.holds += 1
+            return
+        shown = lambda p: ", ".join(f"{n} = {v}" for n, v in sorted(p.assigned.items())) or "a random point"
+        self.report(st, "AUD001", "this line is not equivalent to the previous one: the equations differ by more "
+                                  "than a constant factor",
+                    evidence=f"(this line's left minus right side) / (the previous line's) is "
+                             f"{show(first)} at {shown(reference[1])} but "
+                             f"{show(odd[0][0]) if odd[0][0] is not None else 'zero in one of them only'} at "
+                             f"{shown(odd[0][1])}")
+
+    def moment_statement(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
+        """``Var[X] = …`` or ``E[X] = …``: a stated moment of a random quantity, or one derived from stated ones.
+
+        False when the statement is neither (then the other checks see it).
+        """
+        if not (isinstance(lhs, AppliedUndef) and type(lhs).__name__ in ("Var", "E") and len(lhs.args) == 1):
+            return False
+        kind, (subject,) = type(lhs).__name__, lhs.args
+        name = atom_name(subject)
+        defined = name is not None and name in self.context.definitions
+        if name is not None and not defined and (isinstance(subject, sympy.Symbol) or all(
+                a.is_Symbol or a.is_Integer for a in subject.args)):
+            self.context.moments[(kind, name)] = rhs  # Var[g_b] = sigma^2: an assumption about every g_b
+            self.tally.definitions += 1
+            return True
+        context = with_named_moments(rhs, self.context)
+        definition = self.context.definitions.get(name) if name is not None else None
+        if definition is not None and definition.recursive and isinstance(subject, AppliedUndef):
+            return self.moment_of_recurrence(st, lhs, rhs, kind, subject, context)
+        expected = moment(kind, subject, context, self.run.independent)
+        if expected is None:
+            return False
+        result = compare(rhs, expected, context, seed=self.seed)
+        if result.verdict == "undecided":
+            return False
+        self.tally.decided += 1
+        if result.verdict == "holds":
+            self.tally.holds += 1
+            return True
+        factor = factor_between(rhs, expected)
+        difference = f"; the stated value is {to_latex(factor)} times the derived one" if factor is not None else ""
+        rule = "linearity of E" if kind == "E" else "Var[c Y] = c^2 Var[Y] and, for independent terms, additivity"
+        self.report(st, "AUD012", f"{to_latex(lhs)} does not follow from the moments stated in this section "
+                                  f"({rule}){difference}",
+                    evidence=f"at {_point(result)} the stated value is {result.lhs_value} and the derived one "
+                             f"{result.rhs_value}",
+                    suggestion=f"{to_latex(lhs)} = {to_latex(closed(expected))}")
+        return True
+
+    def moment_of_recurrence(self, st: Statement, lhs, rhs, kind: str, subject, context: Context) -> bool:
+        """``Var[m_t] = …`` for a recursively defined m: run the recurrence at t = 1..5 (a linear form of the
+        inputs at fixed steps) and compare the stated moment with the derived one at each t."""
+        index = [s for s in subject.free_symbols if is_integer_name(s.name)]
+        if len(index) != 1:
+            return False
+        (t,) = index
+        for t0 in range(1, 6):
+            unrolled = unroll(subject.xreplace({t: sympy.Integer(t0)}), context)
+            if unrolled is None:
+                return False
+            expected = moment(kind, unrolled, context, self.run.independent)
+            if expected is None:
+                return False
+            stated = rhs.xreplace({t: sympy.Integer(t0)})
+            result = compare(stated, expected, context, seed=self.seed)
+            if result.verdict == "undecided":
+                return False
+            if result.verdict == "fails":
+                self.tally.decided += 1
+                self.report(st, "AUD012", f"{to_latex(lhs)} does not follow from its recurrence and the moments "
+                                          f"stated in this section",
+                            evidence=f"at {t} = {t0}, {_point(result)}: the stated value is {result.lhs_value}, "
+                                     f"running the recurrence gives {result.rhs_value}",
+                            suggestion=f"at {t} = {t0}: {to_latex(lhs.xreplace({t: sympy.Integer(t0)}))} = "
+                                       f"{to_latex(closed(expected))}")
+                return True
+        self.count_holds()
+        return True
+
     def claim(self, st: Statement, sides: list[sympy.Basic]) -> None:
         """``f(x) = g(x)`` with a non-atomic left side: an identity, unless the prose calls it a condition."""
         a, b = sides[0], sides[1]
+        if self.instantiation(a, b):
+            self.unchecked("values substituted that the notes did not state as formulas")
+            self.chain_steps(st, sides, 1)
+            return
         result = self.cmp(a, b)
         if result.verdict == "holds":
             self.count_holds()
@@ -340,23 +618,25 @@ class _Analysis:
                 self.tally.decided += 1
                 self.step_finding(st, a, b, result, "this identity")
             else:
-                self.tally.unchecked += 1
+                self.unchecked('identity relies on facts not stated as formulas')
         else:
-            self.tally.unchecked += 1
+            self.unchecked('identity not evaluable')
         self.chain_steps(st, sides, 1)
 
     def define(self, st: Statement, name: str, lhs: sympy.Basic, rhs: sympy.Basic) -> None:
         is_function = isinstance(lhs, AppliedUndef)
         recursive = name in referenced_functions(rhs) if is_function else name in {s.name for s in rhs.free_symbols}
         fixed_index = is_function and all(a.is_Integer for a in lhs.args)
-        if not self.info.display:
+        if not self.info.display and not self.assigning and self.info.scope_kind != "algorithm":
             # inline: an assumption for the next display formula; an initial value x_0 = c stays
             self.run.assumptions.append((lhs, rhs))
             if fixed_index and _is_number(rhs):
                 self.context.values[(name, tuple(int(a) for a in lhs.args))] = rhs
-            elif not _is_number(rhs) and name not in self.context.definitions and not recursive:
+            elif not _is_number(rhs) and not recursive and (
+                    name not in self.context.definitions or self.context.definitions[name].scope != self.info.scope
+                    and atom_name(rhs) is None):  # (g_mb = g_fb: an identification assumed here, not a definition)
                 # "with $r = u/2 + v/2$": a definition in prose stays (a value like $\epsilon = 0$ does not)
-                self.context.definitions[name] = Definition(name, lhs, rhs, self.where(st).line, False)
+                self.context.definitions[name] = Definition(name, lhs, rhs, self.where(st).line, False, self.info.scope)
             self.tally.definitions += 1
             return
         self.display_names.add(name)
@@ -364,12 +644,15 @@ class _Analysis:
         existing = self.context.definitions.get(name)
         if existing is not None and isinstance(existing.lhs, AppliedUndef) != is_function:
             existing = None  # \hat\mu and \hat\mu_t are different quantities
+        # a name defined in another section may name another quantity there: a failed comparison with that
+        # definition is a new definition, never an error (the scope's own definitions decide)
+        same_scope = existing is None or existing.scope == self.info.scope
         in_run = name in self.run.previous_display_names and \
             self.info.line - self.run.previous_display_end <= RUN_GAP_LINES and \
             not _NEW_DEFINITION.search(self.info.prose_before[-300:])
         if fixed_index or (not is_function and _is_number(rhs)):
             if existing is not None and not (existing.recursive and fixed_index and _first_index(lhs) <= 0):  # a value of a defined quantity: check it, e.g. <g^2>_1 from its recurrence
-                self.checked_restatement(st, lhs, rhs, strict=not _condition_cue(self.info.prose_before))
+                self.checked_restatement(st, lhs, rhs, strict=same_scope and not _condition_cue(self.info.prose_before))
             else:
                 key = (name, tuple(int(a) for a in lhs.args)) if fixed_index else (name, ())
                 self.context.values[key] = rhs
@@ -377,12 +660,16 @@ class _Analysis:
             return
         if recursive and not is_function:
             # x = a x + b: an equation for x (solved by a following block), not a definition
-            self.tally.unchecked += 1
+            self.unchecked('equation in the quantity it defines')
+            return
+        if existing is not None and not same_scope:
+            # a name of another scope: this scope's own definition, checked as one (never compared with the other)
+            self._register(st, name, lhs, rhs, recursive)
             return
         if existing is not None and (in_run or not recursive):
             closed_form = not recursive and existing.recursive and not any(
                 d.recursive for n, d in self.context.definitions.items() if n in referenced_functions(rhs))
-            strict = in_run or (closed_form and not _condition_cue(self.info.prose_before))
+            strict = in_run or (closed_form and same_scope and not _condition_cue(self.info.prose_before))
             previous = self.run.previous_forms.get(name) if in_run else None
             if previous is not None and previous[0] == lhs:
                 # the next line of a derivation: compare with the line before, under the assumptions between
@@ -403,14 +690,19 @@ class _Analysis:
         if result.verdict == "fails" and strict:
             self.tally.decided += 1
             keep = f"{to_latex(lhs)} = {to_latex(against)} (the previous line)" if against is not None else ""
+            name = atom_name(lhs)
+            stated = self.context.definitions.get(name) if name is not None else None
+            other = (f"line {self.run.previous_display_end}" if against is not None else
+                     f"line {stated.line}" if stated is not None else "")
             self.step_finding(st, lhs if against is None else against, rhs, result,
-                              f"this restatement of {to_latex(lhs)}", keep)
+                              f"this restatement of {to_latex(lhs)}" + (f" (as stated at {other})" if other else ""),
+                              keep)
             return False
-        self.tally.unchecked += 1
+        self.unchecked('restatement not decided')
         return False
 
     def _register(self, st: Statement, name: str, lhs, rhs, recursive: bool, check: bool = True) -> None:
-        definition = Definition(name, lhs, rhs, self.where(st).line, recursive)
+        definition = Definition(name, lhs, rhs, self.where(st).line, recursive, self.info.scope)
         self.context.definitions[name] = definition
         self.context.faulty.discard(name)
         self.tally.definitions += 1
@@ -464,7 +756,42 @@ class _Analysis:
         self.tally.holds += len(statements)
         return True
 
+    def enter_scope(self) -> None:
+        """A formula in another section or algorithm block: the run of a derivation and its assumptions end."""
+        if self.info.scope != self.run.scope:
+            self.run.scope = self.info.scope
+            self.run.assumptions = []
+            self.run.previous_display_names = set()
+            self.run.previous_forms = {}
+            self.run.previous_display_end = -10**9
+            self.run.assigned = set()
+            self.run.independent = False
+            self.run.recent_text = ""
+            self.run.moments_read = set()
+        if _INDEPENDENCE.search(self.info.prose_before):
+            self.run.independent = True
+        # inline formulas cut a sentence into pieces: read the moments off the recent text with its formulas
+        recent = self.run.recent_text + self.info.prose_before
+        for found in prose_moments(recent):
+            if found not in self.run.moments_read:  # the recent text repeats: read each sentence once
+                self.run.moments_read.add(found)
+                self.prose_moment(*found)
+        self.run.recent_text = (recent + "$" + _formula_text(self.parsed) + "$")[-RECENT_CHARS:]
+
+    def prose_moment(self, kind: str, subject_latex: str, value_latex: str) -> None:
+        """Record "the $g^k$ have variance $\\sigma^2$" as Var[g] = sigma^2 (a single name as subject only)."""
+        occurrences = scan_atoms(subject_latex)
+        if len(occurrences) != 1 or re.search(r"\\(hat|bar|tilde)", subject_latex):
+            return
+        parsed = parse_formula(value_latex)
+        if parsed.rejected or len(parsed.statements) != 1 or parsed.statements[0].relations:
+            return
+        value = parsed.statements[0].sides[0].expr
+        if value is not None:
+            self.context.moments.setdefault((kind, occurrences[0].base), value)
+
     def run_all(self) -> None:
+        self.enter_scope()
         if self.parsed.rejected:
             self.findings.append(Finding(self.info.line, self.info.end_line, "AUD201",
                                          f"formula not analysed: {self.parsed.rejected}"))
@@ -535,6 +862,83 @@ def _with_named(expr: sympy.Basic) -> sympy.Basic:
 def _first_index(lhs: sympy.Basic) -> int:
     """For ``F(n)`` with a fixed n: the step index the recurrence would use (<= 0 means an initial value)."""
     return int(lhs.args[0]) if lhs.args and lhs.args[0].is_Integer else 1
+
+
+def sides_mention(rhs: sympy.Basic, limit: sympy.Basic) -> bool:
+    """Whether the right side names the limit itself (its v_inf symbol)."""
+    (inner, _), = [limit.args]
+    name = atom_name(inner) if not isinstance(inner, AppliedUndef) or type(inner).__name__ not in ("E", "Var") \
+        else atom_name(inner.args[0])
+    return any(s.name == f"{name}_inf" for s in rhs.free_symbols)
+
+
+def _at_infinity(expr: sympy.Basic, context: Context, scope: int) -> sympy.Basic | None:
+    """``v_\\infty`` (key ``v_inf``) of a sequence v with a stated recurrence, as ``limit(v(t), t)``; else None."""
+    if not isinstance(expr, sympy.Symbol) or not expr.name.endswith("_inf"):
+        return None
+    d = context.definitions.get(expr.name[: -len("_inf")])
+    if d is None or not d.recursive or d.scope != scope or not isinstance(d.lhs, AppliedUndef) or len(d.lhs.args) != 1:
+        return None  # (a recurrence of another section may be another quantity)
+    symbols = [s for s in d.lhs.args[0].free_symbols if is_integer_name(s.name)]
+    if len(symbols) != 1:
+        return None
+    return sympy.Function("limit")(d.lhs.func(symbols[0]), symbols[0])
+
+
+def _unrelated_steps(exprs: tuple[sympy.Basic, ...], context: Context) -> bool:
+    """Whether a quantity appears at two indices (q_k, q_{k+1}) with no recurrence stated to relate them,
+    in the expressions or the definitions they use: then the values at the two steps are unrelated guesses."""
+    seen: dict[str, set] = {}
+    frontier = list(exprs)
+    for _ in range(3):
+        nxt = []
+        for expr in frontier:
+            for f in expr.atoms(AppliedUndef):
+                name = type(f).__name__
+                if name in OPERATORS:
+                    continue
+                seen.setdefault(name, set()).add(f.args)
+                d = context.definitions.get(name)
+                if d is not None and not d.recursive:
+                    at = dict(zip(d.lhs.args, f.args)) if isinstance(d.lhs, AppliedUndef) and all(
+                        isinstance(a, sympy.Symbol) for a in d.lhs.args) else {}
+                    nxt.append(d.rhs.xreplace(at))  # z_{k+1} = c - B q_{k+1}: the definition at that step
+        frontier = nxt
+    for name, args in seen.items():
+        d = context.definitions.get(name)
+        if len(args) > 1 and not (d is not None and (d.recursive or isinstance(d.lhs, AppliedUndef))):
+            return True
+    return False
+
+
+def _update_written_as_equation(lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
+    """``x = x + step`` with a step free of x: an assignment (no one states an equation that forces step = 0)."""
+    if not isinstance(lhs, sympy.Symbol) or lhs not in rhs.free_symbols:
+        return False
+    try:
+        step = sympy.expand(rhs - lhs)
+    except (TypeError, ValueError):
+        return False
+    outside = step.xreplace({f: sympy.Dummy() for f in step.atoms(AppliedUndef)})  # grad J(theta) may read x
+    return step != 0 and lhs not in outside.free_symbols
+
+
+def _formula_text(parsed: ParsedFormula) -> str:
+    """A formula's LaTeX, rebuilt from its statements (sides joined by their relations)."""
+    rows = []
+    for st in parsed.statements:
+        parts = [st.sides[0].latex] if st.sides else []
+        for relation, side in zip(st.relations, st.sides[1:]):
+            parts += [relation, side.latex]
+        rows.append(" ".join(parts))
+    return " \\\\ ".join(rows)
+
+
+def _short_reason(problem: str) -> str:
+    """A parser problem as a countable reason: ``parser: I expected …`` -> ``parser``, ``'\\foo'`` -> ``\\foo``."""
+    if problem.startswith("parser"):
+        return "parser"
+    return problem.strip("'")[:60]
 
 
 def _rounding(latex: str) -> mpmath.mpf:

@@ -79,6 +79,27 @@ def _fix_exponents(defn: Definition) -> sympy.Basic | None:
     return None if fixed == defn.rhs else fixed
 
 
+def _zero_from_index_convention(defn: Definition, context: Context, seed: int) -> bool:
+    """Whether the first-step zero comes only from another non-recursive indexed quantity read at index 0.
+
+    ``\\theta_{t+1} = \\theta_t - \\eta \\hat m_t / …`` with ``\\hat m_t = m_t / (1 - \\beta^t)`` reads
+    ``\\hat m_0`` only if t starts at 0; notes that start t at 1 are right. Which is meant is not stated, so the
+    check abstains: with those quantities left free the definition must still divide by zero to be reported.
+    """
+    own = context.copy()
+    own.definitions = {n: d for n, d in context.definitions.items()
+                       if n == defn.name or d.recursive or not isinstance(d.lhs, AppliedUndef)}
+    if len(own.definitions) == len(context.definitions):
+        return False
+    try:
+        _value_at(own, defn.name, 1, G1, SMALL_EPSILON, seed)
+    except ZeroDivisionError:
+        return False
+    except (Undecidable, ValueError, TypeError, OverflowError):
+        return False
+    return True
+
+
 def check_definition(defn: Definition, context: Context, where: Where, seed: int = 0) -> list[Finding]:
     """Findings about a just-stated indexed definition (see the module docstring)."""
     if _index_symbol(defn) is None:
@@ -88,7 +109,7 @@ def check_definition(defn: Definition, context: Context, where: Where, seed: int
     try:
         _value_at(context, defn.name, 1, G1, SMALL_EPSILON, seed)
     except ZeroDivisionError:
-        if not (_states_read(defn, context) & context.faulty):
+        if not (_states_read(defn, context) & context.faulty) and not _zero_from_index_convention(defn, context, seed):
             fixed = _fix_exponents(defn)
             findings.append(Finding(
                 where.line, where.end_line, "AUD003",
@@ -196,7 +217,16 @@ def _degree(context: Context, name: str, n: int, seed: int, minus_previous: bool
         if minus_previous:
             a -= _value_at(context, name, n - 1, G1, Fraction(0), seed)
             b -= _value_at(context, name, n - 1, G2, Fraction(0), seed)
-    except (Undecidable, ZeroDivisionError, ValueError, TypeError):
+    except ZeroDivisionError:
+        if not minus_previous:
+            return None
+        try:  # the step from w_{n-1} = 0, as for the sign: a zero at an earlier step must not hide the scaling
+            start = {(name, (n - 1,)): mpmath.mpf(0)}
+            a = _value_at(context, name, n, G1, Fraction(0), seed, start)
+            b = _value_at(context, name, n, G2, Fraction(0), seed, start)
+        except (Undecidable, ZeroDivisionError, ValueError, TypeError):
+            return None
+    except (Undecidable, ValueError, TypeError):
         return None
     if a == 0 or b == 0 or (a > 0) != (b > 0):
         return None
@@ -251,18 +281,46 @@ def _epsilon_inside_root(expr: sympy.Basic) -> bool:
     return False
 
 
+def _read_from(defn: Definition, context: Context, states: set[str]) -> str:
+    """The other lines the step is built from (a direction or velocity defined elsewhere), for the evidence."""
+    lines = sorted({(d.line, to_latex(d.lhs)) for n in states if (d := context.definitions.get(n)) is not None
+                    and d.line != defn.line and not is_gradient(n)})
+    if not lines:
+        return ""
+    return "; the step reads " + ", ".join(f"{name} (line {line})" for line, name in lines[:3])
+
+
+def _even_in_gradient(defn: Definition, context: Context, seed: int) -> bool:
+    """Whether the first step from zero is the same for gradients +g and -g (a descent step is odd in g)."""
+    previous = {(defn.name, (0,)): mpmath.mpf(0)}
+    try:
+        up = _value_at(context, defn.name, 1, G1, SMALL_EPSILON, seed, previous)
+        down = _value_at(context, defn.name, 1, -G1, SMALL_EPSILON, seed, previous)
+    except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
+        return False
+    return up != 0 and close(up, down)
+
+
 def _check_parameter_update(defn: Definition, context: Context, where: Where, seed: int) -> list[Finding]:
     states = _states_read(defn, context)
-    reads_gradient = any(is_gradient(n) for n in states) or any(is_gradient(s.name) for s in defn.rhs.free_symbols)
+    symbols = set(defn.rhs.free_symbols)
+    for name in states:  # m_{t+1} = beta m_t + (1 - beta) g: the gradient reaches w through m's definition
+        if context.definitions.get(name) is not None:
+            symbols |= context.definitions[name].rhs.free_symbols
+    reads_gradient = any(is_gradient(n) for n in states) or any(is_gradient(s.name) for s in symbols)
     if not reads_gradient or defn.name.startswith("<") or is_gradient(defn.name):
         return []
     previous = defn.lhs.func(defn.lhs.args[0] - 1)
     try:
-        carries_over = sympy.simplify(defn.rhs.diff(previous)) == 1
+        # \nabla L(w_t) reads w_t too: the gradient is an input here, so it is held fixed for the derivative
+        inputs = {f: sympy.Dummy() for f in defn.rhs.atoms(AppliedUndef) if is_gradient(type(f).__name__)}
+        carries_over = sympy.simplify(defn.rhs.xreplace(inputs).diff(previous)) == 1
     except (TypeError, ValueError, AttributeError):
         carries_over = False
     if not carries_over:
         return []  # a decaying state (velocity, running sum), not a parameter: w_{t+1} = w_t + step
+    if _even_in_gradient(defn, context, seed):
+        return []  # s_{t+1} = s_t + g_t^2: an accumulator (AdaGrad's sum of squares), not a descent step
     findings: list[Finding] = []
     shown = to_latex(defn.lhs)
     steps = []
@@ -284,7 +342,8 @@ def _check_parameter_update(defn: Definition, context: Context, where: Where, se
                      any(moment_order(n) == 2 for n in states),
                      any(n.endswith("^") or "^_" in n for n in states), velocity)
     form_text = f" ({form.name} form; catalogue {', '.join(form.claim_ids)})" if form else ""
-    if len(steps) >= 2 and all(step > 0 for step in steps):
+    moving = [step for step in steps if step != 0]  # (a state still at zero makes the first steps zero)
+    if len(moving) >= 2 and all(step > 0 for step in moving):
         index = _index_symbol(defn)
         flipped = 2 * previous - defn.rhs
         findings.append(Finding(
@@ -293,7 +352,7 @@ def _check_parameter_update(defn: Definition, context: Context, where: Where, se
             f"{form_text}",
             evidence=f"from zero states with a constant gradient g = {G1} > 0 the first steps change "
                      f"{to_latex(sympy.Function(defn.name)(index))} by "
-                     + ", ".join("+" + show(s) for s in steps),
+                     + ", ".join("+" + show(s) for s in moving) + _read_from(defn, context, referenced_functions(defn.rhs) - {defn.name}),
             suggestion=f"{shown} = {to_latex(flipped)}"))
     if degree is not None and abs(degree - 1) > 0.05 and abs(degree) > 0.05:
         findings.append(Finding(

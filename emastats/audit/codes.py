@@ -55,6 +55,22 @@ _CODES = (
     Code("AUD011", "error", "named formula differs from its canonical form",
          "A named function the catalogue knows (the logistic sigmoid and its derivative) is defined or "
          "rewritten in a way that differs from its canonical form at a point; the evidence is the point."),
+    Code("AUD012", "error", "moment does not follow from the stated moments",
+         "E[X] or Var[X] of a quantity the notes defined as a linear form of random quantities whose moments "
+         "the same section stated (Var[g_b] = sigma^2) differs from the value of the rules E[c_0 + sum c_i Y_i] "
+         "= c_0 + sum c_i E[Y_i] and, for independent Y_i (stated in the prose), Var[sum c_i Y_i] = "
+         "sum c_i^2 Var[Y_i]. The evidence is a point where the two differ; the message names the factor "
+         "between them when it is one term (a missing square, a missing 1/B)."),
+    Code("AUD013", "error", "derivative of a defined function is wrong",
+         "The notes define a function (f(x) = ..., a loss L(w) = ...) and later state its derivative (f'(x), "
+         "df/dx, \\partial_x f, \\nabla f(x)). The stated derivative is compared with sympy's derivative of that "
+         "definition at random points; the message names the line of the definition and the evidence gives "
+         "the point."),
+    Code("AUD014", "error", "stated limit differs from the stationary value",
+         "A limit t -> infinity of a quantity the notes define by a first-order linear recurrence x_{t+1} = a x_t + r "
+         "(or of its E or Var) differs from the stationary value r/(1-a), E[r]/(1-a) or Var[r]/(1-a^2), with "
+         "inputs held constant and moments as stated in the same section (Var needs independence stated). The "
+         "message names the line of the recurrence; the evidence is a point where the two differ."),
     Code("AUD101", "note", "epsilon convention",
          "epsilon is added inside the square root; PyTorch's Adam/RMSProp and optax add it outside "
          "(sqrt(v) + epsilon). Both are used; they differ when v is comparable to epsilon^2."),

@@ -49,6 +49,9 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.explain:
         print(explain(args.explain))
         return 0
+    if getattr(args, "show_model", False):
+        from .model import run_show_model
+        return run_show_model(args)
     if not args.paths:
         raise UsageError("audit needs at least one PATH (a .md, .qmd, .ipynb, .tex, .txt, .pdf or .html file) "
                          "or --explain CODE")

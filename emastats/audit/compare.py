@@ -128,7 +128,7 @@ def _holds_index_free(lhs, rhs, context, seed, dry, overrides) -> bool:
                             lambda e: sympy.Symbol(type(e).__name__))
     flat_context = context.copy()
     flat_context.definitions = {
-        name: type(d)(d.name, d.lhs, flatten(d.rhs), d.line, d.recursive) for name, d in context.definitions.items()
+        name: type(d)(d.name, d.lhs, flatten(d.rhs), d.line, d.recursive, d.scope) for name, d in context.definitions.items()
     }
     result = compare(flatten(lhs), flatten(rhs), flat_context, seed, 4, dry, overrides, confirm=False,
                      check_shift=False)

@@ -27,6 +27,7 @@ class Definition:
     rhs: sympy.Basic
     line: int
     recursive: bool = False
+    scope: int = 0  # the section or algorithm block it was stated in
 
 
 @dataclass
@@ -36,9 +37,11 @@ class Context:
     definitions: dict[str, Definition] = field(default_factory=dict)
     values: dict[tuple, sympy.Basic] = field(default_factory=dict)  # (name, args) -> stated value
     faulty: set[str] = field(default_factory=set)  # names whose definition already has an error finding
+    # stated moments of random quantities: ("Var" or "E", name) -> value (Var[g_b] = sigma^2 for every b)
+    moments: dict[tuple[str, str], sympy.Basic] = field(default_factory=dict)
 
     def copy(self) -> "Context":
-        return Context(dict(self.definitions), dict(self.values), set(self.faulty))
+        return Context(dict(self.definitions), dict(self.values), set(self.faulty), dict(self.moments))
 
 
 def atom_name(expr: sympy.Basic) -> str | None:

@@ -22,6 +22,7 @@ from .analyse import FormulaInfo, FormulaOutcome, RunState, Tally, analyse_formu
 from .context import Context
 from .extract import Formula, extract
 from .findings import Finding
+from .model import DocumentModel, build_model
 from .parse import ParsedFormula, parse_formula
 from .readers import PDF_NOTE, Source, read_input, to_source
 from .worker import Worker
@@ -56,6 +57,7 @@ class Prepared:
 
     source: Source
     formulas: list[Formula]
+    model: DocumentModel  # scopes and notation: the document-model stage, built in the worker
     seconds: float
 
 
@@ -67,7 +69,8 @@ def _prepare_in_worker(path: str, fmt: str, raw: bytes) -> Prepared | str:
     except InputFileError as exc:
         return str(exc)
     formulas = extract(source.text, source.dialect)
-    return Prepared(replace(source, text=""), formulas, time.perf_counter() - start)
+    model = build_model(source.text, source.dialect, formulas)
+    return Prepared(replace(source, text=""), formulas, model, time.perf_counter() - start)
 
 
 def prepare(path: str, worker: Worker, raw: tuple[str, bytes] | None = None) -> Prepared:
@@ -133,9 +136,9 @@ class ContextLost(RuntimeError):
     """The worker has no context (a fresh process that was never reset); the parent resets it."""
 
 
-def session_reset(seed: int) -> None:
+def session_reset(seed: int, notation=None) -> None:
     _SESSION.clear()
-    _SESSION.update(context=Context(), run=RunState(), seed=seed)
+    _SESSION.update(context=Context(), run=RunState(), seed=seed, notation=notation)
 
 
 def _checkpoint() -> bytes | None:
@@ -149,7 +152,7 @@ def session_formula(latex: str, info: FormulaInfo) -> FormulaReport:
     """Parse and check one formula in the worker, against (and updating) the session's context."""
     if "context" not in _SESSION:
         raise ContextLost("the worker has no context")
-    parsed: ParsedFormula = parse_formula(latex)
+    parsed: ParsedFormula = parse_formula(latex, _SESSION.get("notation"))
     context: Context = _SESSION["context"].copy()
     outcome: FormulaOutcome = analyse_formula(parsed, info, context, _SESSION["run"], _SESSION["seed"])
     _SESSION["context"], _SESSION["run"] = outcome.context, outcome.run
@@ -158,12 +161,13 @@ def session_formula(latex: str, info: FormulaInfo) -> FormulaReport:
     return FormulaReport(outcome.findings, outcome.tally, sides, parsed_sides, bool(parsed.rejected), _checkpoint())
 
 
-def session_restore(checkpoint: bytes | None, formulas: list[tuple[str, FormulaInfo]], seed: int) -> None:
+def session_restore(checkpoint: bytes | None, formulas: list[tuple[str, FormulaInfo]], seed: int,
+                    notation=None) -> None:
     """Rebuild the context in a fresh worker after a kill: the last checkpoint, then the formulas checked since.
 
     The checkpoint was pickled by this package's own worker from this document, never read from a file.
     """
-    session_reset(seed)
+    session_reset(seed, notation)
     if checkpoint is not None:
         context, run = pickle.loads(checkpoint)
         _SESSION.update(context=context, run=run)
@@ -179,15 +183,22 @@ def audit_text(text: str, kind: str, path: str, worker: Worker, seed: int = 0) -
     if not text.strip():
         raise InputFileError(f"{path}: the text is empty; there is nothing to audit")
     start = time.perf_counter()
-    result = worker.call(extract, text, kind, timeout=DOCUMENT_SECONDS)
+    result = worker.call(_extract_with_model, text, kind, timeout=DOCUMENT_SECONDS)
     if not result.ok:
         raise InputFileError(f"{path}: cannot find the formulas ({result.error})")
     fmt = {"md": "md", "txt": "txt", "tex": "tex"}.get(kind, "html")
-    return audit_prepared(Prepared(Source(path, fmt, ""), result.value, time.perf_counter() - start), worker, seed)
+    formulas, model = result.value
+    return audit_prepared(Prepared(Source(path, fmt, ""), formulas, model, time.perf_counter() - start), worker, seed)
 
 
-def _restore(worker: Worker, checkpoint: bytes | None, tail: list, seed: int, seconds: float) -> bool:
-    result = worker.call(session_restore, checkpoint, tail, seed, timeout=max(seconds, 0.1))
+def _extract_with_model(text: str, kind: str) -> tuple[list[Formula], DocumentModel]:
+    """Runs in the worker: a text's formulas and its document model."""
+    formulas = extract(text, kind)
+    return formulas, build_model(text, kind, formulas)
+
+
+def _restore(worker: Worker, checkpoint: bytes | None, tail: list, seed: int, notation, seconds: float) -> bool:
+    result = worker.call(session_restore, checkpoint, tail, seed, notation, timeout=max(seconds, 0.1))
     return result.ok
 
 
@@ -197,7 +208,8 @@ def audit_prepared(prepared: Prepared, worker: Worker, seed: int = 0) -> Documen
     formulas = prepared.formulas
     _warm_parent()
     worker.warm_up(parse_formula, WARM_UP_FORMULA)
-    worker.call(session_reset, seed)
+    model = prepared.model
+    worker.call(session_reset, seed, model.notation)
     findings: list[Finding] = []
     totals = Tally()
     checkpoint: bytes | None = None
@@ -213,7 +225,8 @@ def audit_prepared(prepared: Prepared, worker: Worker, seed: int = 0) -> Documen
             findings.append(Finding(formula.line, formulas[-1].end_line, "AUD203",
                                     f"{len(formulas) - number} formulas from here on not checked: {why}"))
             break
-        info = FormulaInfo(formula.line, formula.end_line, formula.display, formula.prose_before)
+        info = FormulaInfo(formula.line, formula.end_line, formula.display, formula.prose_before,
+                           model.scope_of(formula.line), model.kind_of(formula.line))
         result = worker.call(session_formula, formula.latex, info, timeout=min(FORMULA_SECONDS, remaining))
         if not result.ok:
             timeouts += result.timed_out
@@ -222,13 +235,14 @@ def audit_prepared(prepared: Prepared, worker: Worker, seed: int = 0) -> Documen
                                     f"formula not checked: {result.error}"))
             if result.timed_out or "died" in result.error or "ContextLost" in result.error:
                 remaining = DOCUMENT_SECONDS - (time.perf_counter() - start)
-                if not _restore(worker, checkpoint, tail, seed, min(RESTORE_SECONDS, remaining / 2)):
-                    worker.call(session_reset, seed)
+                seconds = min(RESTORE_SECONDS, remaining / 2)
+                if not _restore(worker, checkpoint, tail, seed, model.notation, seconds):
+                    worker.call(session_reset, seed, model.notation)
                     lost += checked
                     findings.append(Finding(
                         formula.line, formula.end_line, "AUD204",
                         f"the definitions of the {checked} formulas checked before this line were lost (rebuilding "
-                        f"them after the timeout took longer than {min(RESTORE_SECONDS, remaining / 2):.3g} s); "
+                        f"them after the timeout took longer than {seconds:.3g} s); "
                         "later formulas are checked without them"))
                     checkpoint, tail, checked = None, [], 0
             continue
@@ -262,6 +276,7 @@ def audit_prepared(prepared: Prepared, worker: Worker, seed: int = 0) -> Documen
         "holds": totals.holds,
         "definitions": totals.definitions,
         "unchecked": totals.unchecked + totals.unparsed + not_checked,
+        "unchecked_reasons": dict(totals.reasons.most_common()),
         "formulas_not_checked": not_checked,
         "context_lost": lost,
         "rejected": rejected,

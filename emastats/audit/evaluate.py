@@ -221,9 +221,20 @@ class Evaluator:
 
     def _function(self, e: AppliedUndef, env: dict):
         name = type(e).__name__
+        if self.dry is not None and self.dry.is_input(name) and any(
+                a.atoms(AppliedUndef) or any(not is_integer_name(s.name) for s in a.free_symbols) for a in e.args):
+            return _mp(self.dry.gradient)  # \nabla L(w_t): in a dry run every gradient is the constant one
         args = tuple(self.value(a, env) for a in e.args)
         if name in ("E", "Var", "Cov", "clip", "tr", "diag", "softmax", "relu"):
             return self._opaque(name, e, env, args)
+        definition = self.context.definitions.get(name)
+        if _is_function_definition(definition, len(args)) and (name, "call") not in self.active:
+            # f(x) = x^2 + 3x stated: f applied to any value is its right side there
+            self.active.add((name, "call"))
+            try:
+                return self.value(definition.rhs, dict(zip(definition.lhs.args, args)))
+            finally:
+                self.active.discard((name, "call"))
         try:
             int_args = tuple(self._integer(a) for a in args)
         except Undecidable:  # T(eta): a function of a real argument, not an index
@@ -233,8 +244,9 @@ class Evaluator:
             return self._evaluate_override(key)
         if key in self.cache:
             return self.cache[key]
-        if self.dry is not None and self.dry.is_input(name):
-            return _mp(self.dry.gradient)
+        if self.dry is not None and self.dry.is_input(name) and not (
+                key in self.context.values and int_args and int_args[0] <= 0):
+            return _mp(self.dry.gradient)  # (a stated initial value, g_0 = 0, is kept: it is what the notes run)
         if self.dry is not None and is_epsilon(name):
             return _mp(self.dry.epsilon)
         if key in self.active:
@@ -290,6 +302,13 @@ class Evaluator:
         if self.dry is not None and n and n[0] <= 0 and not is_gradient(name):
             return mpmath.mpf(0)
         return _mp(self.point.value_of(f"{name}{list(n)}"))
+
+
+def _is_function_definition(definition: Definition | None, arity: int) -> bool:
+    """A non-recursive definition of a function of real arguments (f(x) = …, not w_{t+1} = …)."""
+    return (definition is not None and not definition.recursive and isinstance(definition.lhs, AppliedUndef)
+            and len(definition.lhs.args) == arity and all(
+                isinstance(a, sympy.Symbol) and not is_integer_name(a.name) for a in definition.lhs.args))
 
 
 def close(a, b) -> bool:

@@ -25,8 +25,21 @@ GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
     "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "varphi", "chi", "psi",
     "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega", "ell",
-    "nabla",
+    "nabla", "varsigma", "varrho", "varpi",
 }
+# Unicode that notes paste into maths, rewritten to the LaTeX command it stands for.
+UNICODE = {
+    "←": "\\leftarrow ", "⟵": "\\leftarrow ", "≔": ":=", "∇": "\\nabla ", "∂": "\\partial ", "−": "-", "·": "\\cdot ", "⋅": "\\cdot ", "∗": "*",
+    "×": "\\times ", "≤": "\\leq ", "≥": "\\geq ", "≠": "\\neq ", "≈": "\\approx ", "∑": "\\sum ", "√": "\\sqrt ",
+    "…": "\\dots ", "⊤": "\\top ", "∞": "\\infty ", "α": "\\alpha ", "β": "\\beta ", "γ": "\\gamma ",
+    "δ": "\\delta ", "ε": "\\epsilon ", "η": "\\eta ", "θ": "\\theta ", "λ": "\\lambda ", "μ": "\\mu ",
+    "ρ": "\\rho ", "σ": "\\sigma ", "τ": "\\tau ", "ϕ": "\\phi ", "φ": "\\phi ", "ω": "\\omega ", "Σ": "\\Sigma ",
+    "Δ": "\\Delta ", "Θ": "\\Theta ", "ς": "\\varsigma ", "→": "\\to ", "⇒": "\\Rightarrow ", "\u200b": "",
+}
+# Index-free marks on a name: transposes are dropped (an identity of matrices holds for 1x1 ones, so dropping
+# them can hide an error but never make one), stars and daggers are labels (w^\star is the optimum, a name).
+TRANSPOSE = {"\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}", "\\mkern-1.5mu\\mathsf{T}"}
+STAR_LABELS = {"\\star": "star", "*": "star", "\\ast": "star", "\\dagger": "dagger", "\\circ": "circ"}
 # Letters that, alone in a subscript, are an index (time, datapoint, batch element), not part of a name.
 INDEX_LETTERS = {"t", "i", "j", "k", "n", "b", "l", "tau"}
 FONT_STRIP = {"\\mathbf", "\\boldsymbol", "\\bm", "\\mathit", "\\mathsf", "\\mathnormal", "\\pmb", "\\vec"}
@@ -45,6 +58,43 @@ NATIVE_FUNCTIONS = {"\\exp", "\\log", "\\ln", "\\sin", "\\cos", "\\tan", "\\tanh
                     "\\min", "\\max"}
 OPEN = {"(": ")", "[": "]", "\\{": "\\}", "\\lbrack": "\\rbrack", "\\langle": "\\rangle"}
 MAX_POWER_EXPONENT = 10_000
+
+
+def clean_text(latex: str) -> str:
+    """Markdown escapes (``\\_``, ``\\*``) undone and pasted Unicode maths rewritten to LaTeX commands."""
+    text = re.sub(r"\\([_*])", r"\1", latex)
+    if not text.isascii():
+        text = re.sub(r"→(?=[A-Za-z\\\u0370-\u03ff])", "", text)  # →v, →θ: a vector marker, not "tends to"
+        text = re.sub(r"([A-Za-z\u0370-\u03ff])\u0302", r"\\hat{\1}", text)  # x̂: combining circumflex
+        text = "".join(UNICODE.get(ch, ch) for ch in text)
+        text = re.sub(r"(\\[A-Za-z]+) +([_^'])", r"\1\2", text)  # γ_i -> \gamma_i, not \gamma _i
+    return text
+
+
+@dataclass(frozen=True)
+class Notation:
+    """What the document model decided about notation, for every formula of a document.
+
+    ``superscript_index``: base letters whose index-like superscripts are time indices (``w^{t+1}``, ``v^{(k)}``)
+    rather than powers; ``ambiguous_superscript``: base letters seen with index-like superscripts but without
+    the evidence either way (then such a formula is unchecked, never guessed).
+    """
+
+    superscript_index: frozenset[str] = frozenset()
+    ambiguous_superscript: frozenset[str] = frozenset()
+    functions: frozenset[str] = frozenset()  # bases defined as functions, f(x) = … (then f(y) is f applied to y)
+    multipliers: frozenset[str] = frozenset()  # capitals written before a name (A x): A(x + y) is a product
+
+
+INDEX_SUPERSCRIPT = re.compile(r"\(?\s*(?:[tkijn]|\\tau)\s*(?:[+-]\s*\d+)?\s*\)?|\(\s*\d+\s*\)")
+
+
+def index_like(text: str) -> bool:
+    """Whether a superscript reads as a time index: t, k+1, (k), (t-1), (0) (a bare 2 is a power)."""
+    return INDEX_SUPERSCRIPT.fullmatch(text.replace(" ", "").strip("{}")) is not None
+
+
+_MACRO_NAME = re.compile(r"\\[VM][A-Za-z]+")
 
 
 class Unsupported(ValueError):
@@ -75,6 +125,7 @@ class Normalised:
     latex: str
     atoms: dict[str, Atom] = field(default_factory=dict)  # placeholder name -> atom
     functions: set[str] = field(default_factory=set)  # operator names used (E, sign, ...)
+    notation: Notation = field(default_factory=Notation)
 
 
 def tokenize(text: str) -> list[str]:
@@ -203,9 +254,27 @@ class _Rewriter:
                 self.next(skip_space=False)
                 group = self.read_group()
                 text = "".join(group).strip()
+                compact = text.replace(" ", "")
+                notation = self.shared.notation
                 if text in ("\\prime", "'", "\\prime\\prime"):
                     primes += text.count("prime") or 1
-                elif re.fullmatch(r"\\text\w*|\\mathrm|[A-Z]", group[0] if group else "") and len(group) <= 4 and not power:
+                elif compact in TRANSPOSE:
+                    continue  # x^\top: see TRANSPOSE
+                elif compact in STAR_LABELS:
+                    labels.append(STAR_LABELS[compact])
+                elif re.fullmatch(r"(\[|\\lbrack|\\left\[|\\left\\lbrack).*(\]|\\rbrack)", compact):
+                    labels.append("layer" + _slug(group).strip("[]").replace("lbrack", "").replace("rbrack", ""))
+                elif not power and (compact.startswith("(") and index_like(compact) or base in notation.superscript_index
+                                    and (index_like(compact) or compact == "0")):
+                    # a time index written as a superscript: w^{t+1}, v^{(k)}, and v^0 for a sequence's start
+                    inner = [t for t in group if not t.isspace()]
+                    if inner and inner[0] == "(" and inner[-1] == ")":
+                        inner = inner[1:-1]
+                    indices.append(self.sub(inner))
+                elif base in notation.superscript_index or base in notation.ambiguous_superscript and index_like(compact):
+                    raise Unsupported("superscript may be a time index or a power")
+                elif (group and group[0] in TEXT_CMDS or re.fullmatch(r"[A-Z]", group[0] if group else "")
+                      and len(group) <= 4) and not power:
                     labels.append(_slug(group))
                 else:
                     if power:
@@ -223,10 +292,12 @@ class _Rewriter:
         atom = Atom(key=key, display=display or key, base=base, decoration=decoration, label=label, primes=primes,
                     is_function=is_function)
         text = self._register(atom)
-        if is_function and self.peek() == "(":
+        if self.peek() == "(" and self._tuple_follows():
+            is_function = True  # f(x, y), f(x; \theta): a name applied to a tuple is a function, never a product
+        if (is_function or base in self.shared.notation.functions) and self.peek() == "(":
             self.next()
             inner = self.read_bracketed("(")
-            indices += [self.sub(part) for part in _split_top(inner, {","})]
+            indices += [self.sub(part) for part in _split_top(inner, {",", ";"})]
         if indices:
             text += "(" + ", ".join(indices) + ")"
         if power:
@@ -319,8 +390,25 @@ class _Rewriter:
                     out.append(f"\\sqrt{{{self.sub(self.read_group())}}}")
             elif tok in ("\\sum", "\\prod"):
                 out.append(self._big_operator(tok))
+            elif tok == "\\lim":
+                out.append(self._limit())
             elif tok == "^":
-                out.append("^{" + self._power(self.read_group()) + "}")
+                group = self.read_group()
+                if "".join(group).replace(" ", "") in TRANSPOSE:
+                    continue  # (x - y)^\top: see TRANSPOSE
+                out.append("^{" + self._power(group) + "}")
+            elif tok in ("\\underbrace", "\\overbrace"):
+                # the braced expression counts; its label (_{…} or ^{…}) is a comment
+                inner = self.read_group()
+                if self.peek() in ("_", "^"):
+                    self.next()
+                    self.read_group()
+                out.append("(" + self.sub(inner) + ")")
+            elif tok in ("\\underset", "\\overset"):
+                self.read_group()
+                out.append("(" + self.sub(self.read_group()) + ")")
+            elif tok in ("\\nabla", "\\partial"):
+                out.append(self._derivative_operator(tok))
             elif tok == "_":
                 raise Unsupported("subscript on a non-name")
             elif tok in FONT_STRIP:
@@ -347,38 +435,57 @@ class _Rewriter:
                 out.append(self._function_or_atom(word.lower(), word, annotation=True))
             elif tok in NATIVE_FUNCTIONS:
                 out.append(tok + " ")
-            elif tok in ("\\cdot", "\\times", "*"):
+            elif tok in ("\\cdot", "\\times", "*", "\\odot", "\\circledast"):  # (\odot: elementwise, a product on scalars)
                 out.append(" \\cdot ")
             elif tok in ("\\infty",):
                 out.append("\\infty ")
             elif tok in ("|", "\\vert", "\\lvert", "\\rvert", "\\|", "\\Vert", "\\lVert", "\\rVert"):
                 out.append("|")
+                if self.peek(skip_space=False) == "_" and self._norm_subscript():
+                    pass  # \|x\|_2: the Euclidean norm, |x| for the scalars the audit evaluates
             elif tok in ("(", "[", "\\lbrack", "\\{"):
                 inner = self.read_bracketed(tok)
-                out.append("(" + self.sub(inner) + ")")
+                if out and out[-1].strip() in ("\\max", "\\min"):  # \max(a, b): the arguments of max
+                    out.append("(" + ", ".join(self.sub(part) for part in _split_top(inner, {","})) + ")")
+                else:
+                    out.append("(" + self.sub(inner) + ")")
             elif tok in (")", "]", "\\}", "\\rbrack", "\\rangle"):
                 raise Unsupported(f"unmatched {tok!r}")
             elif tok == "{":
                 self.pos -= 1
-                out.append("(" + self.sub(self.read_group()) + ")")
+                group = self.read_group()
+                names = [t for t in group if not t.isspace() and t not in DROP and t not in FONT_STRIP]
+                if self.peek(skip_space=False) in ("_", "^") and len(names) == 1 and (
+                        re.fullmatch(r"[A-Za-z]", names[0]) or names[0][1:] in GREEK or _MACRO_NAME.fullmatch(names[0])):
+                    self.toks[self.pos:self.pos] = names  # {\Vg}_{t}: the braces only group the name
+                else:
+                    out.append("(" + self.sub(group) + ")")
             elif tok == "}":
                 raise Unsupported("unmatched '}'")
-            elif tok in ("\\Delta", "\\delta") and self._name_follows():
+            elif tok == "\\Delta" and self._name_follows():
                 # \Delta w, \Delta\Phi: a change is one quantity, not Delta times w
                 nxt = self.next()
                 inner = self.read_group() if nxt in FONT_STRIP else [nxt]
-                out.append(self.atom(tok[1:] + _base_name("".join(inner).strip())))
+                name = "".join(inner).strip()
+                name = name[2:] if _MACRO_NAME.fullmatch(name) else _base_name(name)  # \Delta\Vtheta: Delta theta
+                out.append(self.atom(tok[1:] + name))
             elif tok == "\\sigma" and self._applied(("'", "(")):
                 # \sigma(x), \sigma'(x): the logistic function, not a standard deviation times x
                 out.append(self.atom("sigmoid", is_function=True))
             elif tok.startswith("\\") and tok[1:] in GREEK:
                 out.append(self.atom(tok[1:]))
+            elif _MACRO_NAME.fullmatch(tok) and (len(tok[2:]) == 1 or tok[2:] in GREEK):
+                # \Vtheta, \Vg, \MW: the deep-learning book's vector and matrix macros, a bold letter
+                out.append(self.atom(tok[2:]))
+            elif tok == "\\E" and self._bracket_follows(self.pos):
+                out.append(self._apply("E"))
             elif re.fullmatch(r"[a-zA-Z]", tok):
                 word = self._word(tok)
                 if word is not None:
                     out.append(word)
                 else:
-                    out.append(self.atom(tok, is_function=tok.isupper() and self.peek(skip_space=False) == "("))
+                    out.append(self.atom(tok, is_function=tok.isupper() and self.peek(skip_space=False) == "("
+                                         and tok not in self.shared.notation.multipliers))
             elif re.fullmatch(r"[0-9.]", tok):
                 out.append(tok)
             elif tok in ("+", "-", "/", "!"):
@@ -393,6 +500,92 @@ class _Rewriter:
                 raise Unsupported(f"{tok!r}")
         return "".join(out)
 
+    def _derivative_operator(self, tok: str) -> str:
+        """``\\nabla L(w_t)``, ``\\nabla_\\theta L(\\theta)``, ``\\partial_w L``: the gradient of a named function.
+
+        The result is one quantity (``nabla_L`` applied to the arguments, or ``dL/dw`` for a partial), never
+        nabla times L: a gradient is an input of an update rule, as g_t is.
+        """
+        wrt, order = "", ""
+        start = self.pos
+        for _ in range(2):
+            nxt = self.peek(skip_space=False)
+            if nxt == "_":
+                self.next(skip_space=False)
+                wrt = _slug(self.read_group())
+            elif nxt == "^":
+                self.next(skip_space=False)
+                order = _slug(self.read_group())
+        nxt = self.peek()
+        operand = nxt is not None and (nxt in ("\\mathcal", "\\mathscr") or nxt in TEXT_CMDS or re.fullmatch(
+            r"[A-Za-z]", nxt) is not None or nxt.startswith("\\") and nxt[1:] in GREEK)
+        if not operand and tok == "\\nabla":
+            self.pos = start  # \nabla_t alone: the gradient at step t, a name with an index
+            return self.atom("nabla")
+        if nxt is None:
+            raise Unsupported(f"{tok} without an operand")
+        if nxt in ("\\mathcal", "\\mathscr"):
+            self.next()
+            name = "cal" + _slug(self.read_group())
+        elif nxt in TEXT_CMDS:
+            self.next()
+            name = _slug(self.read_group())
+        elif re.fullmatch(r"[A-Za-z]", nxt) or nxt.startswith("\\") and nxt[1:] in GREEK:
+            self.next()
+            name = _base_name(nxt)
+        else:
+            raise Unsupported(f"{tok} of an expression")
+        if order and order != "1":
+            raise Unsupported("higher derivative operator")
+        if tok == "\\partial":
+            if not wrt:
+                raise Unsupported("partial derivative without its variable")
+            key = f"d{name}/d{wrt}"
+        else:
+            key = f"nabla_{name}"
+        return self.atom(key, is_function=self.peek(skip_space=False) in ("(", "_", "\\left"))
+
+    def _limit(self) -> str:
+        """``\\lim_{t \\to \\infty} X``: the operator ``limit(X, t)`` over the rest of the side (only at infinity)."""
+        if self.peek() != "_":
+            raise Unsupported("limit without its variable")
+        self.next()
+        below = [t for t in self.read_group() if not t.isspace()]
+        if len(below) != 3 or below[1] not in ("\\to", "\\rightarrow") or below[2] != "\\infty" or not (
+                below[0] in ("t", "k", "n", "T", "\\tau")):
+            raise Unsupported("limit other than an index to infinity")
+        rest = self.toks[self.pos:]
+        self.pos = len(self.toks)
+        self.shared.functions.add("limit")
+        return f"F_{{\\mathit{{limit}}}}({self.sub(rest)}, {self.sub(below[:1])}) "
+
+    def _tuple_follows(self) -> bool:
+        """Whether the next bracket holds a top-level comma or semicolon (a tuple of arguments)."""
+        p = self.pos
+        while p < len(self.toks) and self.toks[p].isspace():
+            p += 1
+        depth = 0
+        for q in range(p, len(self.toks)):
+            t = self.toks[q]
+            if t in ("(", "[", "{", "\\{"):
+                depth += 1
+            elif t in (")", "]", "}", "\\}"):
+                depth -= 1
+                if depth == 0:
+                    return False
+            elif t in (",", ";") and depth == 1:
+                return True
+        return False
+
+    def _norm_subscript(self) -> bool:
+        """Consume ``_2`` / ``_{2}`` after a norm bar; False (nothing consumed) for another subscript."""
+        save = self.pos
+        self.next(skip_space=False)
+        if "".join(self.read_group()).strip() in ("2",):
+            return True
+        self.pos = save
+        return False
+
     def _applied(self, starts: tuple[str, ...]) -> bool:
         """Whether the next token (no space) is one of ``starts``, with a bracket after any primes."""
         p = self.pos
@@ -403,7 +596,7 @@ class _Rewriter:
     def _name_follows(self) -> bool:
         nxt = self.peek(skip_space=True)
         return nxt is not None and (re.fullmatch(r"[A-Za-z]", nxt) is not None or nxt in FONT_STRIP
-                                    or nxt.startswith("\\") and nxt[1:] in GREEK)
+                                    or nxt.startswith("\\") and nxt[1:] in GREEK or _MACRO_NAME.fullmatch(nxt) is not None)
 
     def _word(self, first: str) -> str | None:
         """A run of letters that is a function name (sign, clip, Var, E) written without a backslash."""
@@ -433,6 +626,10 @@ class _Rewriter:
     def _function_or_atom(self, word: str, original: str, annotation: bool = False) -> str:
         if word in FUNCTION_WORDS and self._bracket_follows(self.pos):
             return self._apply(FUNCTION_WORDS[word])
+        if word not in FUNCTION_WORDS and re.fullmatch(r"[A-Za-z][A-Za-z0-9]+", original) and \
+                self.peek() == "(" and self.pos < len(self.toks) and not self.toks[self.pos].isspace():
+            # \text{Loss}(w, X, y), \mathrm{BatchNorm}(x): a named function of its arguments
+            return self.atom(original, is_function=True)
         if word in FUNCTION_WORDS and word not in ("e",):
             # an operator applied without brackets (\operatorname{Var} x): unsupported
             raise Unsupported(f"operator {original} without brackets")

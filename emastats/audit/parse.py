@@ -18,14 +18,22 @@ from dataclasses import dataclass, field
 import sympy
 from sympy.core.function import AppliedUndef
 
-from .normalise import Normalised, TooLarge, Unsupported, normalise_side, placeholder_name, tokenize
+from .normalise import Normalised, Notation, TooLarge, Unsupported, clean_text, normalise_side, placeholder_name, tokenize
 
 MAX_FORMULA_CHARS = 4000
 MAX_SIDE_CHARS = 1200
 RELATIONS = {"=": "=", "\\neq": "!=", "\\ne": "!=", "\\approx": "~", "\\leq": "<=", "\\le": "<=", "\\geq": ">=",
              "\\ge": ">=", "<": "<", ">": ">", "\\to": "->", "\\rightarrow": "->", "\\sim": "~", "\\equiv": "==",
              "\\propto": "prop", "\\Rightarrow": "=>", "\\implies": "=>", "\\approxeq": "~", "\\simeq": "~",
-             "\\lt": "<", "\\gt": ">", "\\leqslant": "<=", "\\geqslant": ">="}
+             "\\lt": "<", "\\gt": ">", "\\leqslant": "<=", "\\geqslant": ">=",
+             # assignments (pseudo-code and definitions): "<-" = the left side takes the right side's value
+             "\\Leftrightarrow": "<=>", "\\iff": "<=>", "\\mapsto": "->",
+             "\\leftarrow": "<-", "\\gets": "<-", "\\coloneqq": "<-", "\\pluseq": "+=", "\\minuseq": "-="}
+# Assignment spellings rewritten to one token each before splitting (``:=`` would otherwise split at ``=``).
+_ASSIGNMENTS = ((re.compile(r"\\mathrel\{\+\}\s*=|(?<![\\{])\+\s*="), r" \\pluseq "),
+                (re.compile(r"\\mathrel\{-\}\s*=|(?<![\\{<>])-\s*="), r" \\minuseq "),
+                (re.compile(r":\s*=|\\mathrel\{:\}\s*=|\\colonequals|\\defeq|\\stackrel\{\\text\{def\}\}\{=\}"),
+                 r" \\coloneqq "))
 _UNSUPPORTED_ENVS = ("cases", "array", "matrix", "pmatrix", "bmatrix", "vmatrix", "tabular")
 
 
@@ -120,6 +128,8 @@ def precheck(latex: str) -> None:
 
 def _clean(latex: str) -> str:
     """Remove what carries no mathematics: tags, labels, inner environment markers, alignment marks."""
+    for pattern, replacement in _ASSIGNMENTS:
+        latex = pattern.sub(replacement, latex)
     text = re.sub(r"\\(tag\*?|label|eqref|ref)\{[^{}]*\}", " ", latex)
     text = re.sub(r"\\(begin|end)\{(aligned|split|gathered|alignedat)\}(\{[^{}]*\})?", " ", text)
     text = text.replace("&", " ")
@@ -142,13 +152,24 @@ def _split_top(tokens: list[str], is_separator) -> list[list[str]]:
     return parts
 
 
+_QUANTIFIER = re.compile(r"[,;]?\s*(\\q?quad\s*)?(\\forall|\\text\{\s*for all\b|\\text\{\s*for every\b)")
+
+
+def _without_quantifier(row: str) -> str:
+    """``a = b, \\forall i``: the statement without its trailing quantifier (it holds for every i anyway)."""
+    m = _QUANTIFIER.search(row)
+    if m and any(r in row[:m.start()] for r in ("=", "\\le", "\\ge", "<", ">")):
+        return row[:m.start()]
+    return row
+
+
 def split_statements(latex: str) -> list[tuple[int, bool, list[str], list[str]]]:
     """(row, continued, sides' LaTeX, relations) for each statement of a formula, before parsing."""
     text = _clean(latex)
     if any(f"\\begin{{{env}}}" in text for env in _UNSUPPORTED_ENVS):
         raise Unsupported("cases/array environment")
     statements = []
-    rows = re.split(r"\\\\(?:\[[^\]]*\])?", text)
+    rows = [_without_quantifier(row) for row in re.split(r"\\\\(?:\[[^\]]*\])?", text)]
     line_offset = 0
     for row in rows:
         row_line = line_offset + row[: len(row) - len(row.lstrip())].count("\n")
@@ -193,6 +214,8 @@ def _to_sympy(expr: sympy.Basic, norm: Normalised) -> sympy.Basic:
         name = type(node).__name__
         if name in by_name:
             return sympy.Function(by_name[name].key)(*node.args)
+        if name in ("max", "min") and node.args:  # \max(a, b) as the parser builds it
+            return (sympy.Max if name == "max" else sympy.Min)(*node.args)
         m = re.fullmatch(r"F_\{([A-Za-z]+)\}", name)
         if m:
             op = m.group(1)
@@ -261,8 +284,12 @@ def parse_side(latex: str, norm: Normalised) -> sympy.Basic:
     return _to_sympy(raw, norm)
 
 
-def parse_formula(latex: str) -> ParsedFormula:
-    """Pre-check, split and parse a whole formula; parse problems are recorded per side, never raised."""
+def parse_formula(latex: str, notation: Notation | None = None) -> ParsedFormula:
+    """Pre-check, split and parse a whole formula; parse problems are recorded per side, never raised.
+
+    ``notation`` is what the document model decided for the whole document (which superscripts are indices).
+    """
+    latex = clean_text(latex)
     try:
         precheck(latex)
     except Rejected as exc:
@@ -271,7 +298,7 @@ def parse_formula(latex: str) -> ParsedFormula:
         raw_statements = split_statements(latex)
     except Unsupported as exc:
         return ParsedFormula(statements=(), rejected="", atoms={"__unsupported__": str(exc)})
-    norm = Normalised(latex="")
+    norm = Normalised(latex="", notation=notation or Notation())
     statements = []
     for row, continued, sides, relations in raw_statements:
         parsed_sides = []
