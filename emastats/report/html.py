@@ -452,6 +452,13 @@ STAT_WORDS = {
 }
 
 
+def stat_value(value: Any, text, number) -> str:
+    """A statistic's value: a number, or a count per reason ({reason: n}) as "reason (n), ..."."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{text(k)} ({number(v)})" for k, v in value.items()) or number(0)
+    return number(value)
+
+
 def stat_words(key: Any) -> str:
     """An audit statistic's key as words: known keys translated, others with underscores as spaces."""
     k = str(key)
@@ -480,7 +487,7 @@ def _audit_section(doc: Mapping[str, Any], index: int) -> str:
     stats_html = ""
     if isinstance(stats, Mapping) and stats:
         stats_html = '<p class="muted">' + ", ".join(
-            f"{E.text(stat_words(k))}: {E.number(v)}" for k, v in stats.items()) + "</p>"
+            f"{E.text(stat_words(k))}: {stat_value(v, E.text, E.number)}" for k, v in stats.items()) + "</p>"
     return (f'<section class="item audit" id="audit-{index}"><div class="item-head"><h3>Audit of '
             f'<code>{E.text(doc.get("path"))}</code></h3><div>{len(findings)} finding(s)</div></div>'
             f"{stats_html}{body}</section>")

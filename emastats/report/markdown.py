@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 from . import escape as E
 from .errata import Erratum
 from .formatting import fmt_interval, fmt_level, fmt_pvalue, value_table
-from .html import stat_words
+from .html import stat_value, stat_words
 from .model import ClaimView, ReportModel, StudyView
 
 
@@ -208,7 +208,7 @@ def _audit(doc: Mapping[str, Any]) -> list[str]:
     out = [f"### Audit of {E.md_code(doc.get('path'))}", "", f"{len(findings)} finding(s).", ""]
     stats = doc.get("stats")
     if isinstance(stats, Mapping) and stats:
-        out += [", ".join(f"{E.md_text(stat_words(k))}: {E.md_number(v)}" for k, v in stats.items()), ""]
+        out += [", ".join(f"{E.md_text(stat_words(k))}: {stat_value(v, E.md_text, E.md_number)}" for k, v in stats.items()), ""]
     if findings:
         rows = []
         for f in findings:

@@ -115,7 +115,10 @@ FINDING = _object(
 AUDIT_RECORD = _object(
     ["schema", "path", "findings", "stats", "meta"],
     schema={"const": "emastats.audit/1"}, path=_STR, findings={"type": "array", "items": FINDING},
-    stats={"type": "object", "additionalProperties": _SCALAR}, meta=META,
+    # stats are scalars, except the count of unchecked statements per reason ({reason: count})
+    stats={"type": "object", "additionalProperties": _SCALAR,
+           "properties": {"unchecked_reasons": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+    meta=META,
 )
 
 _VALIDATORS = {
