@@ -70,11 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports", metavar="DIR")
     _add_format(p)
 
-    p = sub.add_parser("study", help="run an empirical study (sgd-noise, clipping, temperature, adam-coupling)")
-    p.add_argument("name", metavar="NAME", help="sgd-noise, clipping, temperature or adam-coupling")
-    p.add_argument("--quick", action="store_true", help="small budget (< 1 minute on 2 CPU cores)")
+    p = sub.add_parser("study", help="run an empirical study (sgd-noise, clipping, temperature, adam-coupling, "
+                                     "noise-scale, critical-batch)")
+    p.add_argument("name", metavar="NAME",
+                   help="sgd-noise, clipping, temperature, adam-coupling, noise-scale or critical-batch")
+    p.add_argument("--quick", action="store_true", help="small budget (< 90 s on 2 CPU cores)")
     p.add_argument("--seed", type=int, default=20261122, help="seed of the run (default 20261122)")
     p.add_argument("--store", default="reports/results", metavar="DIR")
+    p.add_argument("--scheduler", default="local", metavar="ADDRESS",
+                   help="where a study's grid of training runs goes: 'local' (a Dask LocalCluster on this machine, "
+                        "default), 'serial' (this process) or a Dask scheduler address such as tcp://host:8786")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="LocalCluster worker processes (default 2)")
+    p.add_argument("--fresh", action="store_true",
+                   help="re-run every grid cell instead of reusing the cells already in the store")
     _add_device(p)
     _add_format(p)
 
