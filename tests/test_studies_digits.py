@@ -118,3 +118,16 @@ def test_sweep_on_a_two_worker_local_cluster_matches_serial(tmp_path):
     parallel = run_sweep("demo", train_cell, cells, SweepOptions(scheduler="local", workers=2, store=str(tmp_path)))
     assert parallel.ran == 4 and parallel.results == serial.results
     assert len(list((tmp_path / "sweeps" / "demo").glob("*/*.json"))) == 4
+
+
+@pytest.mark.parametrize("option, message", [({"scheduler": "nowhere"}, "--scheduler must be"),
+                                             ({"workers": 0}, "--workers must be at least 1")])
+def test_study_cli_rejects_a_bad_scheduler_or_worker_count(tmp_path, option, message):
+    from emastats.studies import run_cli as study_cli
+
+    args = dict(name="critical-batch", quick=True, seed=1, store=str(tmp_path), device="cpu", format="text",
+                scheduler="serial", workers=2, fresh=False)
+    args.update(option)
+    with pytest.raises(UsageError, match=message):
+        study_cli(__import__("argparse").Namespace(**args))
+    assert not (tmp_path / "sweeps").exists()  # rejected before any work

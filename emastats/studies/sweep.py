@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -132,7 +133,7 @@ def _run_dask(function: CellFunction, todo: list[dict[str, Any]], options: Sweep
         if options.workers < 1:
             raise UsageError(f"--workers must be at least 1, got {options.workers}")
         cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     else:
         try:

@@ -22,6 +22,7 @@ from ..montecarlo.sampling import minibatch_indices
 from .digits import load
 from .nets import make_model
 
+CHUNK = 32  # minibatches drawn at once, so that runs stopping early do not pay for all their steps
 DIVERGED = 2.0  # a run whose training loss exceeds this multiple of its starting loss has diverged: stop it
 
 
@@ -85,7 +86,7 @@ def train_cell(cell: dict[str, Any]) -> dict[str, Any]:
         target = cell.get("target")
         every = int(cell.get("record_every", 0))
         checkpoints = sorted(set(int(c) for c in cell.get("checkpoints", ())))
-        batches = minibatch_indices(data.size, batch, steps, gen, replacement=False) if steps else None
+        batches = None
         curve: list[float] = []
         snapshots: list[dict[str, Any]] = []
         reached = None
@@ -111,7 +112,9 @@ def train_cell(cell: dict[str, Any]) -> dict[str, Any]:
                 break
             if t == steps or not math.isfinite(loss) or loss > blow_up:
                 break  # out of steps, or diverged: the loss has more than doubled from its start
-            idx = batches[t]
+            if t % CHUNK == 0:  # draw batches a chunk at a time: runs that stop early do not pay for all steps
+                batches = minibatch_indices(data.size, batch, CHUNK, gen, replacement=False)
+            idx = batches[t % CHUNK]
             (g,) = torch.autograd.grad(model.loss(w, x[idx], y[idx]), w)
             with torch.no_grad():
                 w -= lr * g
