@@ -131,3 +131,27 @@ def test_study_cli_rejects_a_bad_scheduler_or_worker_count(tmp_path, option, mes
     with pytest.raises(UsageError, match=message):
         study_cli(__import__("argparse").Namespace(**args))
     assert not (tmp_path / "sweeps").exists()  # rejected before any work
+
+
+def test_clipping_stats_on_a_skewed_cloud():
+    from emastats.studies.clipping_real import clip, clipping_stats, cosine_gap
+
+    gen = torch.Generator().manual_seed(0)
+    g = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    noise = torch.randn(400, 3, generator=gen, dtype=torch.float64)
+    pe = g + noise * torch.tensor([4.0, 1.0, 1.0], dtype=torch.float64)
+    pe[:, 1] += torch.distributions.Exponential(0.5).sample((400,)) - 2.0  # skew in a direction orthogonal to G
+    pe = pe - pe.mean(0) + g  # full-batch gradient exactly G
+    v = clip(pe, 1.0)
+    assert float(v.norm(dim=1).max()) <= 1.0 + 1e-12
+    assert torch.equal(clip(pe, 1e9), pe)
+    rows = clipping_stats(pe, [0.5, 1e6], [4, 64], 4000, gen)
+    tight, loose = rows
+    assert tight["min_pair_inner"] >= 0  # symmetric pairs stay descent directions (Chen et al. 2020)
+    assert tight["gap_per_example"] > 10 * tight["gap_symmetrised"]  # the skew, not clipping itself, biases
+    assert loose["clipped_fraction"] == 0 and abs(loose["gap_per_example"]) < 1e-12
+    assert loose["trace_clipped"] == pytest.approx(float(((pe - g) ** 2).sum(1).mean()))
+    for b in loose["batches"]:
+        assert b["trace_ratio_mean"] == pytest.approx(1.0, abs=0.1)  # tr Cov = tr Sigma / B, 4000 draws
+        assert abs(b["gap_batch_clipping"]) < 0.01  # nothing clipped: the noise-floor-corrected gap is ~0
+    assert cosine_gap(2 * g, g) == pytest.approx(0.0, abs=1e-15)

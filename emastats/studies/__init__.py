@@ -35,6 +35,7 @@ STUDIES: dict[str, str] = {
     "adam-coupling": "study_adam_coupling",
     "noise-scale": "study_noise_scale",
     "critical-batch": "study_critical_batch",
+    "clipping-bias": "study_clipping_bias",
 }
 
 __all__ = ["STUDIES", "ExactValue", "StudyFacts", "StudyResult", "StudyValue", "load_study", "run_cli", "run_study"]

@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import torch
 
 from ..montecarlo.sampling import minibatch_indices
+from .clipping_real import clipping_stats
 from .digits import load
 from .nets import make_model
 
@@ -72,7 +73,8 @@ def train_cell(cell: dict[str, Any]) -> dict[str, Any]:
     device ('cpu'); optional target (stop when the training loss <= target; report
     ``steps_to_target``, None when not reached), record_every (training-loss curve
     spacing), checkpoints (steps at which to take ``noise_snapshot``) with pairs,
-    b_small, b_big; snapshot_at_target (take one when the target is reached).
+    b_small, b_big; snapshot_at_target (take one when the target is reached); clip_quantiles,
+    clip_batches, clip_draws (add ``clipping_stats`` to each checkpoint's snapshot).
     """
     with one_thread():
         device = torch.device(cell.get("device", "cpu"))
@@ -100,6 +102,10 @@ def train_cell(cell: dict[str, Any]) -> dict[str, Any]:
             if t in checkpoints:
                 snap = noise_snapshot(model, w.detach(), x, y, int(cell["pairs"]), int(cell["b_small"]),
                                       int(cell["b_big"]), gen)
+                if "clip_quantiles" in cell:
+                    snap["clipping"] = clipping_stats(model.per_example_gradients(w.detach(), x, y),
+                                                      cell["clip_quantiles"], cell["clip_batches"],
+                                                      int(cell["clip_draws"]), gen)
                 with torch.no_grad():
                     snap.update(step=t, loss=loss, held_loss=float(model.loss(w, held.features, held.labels)))
                 snapshots.append(snap)
