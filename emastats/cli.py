@@ -71,9 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(p)
 
     p = sub.add_parser("study", help="run an empirical study (sgd-noise, clipping, temperature, adam-coupling, "
-                                     "noise-scale, critical-batch)")
-    p.add_argument("name", metavar="NAME",
-                   help="sgd-noise, clipping, temperature, adam-coupling, noise-scale or critical-batch")
+                                     "noise-scale, critical-batch, clipping-bias, scaling-rules)")
+    p.add_argument("name", metavar="NAME", help="sgd-noise, clipping, temperature, adam-coupling, noise-scale, "
+                                                "critical-batch, clipping-bias or scaling-rules")
     p.add_argument("--quick", action="store_true", help="small budget (< 90 s on 2 CPU cores)")
     p.add_argument("--seed", type=int, default=20261122, help="seed of the run (default 20261122)")
     p.add_argument("--store", default="reports/results", metavar="DIR")

@@ -155,3 +155,23 @@ def test_clipping_stats_on_a_skewed_cloud():
         assert b["trace_ratio_mean"] == pytest.approx(1.0, abs=0.1)  # tr Cov = tr Sigma / B, 4000 draws
         assert abs(b["gap_batch_clipping"]) < 0.01  # nothing clipped: the noise-floor-corrected gap is ~0
     assert cosine_gap(2 * g, g) == pytest.approx(0.0, abs=1e-15)
+
+
+def test_training_cell_adam_matches_torch_optim_adam():
+    cell = dict(CELL, optimizer="adam", lr=0.01, beta1=0.6, beta2=0.996, eps=1e-7, steps=5, checkpoints=[],
+                record_every=5)
+    got = train_cell(cell)["curve"][-1]
+    from emastats.montecarlo.sampling import minibatch_indices
+    from emastats.studies.training import CHUNK
+
+    model, data = make_model("mlp", 8), load("train")
+    w = model.initial(torch.Generator().manual_seed(5)).requires_grad_(True)
+    opt = torch.optim.Adam([w], lr=0.01, betas=(0.6, 0.996), eps=1e-7)
+    gen = torch.Generator().manual_seed(11)
+    batches = minibatch_indices(data.size, 16, CHUNK, gen, replacement=False)
+    for t in range(5):
+        opt.zero_grad()
+        model.loss(w, data.features[batches[t]], data.labels[batches[t]]).backward()
+        opt.step()
+    with torch.no_grad():
+        assert got == pytest.approx(float(model.loss(w, data.features, data.labels)), rel=1e-10)

@@ -1,4 +1,5 @@
-"""Empirical studies: SGD noise, clipping bias, temperature, Adam batch coupling, noise scale, critical batch.
+"""Empirical studies: SGD noise, clipping, temperature, Adam coupling; on the digits: noise scale, critical
+batch, clipping bias, scaling rules.
 
 A study is a module ``experiments/study_<name>.py`` (installed as
 ``emastats.experiments.study_<name>``) with a function ``run(ctx) -> StudyFacts``.
@@ -11,7 +12,8 @@ INCONCLUSIVE otherwise), and returns a ``StudyResult`` that the CLI prints and
 saves to the result store as an ``emastats.study/1`` record; ``emastats report``
 draws its series as figures.
 
-Studies on the digits (``noise-scale``, ``critical-batch``) train many networks:
+Studies on the digits (``noise-scale``, ``critical-batch``, ``clipping-bias``,
+``scaling-rules``) train many networks:
 their ``run(ctx, sweep)`` hands a grid of cells to ``emastats.studies.sweep``,
 which runs it serially or on Dask and streams each cell into the store.
 """
@@ -36,6 +38,7 @@ STUDIES: dict[str, str] = {
     "noise-scale": "study_noise_scale",
     "critical-batch": "study_critical_batch",
     "clipping-bias": "study_clipping_bias",
+    "scaling-rules": "study_scaling_rules",
 }
 
 __all__ = ["STUDIES", "ExactValue", "StudyFacts", "StudyResult", "StudyValue", "load_study", "run_cli", "run_study"]

@@ -66,6 +66,26 @@ def noise_snapshot(model, w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, pai
             "big_sq": big_sq.tolist()}
 
 
+class _Adam:
+    """Adam (Kingma and Ba 2015) with bias correction, in place on a flat parameter vector:
+    m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2, w -= lr (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)."""
+
+    def __init__(self, cell: dict[str, Any]) -> None:
+        self.b1, self.b2, self.eps = float(cell["beta1"]), float(cell["beta2"]), float(cell["eps"])
+        self.m = self.v = None
+        self.t = 0
+
+    def step(self, w: torch.Tensor, g: torch.Tensor, lr: float) -> None:
+        if self.m is None:
+            self.m, self.v = torch.zeros_like(g), torch.zeros_like(g)
+        self.t += 1
+        self.m.mul_(self.b1).add_(g, alpha=1 - self.b1)
+        self.v.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
+        m_hat = self.m / (1 - self.b1**self.t)
+        v_hat = self.v / (1 - self.b2**self.t)
+        w -= lr * m_hat / (v_hat.sqrt() + self.eps)
+
+
 def train_cell(cell: dict[str, Any]) -> dict[str, Any]:
     """Train one run and report what the cell asks for.
 
@@ -74,7 +94,8 @@ def train_cell(cell: dict[str, Any]) -> dict[str, Any]:
     ``steps_to_target``, None when not reached), record_every (training-loss curve
     spacing), checkpoints (steps at which to take ``noise_snapshot``) with pairs,
     b_small, b_big; snapshot_at_target (take one when the target is reached); clip_quantiles,
-    clip_batches, clip_draws (add ``clipping_stats`` to each checkpoint's snapshot).
+    clip_batches, clip_draws (add ``clipping_stats`` to each checkpoint's snapshot); optimizer
+    ('sgd' default, or 'adam' with beta1, beta2, eps).
     """
     with one_thread():
         device = torch.device(cell.get("device", "cpu"))
@@ -83,6 +104,7 @@ def train_cell(cell: dict[str, Any]) -> dict[str, Any]:
         held = load("held-back", device)
         x, y = data.features, data.labels
         w = model.initial(_generator(cell["init_seed"], device)).requires_grad_(True)
+        adam = _Adam(cell) if cell.get("optimizer", "sgd") == "adam" else None
         gen = _generator(cell["seed"], device)
         batch, lr, steps = int(cell["batch"]), float(cell["lr"]), int(cell["steps"])
         target = cell.get("target")
@@ -95,7 +117,7 @@ def train_cell(cell: dict[str, Any]) -> dict[str, Any]:
         with torch.no_grad():
             loss = float(model.loss(w, x, y))
         blow_up = DIVERGED * loss
-        track = target is not None or every > 0  # else the full loss is needed at checkpoints only
+        track = target is not None  # else the full loss is needed at checkpoints and record points only
         for t in range(steps + 1):
             if every and t % every == 0:
                 curve.append(loss)
@@ -123,7 +145,11 @@ def train_cell(cell: dict[str, Any]) -> dict[str, Any]:
             idx = batches[t % CHUNK]
             (g,) = torch.autograd.grad(model.loss(w, x[idx], y[idx]), w)
             with torch.no_grad():
-                w -= lr * g
-                if track or (t + 1) in checkpoints or t + 1 == steps:  # the full loss costs a forward pass over N
+                if adam is None:
+                    w -= lr * g
+                else:
+                    adam.step(w, g, lr)
+                if track or (t + 1) in checkpoints or t + 1 == steps or (every and (t + 1) % every == 0):
+                    # the full loss costs a forward pass over N: only where it is used
                     loss = float(model.loss(w, x, y))
         return {"steps_to_target": reached, "final_loss": loss, "curve": curve, "snapshots": snapshots}
