@@ -4,8 +4,10 @@ Published relation (McCandlish, Kaplan, Amodei et al. 2018, "An Empirical Model
 of Large-Batch Training", Sec. 2.2 and Fig. 4-6): at the best learning rate for
 each batch size B, the steps S and examples E = B S needed to reach a fixed loss
 obey (S/S_min - 1)(E/E_min - 1) = 1, i.e. S(B) = S_min (1 + B_crit/B), with the
-critical batch size B_crit = E_min / S_min; and B_crit is predicted by the simple
-noise scale B_simple = tr Sigma / |G|^2 measured where the target is reached.
+critical batch size B_crit = E_min / S_min; and B_crit is predicted by the noise
+scale B_noise = tr(H Sigma) / (G^T H G) (their eq. 2.7-2.11), of which the simple
+noise scale B_simple = tr Sigma / |G|^2 is the approximation for H proportional to
+the identity; both are measured exactly where the runs reach the target.
 
 Run: plain SGD on the training half of the digits with a 64-32-10 tanh MLP,
 for every (B, learning rate, seed) cell of a grid, until the full training loss
@@ -16,9 +18,9 @@ results stream into the store and a resumed run skips finished cells).
 Tests (one family, alpha = 0.05, Holm; engine rules):
 * the frontier's form: S at two held-out batch sizes against the curve fitted
   to the other batch sizes (ratio 1, margin 20%), bootstrap over seeds;
-* B_crit against B_simple at the target: log(B_crit / B_simple) = 0 within
-  log 2 (agreement within a factor of two), bootstrap over seeds for B_crit and
-  the seed-to-seed standard error for B_simple.
+* B_crit against B_simple and against B_noise at the target: log(B_crit / B) = 0
+  within log 2 (agreement within a factor of two), bootstrap over seeds for
+  B_crit and the seed-to-seed standard error for B_simple / B_noise.
 """
 from __future__ import annotations
 
@@ -35,21 +37,21 @@ from emastats.studies.sweep import SweepOptions, run_sweep
 from emastats.studies.tradeoff import best_steps, bootstrap_tradeoff, fit_tradeoff
 from emastats.studies.training import train_cell
 
-TITLE = "Critical batch size on real data: the S-E trade-off and B_crit against B_simple"
+TITLE = "Critical batch size on real data: the S-E trade-off and B_crit against B_simple and B_noise"
 QUESTION = ("Do steps and examples to a target loss on the digits follow (S/S_min - 1)(E/E_min - 1) = 1 "
-            "(McCandlish et al. 2018), and is B_crit = E_min/S_min within a factor of two of the noise scale "
-            "B_simple at the target?")
+            "(McCandlish et al. 2018), and is B_crit = E_min/S_min within a factor of two of the noise scales "
+            "B_noise and B_simple at the target?")
 FORM_TOLERANCE = 0.20  # relative margin of a held-out S against the fitted frontier
 FACTOR = 2.0  # B_crit and B_simple "agree" when within this factor of each other
 MODEL, WIDTH = "mlp", 32
 
 TIERS = {  # chosen from the budget before any data are seen
     "tiny": dict(batches=[4, 16, 64, 256], lrs=[0.5, 1.0], seeds=2, target=0.5, steps=1000, resamples=200,
-                 reference=16, pairs=8),
+                 reference=16, pairs=8, hvp_examples=32),
     "quick": dict(batches=[4, 8, 16, 32, 64, 128, 256, 512], lrs=[0.25, 0.5, 1.0, 2.0], seeds=4, target=0.15,
-                  steps=4000, resamples=1000, reference=32, pairs=16),
+                  steps=4000, resamples=1000, reference=32, pairs=16, hvp_examples=128),
     "full": dict(batches=[2, 4, 8, 16, 32, 64, 128, 256, 512], lrs=[0.125, 0.25, 0.5, 1.0, 2.0, 4.0], seeds=8,
-                 target=0.1, steps=20000, resamples=2000, reference=32, pairs=16),
+                 target=0.1, steps=20000, resamples=2000, reference=32, pairs=16, hvp_examples=None),
 }
 
 
@@ -69,7 +71,8 @@ def cells(ctx: Context, grid: dict) -> list[dict]:
                             target=grid["target"], seed=claim_seed(ctx.seed, f"critical-batch/{key}"),
                             init_seed=init, record_every=max(1, grid["steps"] // 400), device="cpu")
                 if b == grid["reference"]:
-                    cell.update(snapshot_at_target=True, pairs=grid["pairs"], b_small=b, b_big=4 * b)
+                    cell.update(snapshot_at_target=True, pairs=grid["pairs"], b_small=b, b_big=4 * b, b_noise=True,
+                                hvp_examples=grid["hvp_examples"])
                 out.append(cell)
     return out
 
@@ -170,6 +173,26 @@ def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
             note=f"CONFIRMED means agreement within a factor {FACTOR:g}")
         findings.append(f"B_crit = {fit.b_crit:.3g} (bootstrap 95% [{lo:.3g}, {hi:.3g}]) against B_simple = "
                         f"{bs.value:.3g} at the target: ratio {fit.b_crit / bs.value:.2f}.")
+        b_noise = [snap["b_noise"] for c in grid_cells if c["batch"] == grid["reference"] and c["lr"] == ref_lr
+                   for snap in report.results[c["key"]]["snapshots"]]
+        if len(b_noise) > 1 and all(math.isfinite(v) and v > 0 for v in b_noise):
+            bn = mean_estimate(torch.tensor(b_noise, dtype=torch.float64))
+            q = _t_quantile(len(b_noise))
+            exact.append(ExactValue("B_noise = tr(H Sigma)/(G^T H G) at the target (mean over seeds)", bn.value,
+                                    ci_low=bn.value - q * bn.stderr, ci_high=bn.value + q * bn.stderr,
+                                    note=f"per run by Hessian-vector products over "
+                                         f"{grid['hvp_examples'] or 'all'} examples; 95% t interval over seeds"))
+            ctx.check_estimate(
+                "log(B_crit / B_noise at the target)", math.log(fit.b_crit / bn.value),
+                math.sqrt(_small_sample_se(log_boot, seeds) ** 2 + (bn.stderr / bn.value) ** 2), 0.0,
+                math.log(FACTOR), scale=1.0, replicas=seeds, df=seeds - 1,
+                estimator="log of the fitted E_min/S_min over the seed-mean exact B_noise where runs hit the target",
+                test=f"t test / t interval ({seeds - 1} df), standard error sqrt(n/(n-1) bootstrap var log B_crit "
+                     "+ (se B_noise / B_noise)^2)",
+                note=f"McCandlish et al.'s model predicts B_crit = B_noise; CONFIRMED means within a factor {FACTOR:g}")
+            findings.append(f"B_noise at the target = {bn.value:.3g}: B_crit / B_noise = {fit.b_crit / bn.value:.2f}.")
+        else:
+            findings.append("B_noise was not positive and finite in every run at the target: not tested.")
     else:
         findings.append("No valid frontier fit or no B_simple at the target: B_crit is not estimated.")
     # -- figures -----------------------------------------------------------------------------------

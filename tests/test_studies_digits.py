@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -175,3 +176,20 @@ def test_training_cell_adam_matches_torch_optim_adam():
         opt.step()
     with torch.no_grad():
         assert got == pytest.approx(float(model.loss(w, data.features, data.labels)), rel=1e-10)
+
+
+def test_b_noise_by_hessian_vector_products_matches_the_explicit_hessian():
+    from emastats.studies.training import hessian_noise_scale
+
+    model, data = make_model("mlp", 3), load("train")
+    x, y = data.features[:40], data.labels[:40]
+    w = model.initial(torch.Generator().manual_seed(2))
+    pe = model.per_example_gradients(w, x, y)
+    h = torch.autograd.functional.hessian(lambda v: model.loss(v, x, y), w)
+    g, xi = pe.mean(0), pe - pe.mean(0)
+    out = hessian_noise_scale(model, w, x, y, pe, chunk=16)
+    assert out["trace_h_sigma"] == pytest.approx(float(torch.trace(h @ (xi.T @ xi) / 40)), rel=1e-9)
+    assert out["ghg"] == pytest.approx(float(g @ h @ g), rel=1e-9)
+    assert out["b_noise"] == pytest.approx(out["trace_h_sigma"] / out["ghg"])
+    sub = hessian_noise_scale(model, w, x, y, pe, examples=10, gen=torch.Generator().manual_seed(0))
+    assert sub["ghg"] == out["ghg"] and math.isfinite(sub["trace_h_sigma"])

@@ -44,8 +44,36 @@ def _generator(seed: int, device: torch.device) -> torch.Generator:
     return g
 
 
+def hessian_noise_scale(model, w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, pe: torch.Tensor,
+                        examples: int | None = None, gen: torch.Generator | None = None,
+                        chunk: int = 256) -> dict[str, float]:
+    """B_noise = tr(H Sigma) / (G^T H G) (McCandlish et al. 2018, eq. 2.7), by Hessian-vector products.
+
+    H is the Hessian of the full training loss at ``w``; tr(H Sigma) = (1/N) sum_i xi_i^T H xi_i with
+    xi_i = g_i - G, one forward-over-reverse HVP per example (vmapped in chunks): exact over all N, or
+    with ``examples`` = M < N the mean over M distinct examples drawn by ``gen`` (unbiased for the same
+    mean, M times cheaper). Meaningful only when G^T H G > 0; otherwise ``b_noise`` is NaN.
+    """
+    from torch.func import grad, jvp, vmap
+
+    w = w.detach()
+    g = pe.mean(0)
+    xi = pe - g
+    if examples is not None and examples < xi.shape[0]:
+        xi = xi[torch.randperm(xi.shape[0], generator=gen, device=xi.device)[:examples]]
+    gradient = grad(lambda v: model.loss(v, x, y))
+
+    def hvp(v: torch.Tensor) -> torch.Tensor:
+        return jvp(gradient, (w,), (v,))[1]
+
+    trace = sum(float((xi[i: i + chunk] * vmap(hvp)(xi[i: i + chunk])).sum()) for i in range(0, xi.shape[0], chunk))
+    trace /= xi.shape[0]
+    ghg = float(g @ hvp(g))
+    return {"trace_h_sigma": trace, "ghg": ghg, "b_noise": trace / ghg if ghg > 0 else math.nan}
+
+
 def noise_snapshot(model, w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, pairs: int, b_small: int, b_big: int,
-                   gen: torch.Generator) -> dict[str, Any]:
+                   gen: torch.Generator, b_noise: bool = False, hvp_examples: int | None = None) -> dict[str, Any]:
     """Exact tr Sigma, |G|^2, B_simple at ``w`` from all N per-example gradients, plus two-batch estimates.
 
     Exact: G = (1/N) sum g_i, tr Sigma = (1/N) sum |g_i - G|^2, B_simple = tr Sigma / |G|^2.
@@ -62,8 +90,10 @@ def noise_snapshot(model, w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, pai
     big = minibatch_indices(n, b_big, pairs, gen, replacement=True)
     small_sq = (torch.nn.functional.embedding_bag(small, pe, mode="mean") ** 2).sum(1)
     big_sq = (torch.nn.functional.embedding_bag(big, pe, mode="mean") ** 2).sum(1)
-    return {"trace": trace, "g2": g2, "b_simple": trace / g2, "small_sq": small_sq.tolist(),
-            "big_sq": big_sq.tolist()}
+    out = {"trace": trace, "g2": g2, "b_simple": trace / g2, "small_sq": small_sq.tolist(), "big_sq": big_sq.tolist()}
+    if b_noise:
+        out.update(hessian_noise_scale(model, w, x, y, pe, hvp_examples, gen))
+    return out
 
 
 class _Adam:
@@ -93,7 +123,8 @@ def train_cell(cell: dict[str, Any]) -> dict[str, Any]:
     device ('cpu'); optional target (stop when the training loss <= target; report
     ``steps_to_target``, None when not reached), record_every (training-loss curve
     spacing), checkpoints (steps at which to take ``noise_snapshot``) with pairs,
-    b_small, b_big; snapshot_at_target (take one when the target is reached); clip_quantiles,
+    b_small, b_big; snapshot_at_target (take one when the target is reached; with b_noise, add
+    ``hessian_noise_scale`` over hvp_examples examples, default all); clip_quantiles,
     clip_batches, clip_draws (add ``clipping_stats`` to each checkpoint's snapshot); optimizer
     ('sgd' default, or 'adam' with beta1, beta2, eps).
     """
@@ -135,7 +166,8 @@ def train_cell(cell: dict[str, Any]) -> dict[str, Any]:
                 reached = t
                 if cell.get("snapshot_at_target"):
                     snap = noise_snapshot(model, w.detach(), x, y, int(cell["pairs"]), int(cell["b_small"]),
-                                          int(cell["b_big"]), gen)
+                                          int(cell["b_big"]), gen, b_noise=bool(cell.get("b_noise")),
+                                          hvp_examples=cell.get("hvp_examples"))
                     snapshots.append(dict(snap, step=t, loss=loss))
                 break
             if t == steps or not math.isfinite(loss) or loss > blow_up:
