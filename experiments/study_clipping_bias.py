@@ -63,7 +63,7 @@ def cells(ctx: Context, grid: dict) -> list[dict]:
                  seed=claim_seed(ctx.seed, f"clipping-bias/mlp-s{s}"),
                  init_seed=claim_seed(ctx.seed, f"clipping-bias/init/{s}"), checkpoints=grid["checkpoints"],
                  pairs=2, b_small=1, b_big=2, clip_quantiles=grid["quantiles"], clip_batches=grid["batches"],
-                 clip_draws=grid["draws"], device="cpu")
+                 clip_draws=grid["draws"], device=ctx.device.type)
             for s in range(grid["seeds"])]
 
 

@@ -69,7 +69,7 @@ def cells(ctx: Context, grid: dict) -> list[dict]:
                 key = f"B{b}-lr{lr:g}-s{s}"
                 cell = dict(key=key, model=MODEL, width=WIDTH, batch=b, lr=lr, steps=grid["steps"],
                             target=grid["target"], seed=claim_seed(ctx.seed, f"critical-batch/{key}"),
-                            init_seed=init, record_every=max(1, grid["steps"] // 400), device="cpu")
+                            init_seed=init, record_every=max(1, grid["steps"] // 400), device=ctx.device.type)
                 if b == grid["reference"]:
                     cell.update(snapshot_at_target=True, pairs=grid["pairs"], b_small=b, b_big=4 * b, b_noise=True,
                                 hvp_examples=grid["hvp_examples"])

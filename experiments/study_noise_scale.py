@@ -67,7 +67,7 @@ def cells(ctx: Context, grid: dict) -> list[dict]:
                             seed=claim_seed(ctx.seed, f"noise-scale/{key}"),
                             init_seed=claim_seed(ctx.seed, f"noise-scale/init/{key}"),
                             checkpoints=grid["checkpoints"], pairs=grid["pairs"], b_small=grid["b_small"],
-                            b_big=grid["b_big"], device="cpu"))
+                            b_big=grid["b_big"], device=ctx.device.type))
     return out
 
 

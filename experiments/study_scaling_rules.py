@@ -87,7 +87,7 @@ def cells(ctx: Context, grid: dict) -> list[dict]:
                 for kind, hyper, batch, n, every in runs:
                     key = f"{optimizer}-lr{lr:g}-{kind}-s{s}"
                     out.append(dict(hyper, key=key, model="mlp", width=32, batch=batch, steps=n, record_every=every,
-                                    seed=claim_seed(ctx.seed, f"scaling-rules/{key}"), init_seed=init, device="cpu",
+                                    seed=claim_seed(ctx.seed, f"scaling-rules/{key}"), init_seed=init, device=ctx.device.type,
                                     base_lr=lr, kind=kind, seed_index=s))
     return out
 
