@@ -88,11 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text",
                    help="text (default), json, sarif (SARIF 2.1.0 for code scanning) or github (workflow annotations)")
 
-    p = sub.add_parser("study", help="run an empirical study (sgd-noise, clipping, temperature, adam-coupling)")
-    p.add_argument("name", metavar="NAME", help="sgd-noise, clipping, temperature or adam-coupling")
-    p.add_argument("--quick", action="store_true", help="small budget (< 1 minute on 2 CPU cores)")
+    p = sub.add_parser("study", help="run an empirical study (sgd-noise, clipping, temperature, adam-coupling, "
+                                     "noise-scale, critical-batch, clipping-bias, scaling-rules)")
+    p.add_argument("name", metavar="NAME", help="sgd-noise, clipping, temperature, adam-coupling, noise-scale, "
+                                                "critical-batch, clipping-bias or scaling-rules")
+    p.add_argument("--quick", action="store_true", help="small budget (< 90 s on 2 CPU cores)")
     p.add_argument("--seed", default=20261122, help="seed of the run (default 20261122)")
     p.add_argument("--store", default="reports/results", metavar="DIR", help=_STORE_HELP)
+    p.add_argument("--scheduler", default="local", metavar="ADDRESS",
+                   help="where a study's grid of training runs goes: 'local' (a Dask LocalCluster on this machine, "
+                        "default), 'serial' (this process) or a Dask scheduler address such as tcp://host:8786")
+    p.add_argument("--workers", default=2, metavar="N", help="LocalCluster worker processes (default 2)")
+    p.add_argument("--fresh", action="store_true",
+                   help="re-run every grid cell instead of reusing the cells already in the store")
     _add_device(p)
     _add_format(p)
 

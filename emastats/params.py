@@ -51,6 +51,12 @@ def jobs(raw: Any, name: str = "--jobs") -> int:
     return _integer(name, raw, 1, n, f"an integer from 1 to {n} (the CPUs of this machine)")
 
 
+def workers(raw: Any, name: str = "--workers") -> int:
+    """Worker processes of a study's LocalCluster: an integer from 1 to the number of CPUs."""
+    n = _cpus()
+    return _integer(name, raw, 1, n, f"an integer from 1 to {n} (the CPUs of this machine)")
+
+
 def cpu_threads(raw: Any, name: str = THREADS_ENV) -> int:
     """Intra-op CPU threads: an integer from 1 to the number of CPUs."""
     n = _cpus()
@@ -77,6 +83,7 @@ OPTIONS: Mapping[str, tuple[str, Callable[[Any, str], Any]]] = {
     "seed": ("--seed", seed),
     "time_limit": ("--time-limit", time_limit),
     "jobs": ("--jobs", jobs),
+    "workers": ("--workers", workers),
 }
 
 

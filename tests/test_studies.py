@@ -42,7 +42,9 @@ def test_study_runs_with_finite_numbers_and_intervals(study):
         assert math.isfinite(v.estimate) and math.isfinite(v.theory), v.name
         assert v.ci_low <= v.estimate <= v.ci_high, v.name
         assert v.verdict in (Verdict.CONFIRMED, Verdict.REFUTED, Verdict.INCONCLUSIVE), v.name
-        assert 0 < v.confidence < 1 and v.tolerance > 0
+        assert 0 < v.confidence <= 1 and v.tolerance > 0
+        if v.confidence == 1:  # a deterministic check: no sampling, so no interval around its value
+            assert v.ci_low == v.estimate == v.ci_high, v.name
     for e in study.exact:
         assert math.isfinite(e.value), e.name
     assert study.series

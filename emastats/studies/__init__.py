@@ -1,4 +1,5 @@
-"""Empirical studies: SGD noise, clipping bias, temperature, Adam batch coupling.
+"""Empirical studies: SGD noise, clipping, temperature, Adam coupling; on the digits: noise scale, critical
+batch, clipping bias, scaling rules.
 
 A study is a module ``experiments/study_<name>.py`` (installed as
 ``emastats.experiments.study_<name>``) with a function ``run(ctx) -> StudyFacts``.
@@ -10,6 +11,11 @@ intervals, Holm's correction for REFUTED, equivalence margins for CONFIRMED,
 INCONCLUSIVE otherwise), and returns a ``StudyResult`` that the CLI prints and
 saves to the result store as an ``emastats.study/1`` record; ``emastats report``
 draws its series as figures.
+
+Studies on the digits (``noise-scale``, ``critical-batch``, ``clipping-bias``,
+``scaling-rules``) train many networks:
+their ``run(ctx, sweep)`` hands a grid of cells to ``emastats.studies.sweep``,
+which runs it serially or on Dask and streams each cell into the store.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ from types import ModuleType
 
 from ..errors import UsageError
 from .result import ExactValue, StudyFacts, StudyResult, StudyValue
+from .sweep import SweepOptions
 
 # study name on the command line -> module in experiments/
 STUDIES: dict[str, str] = {
@@ -28,6 +35,10 @@ STUDIES: dict[str, str] = {
     "clipping": "study_clipping",
     "temperature": "study_temperature",
     "adam-coupling": "study_adam_coupling",
+    "noise-scale": "study_noise_scale",
+    "critical-batch": "study_critical_batch",
+    "clipping-bias": "study_clipping_bias",
+    "scaling-rules": "study_scaling_rules",
 }
 
 __all__ = ["STUDIES", "ExactValue", "StudyFacts", "StudyResult", "StudyValue", "load_study", "run_cli", "run_study"]
@@ -44,12 +55,16 @@ def load_study(name: str) -> ModuleType:
 
 
 def run_study(name: str, *, quick: bool = False, seed: int = 20261122, device: str = "auto",
-              replicas: int | None = None) -> StudyResult:
+              replicas: int | None = None, sweep: SweepOptions | None = None) -> StudyResult:
     """Run study ``name`` and decide its checks as one family.
 
     ``replicas`` overrides the engine's per-claim budget (before the --quick
-    division); tests use it to run a study at a tiny budget.
+    division); tests use it to run a study at a tiny budget. ``sweep`` says
+    where a study with a grid of training runs runs it (default: serially in
+    this process, nothing written); studies without a grid ignore it.
     """
+    import inspect
+
     import torch
 
     from ..montecarlo import Context, describe, resolve_device
@@ -64,7 +79,8 @@ def run_study(name: str, *, quick: bool = False, seed: int = 20261122, device: s
     ctx = Context(claim_id=key, seed=int(seed), claim_seed=cseed, device=dev,
                   generator=make_generator(dev, cseed), quick=quick, replicas=budget(quick, replicas))
     start = time.perf_counter()
-    facts: StudyFacts = module.run(ctx)
+    takes_sweep = "sweep" in inspect.signature(module.run).parameters
+    facts: StudyFacts = module.run(ctx, sweep=sweep) if takes_sweep else module.run(ctx)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     seconds = round(time.perf_counter() - start, 3)
@@ -109,7 +125,8 @@ def render_text(result: StudyResult) -> str:
         tag = " (control)" if v.control else ""
         lines.append(f"{v.name:<{width}}  {_fmt(v.estimate):>10}  {interval:>23}  {_fmt(v.theory):>10}  {v.verdict}{tag}")
     for e in result.exact:
-        lines.append(f"{e.name:<{width}}  {_fmt(e.value):>10}  {'exact':>23}")
+        how = "exact" if e.ci_low is None else f"[{_fmt(e.ci_low)}, {_fmt(e.ci_high)}] (untested)"
+        lines.append(f"{e.name:<{width}}  {_fmt(e.value):>10}  {how:>23}")
     lines += ["", result.conclusion]
     return "\n".join(lines)
 
@@ -119,7 +136,16 @@ def run_cli(args: argparse.Namespace) -> int:
     from ..report.store import ResultStore
 
     load_study(args.name)  # an unknown name fails before any work
-    result = run_study(args.name, quick=args.quick, seed=args.seed, device=args.device)
+    scheduler = getattr(args, "scheduler", "serial")
+    workers = getattr(args, "workers", 2)
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    if scheduler not in ("serial", "local") and ":" not in scheduler:
+        raise UsageError(f"--scheduler must be 'local', 'serial' or a Dask scheduler address like "
+                         f"tcp://host:8786, got {scheduler!r}")
+    sweep = SweepOptions(scheduler=scheduler, workers=workers, store=args.store,
+                         resume=not getattr(args, "fresh", False))
+    result = run_study(args.name, quick=args.quick, seed=args.seed, device=args.device, sweep=sweep)
     path = ResultStore(args.store).save_document(result.to_dict())
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))

@@ -47,11 +47,22 @@ class StudyValue:
 
 @dataclass(frozen=True)
 class ExactValue:
-    """A number computed exactly (no sampling), e.g. tr Sigma of a dataset or a closed-form prediction."""
+    """A number computed exactly (no sampling), e.g. tr Sigma of a dataset or a closed-form prediction.
+
+    A reported but untested estimate (e.g. a fitted B_crit) gives its interval in
+    ``ci_low``/``ci_high`` (and says how it was made in ``note``); its row is then
+    marked "estimate" instead of "exact".
+    """
 
     name: str
     value: float
     note: str = ""
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+    @property
+    def kind(self) -> str:
+        return "exact" if self.ci_low is None else "estimate"
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,8 @@ class StudyResult:
                  "confidence": v.confidence, "tolerance": v.tolerance, "replicas": v.replicas,
                  "pvalue_holm": v.pvalue_holm, "min_detectable": v.min_detectable}
                 for v in self.values]
-        rows += [{"name": e.name, "estimate": e.value, "verdict": "exact"} for e in self.exact]
+        rows += [{"name": e.name, "estimate": e.value, "verdict": e.kind}
+                 | ({} if e.ci_low is None else {"ci_low": e.ci_low, "ci_high": e.ci_high}) for e in self.exact]
         meta = dict(self.meta)
         meta.update({"seed": self.seed, "device": self.device, "quick": self.quick, "seconds": self.seconds})
         return _clean({
@@ -117,7 +129,8 @@ class StudyResult:
             "conclusion": self.conclusion,
             "values": rows,
             "tests": [{"name": v.name, "test": v.test, "note": v.note, "control": v.control} for v in self.values],
-            "exact": [{"name": e.name, "value": e.value, "note": e.note} for e in self.exact],
+            "exact": [{"name": e.name, "value": e.value, "note": e.note}
+                      | ({} if e.ci_low is None else {"ci_low": e.ci_low, "ci_high": e.ci_high}) for e in self.exact],
             "series": [s.to_dict() for s in self.series],
             "params": dict(self.params),
             "meta": meta,
