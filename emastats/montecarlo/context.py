@@ -27,7 +27,7 @@ TheoryOf = Literal["stated", "corrected"]
 DEFAULT_CHUNK = 1 << 14  # replicas per chunk when streaming: bounds memory whatever the budget
 QUICK_DIVISOR = 8  # --quick runs 1/QUICK_DIVISOR of each budget
 POWER_Z = 0.8416212335729143  # z_0.8: min_detectable = (q + z_0.8) se
-SIZING_FAMILY = 16  # checks per claim assumed when sizing a budget before the family is known (q ~ 2.95)
+SIZING_FAMILY = 8  # checks per claim assumed when sizing a budget before the family is known (q ~ 2.73)
 
 
 def replica_multiplier(device: torch.device) -> float:
@@ -109,27 +109,28 @@ class Context:
         """The claim's margin (:attr:`margin`); ``full`` is ignored (kept for old experiment code)."""
         return self.margin
 
-    def target_stderr(self) -> float:
-        """The relative standard error at which min_detectable is half the margin (q for SIZING_FAMILY checks)."""
-        q = stats.quantile(1 - stats.DEFAULT_ALPHA / (2 * SIZING_FAMILY))
+    def target_stderr(self, family: int = SIZING_FAMILY) -> float:
+        """The relative standard error at which min_detectable is half the margin, for a claim of ``family`` checks."""
+        q = stats.quantile(1 - stats.DEFAULT_ALPHA / (2 * family))
         return self.margin / 2 / (q + POWER_Z)
 
     def sized_moments(self, sampler: Callable[[int], torch.Tensor], relative_stderr: Callable[[Moments], float],
-                      pilot: int, cap: int) -> Moments:
+                      pilot: int, cap: int, family: int = SIZING_FAMILY) -> Moments:
         """Moments with enough replicas that ``relative_stderr(acc)`` reaches :meth:`target_stderr`, or the cap.
 
         Two stages: ``budget(pilot)`` replicas, then as many more as the pilot's
         standard error says are needed (se ~ 1/sqrt(n), 10 % spare), at most
         ``budget(cap)`` in all. The stopping rule uses the spread, not the estimate
         tested, so it does not bias the test. ``relative_stderr`` gives the largest
-        relative standard error among the quantities the experiment will check.
+        relative standard error among the quantities the experiment will check;
+        ``family`` the number of statistical checks the claim will have.
         """
         first, most = self.budget(pilot), max(self.budget(pilot), self.budget(cap))
         acc = self.moments(sampler, first)
         rel = float(relative_stderr(acc))
         if not math.isfinite(rel):
             return acc
-        wanted = min(most, math.ceil(first * (rel / self.target_stderr()) ** 2 * 1.1))
+        wanted = min(most, math.ceil(first * (rel / self.target_stderr(family)) ** 2 * 1.1))
         if wanted > first:
             acc = acc.merge(self.moments(sampler, wanted - first))
         return acc

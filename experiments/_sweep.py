@@ -1,0 +1,68 @@
+"""Helpers shared by the experiments: parameter grids, budget sizing, checks against the catalogue's formula.
+
+A claim's law is evaluated from the catalogue object (``ctx.formula(**point)``),
+never retyped here. Each statistical experiment covers a grid of parameter
+points in which every free parameter takes at least 3 values, chosen so that
+plausible wrong laws (an exponent off by one, beta for 1 - beta, a dropped
+finite-population factor, a form that agrees with the truth at one point) do
+not coincide with the truth on the grid.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from emastats.montecarlo import Context, Moments
+
+PILOT = 1 << 14  # first-stage replicas of a sized run
+CAP = 1 << 22  # at most this many replicas per point at the full budget (times the device multiplier)
+
+Point = Mapping[str, Any]
+
+
+def rel_se_mean(scale: float | None = None, indices: Sequence[int] = (0,)) -> Callable[[Moments], float]:
+    """Largest standard error of the means at ``indices``, relative to ``scale`` (default |mean|)."""
+
+    def rel(acc: Moments) -> float:
+        se, mean = acc.stderr_mean(), acc.mean()
+        return max(float(se[i]) / (abs(scale) if scale is not None else abs(float(mean[i]))) for i in indices)
+
+    return rel
+
+
+def rel_se_variance(indices: Sequence[int] = (0,)) -> Callable[[Moments], float]:
+    """Largest fourth-moment standard error of the variances at ``indices``, relative to the variance."""
+
+    def rel(acc: Moments) -> float:
+        se, var = acc.stderr_variance(), acc.variance()
+        return max(float(se[i]) / float(var[i]) for i in indices)
+
+    return rel
+
+
+def rel_se_covariance(pairs: Sequence[tuple[int, int]]) -> Callable[[Moments], float]:
+    """Largest standard error of the covariances at ``pairs``, relative to sqrt(S_ii S_jj)."""
+
+    def rel(acc: Moments) -> float:
+        se, cov = acc.stderr_covariance(), acc.covariance()
+        return max(float(se[i, j]) / float(np.sqrt(cov[i, i] * cov[j, j])) for i, j in pairs)
+
+    return rel
+
+
+def sized(ctx: Context, sampler: Callable[[int], Any], rel: Callable[[Moments], float],
+          pilot: int = PILOT, cap: int = CAP, family: int = 8) -> Moments:
+    """``ctx.sized_moments``: enough replicas that min_detectable reaches half the claim's margin, or the cap
+    (``family``: how many statistical checks the claim has)."""
+    return ctx.sized_moments(sampler, rel, pilot, cap, family)
+
+
+def label(point: Point) -> str:
+    """'N = 5, sigma = 1.5' for a check's name."""
+    return ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}" for k, v in point.items())
+
+
+def record_grid(ctx: Context, points: Sequence[Point]) -> None:
+    """Record the grid among the experiment's parameters (each point is also on its checks)."""
+    ctx.param("grid", [dict(p) for p in points])
