@@ -120,12 +120,14 @@ class Context:
 
         Two stages: ``budget(pilot)`` replicas, then as many more as the pilot's
         standard error says are needed (se ~ 1/sqrt(n), 10 % spare), at most
-        ``budget(cap)`` in all. The stopping rule uses the spread, not the estimate
+        ``budget(cap)`` in all (``budget(cap / QUICK_DIVISOR)`` with --quick). The stopping rule uses the spread, not the estimate
         tested, so it does not bias the test. ``relative_stderr`` gives the largest
         relative standard error among the quantities the experiment will check;
         ``family`` the number of statistical checks the claim will have.
         """
-        first, most = self.budget(pilot), max(self.budget(pilot), self.budget(cap))
+        # --quick: the pilot at 1/8, the cap at 1/64 (a smoke run; its checks state the margin they resolve)
+        first = self.budget(pilot)
+        most = max(first, self.budget(cap // QUICK_DIVISOR if self.quick else cap))
         acc = self.moments(sampler, first)
         rel = float(relative_stderr(acc))
         if not math.isfinite(rel):

@@ -247,7 +247,8 @@ def claim_verdicts(checks: Sequence[Check]) -> ClaimVerdicts:
             stated = Verdict.INCONCLUSIVE
         if corrected is Verdict.CONFIRMED:
             corrected = Verdict.INCONCLUSIVE
-    coarse = [c for c in checks if c.kind == "statistical" and not c.control and c.resolved is False]
+    coarse = [c for c in checks if c.kind == "statistical" and not c.control and c.resolved is False
+              and c.verdict is not Verdict.REFUTED]  # a refutation needs no margin
     if coarse:
         worst = max(coarse, key=lambda c: c.tolerance)
         reasons.append(f"decided within +-{100 * worst.tolerance:.3g}% only: the budget resolves "
