@@ -62,8 +62,12 @@ class Formula:
         missing = set(self.parameters) - set(values)
         if missing:
             raise ValueError(f"{self.quantity}: no value for {', '.join(sorted(missing))}")
-        value = self.expr.evalf(30, subs={s: sp.Float(values[str(s)], 30) if isinstance(values[str(s)], float)
-                                          else sp.Integer(values[str(s)]) for s in self.expr.free_symbols})
+        # exact substitution first (floats as exact rationals), so a pole is a pole and not a huge number
+        exact = {s: sp.Rational(str(values[str(s)])) if isinstance(values[str(s)], float)
+                 else sp.Integer(values[str(s)]) for s in self.expr.free_symbols}
+        value = self.expr.xreplace(exact).evalf(30)
+        if not (value.is_real and value.is_finite):
+            raise ValueError(f"{self.quantity} = {self.expr} is not a finite real number at {dict(values)}")
         return float(value)
 
     def with_expr(self, expr: sp.Expr) -> "Formula":

@@ -55,14 +55,21 @@ def test_every_control_is_refuted_and_no_true_claim_is(quick_topic_results):
             assert r.verdict is Verdict.CONFIRMED, (r.claim_id, r.reason)
 
 
-def test_every_statistical_check_states_its_test_level_and_power(quick_topic_results):
-    m = sum(c.kind == "statistical" for r in quick_topic_results for c in r.checks)
+def test_every_statistical_check_states_its_test_level_power_margin_and_point(quick_topic_results):
     for r in quick_topic_results:
+        m = sum(c.kind == "statistical" for c in r.checks)  # the family is the claim's own checks
+        formula = catalogue.get(r.claim_id).formula is not None
         for c in r.checks:
             if c.kind == "statistical":
                 assert c.test and c.estimator and c.confidence == pytest.approx(1 - 0.05 / m)
                 assert c.min_detectable is not None and c.min_detectable > 0 and c.pvalue_holm is not None
                 assert c.ci_low <= c.estimate <= c.ci_high
+                # the margin it was decided at: the claim's, or twice what the budget resolves
+                assert c.target_tolerance == catalogue.get(r.claim_id).margin
+                assert c.tolerance == pytest.approx(max(c.target_tolerance, 2 * c.min_detectable))
+                assert c.resolved == (c.min_detectable <= c.target_tolerance / 2)
+                if formula:
+                    assert c.parameters, (r.claim_id, c.name)
 
 
 def test_json_extends_the_prove_schema(tmp_path, capsys):
