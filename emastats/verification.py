@@ -210,12 +210,17 @@ def controls_summary(outcomes: Sequence[ClaimOutcome]) -> tuple[int, int, list[s
 def familywise(outcomes: Sequence[ClaimOutcome], alpha: float) -> dict[str, Any]:
     """How false refutations are controlled: Holm at ``alpha`` within each claim, and the catalogue-wide bound.
 
-    Claims use independent generators, so over k claims with statistical checks
-    the chance that any true claim is falsely refuted is at most 1 - (1 - alpha)^k.
+    Each claim is tested at ``claim_alpha(alpha)`` = alpha / (statistical claims of the
+    catalogue); claims use independent generators, so over the k claims of this run
+    the chance that any true claim is falsely refuted is at most
+    1 - (1 - claim_alpha)^k <= alpha.
     """
+    from .montecarlo.stats import claim_alpha
+
+    per_claim = claim_alpha(alpha)
     k = sum(1 for o in outcomes if o.empirical and any(c.kind == "statistical" for c in o.empirical.checks))
-    return {"per_claim_alpha": alpha, "claims_with_statistical_checks": k,
-            "catalogue_wide_bound": round(1 - (1 - alpha) ** k, 4)}
+    return {"catalogue_alpha": alpha, "per_claim_alpha": per_claim, "claims_with_statistical_checks": k,
+            "catalogue_wide_bound": round(1 - (1 - per_claim) ** k, 4)}
 
 
 def _statistical_count(outcomes: Sequence[ClaimOutcome]) -> int:
@@ -242,9 +247,9 @@ def text_report(outcomes: Sequence[ClaimOutcome], settings: Settings, seconds: f
     refuted, total, missed = controls_summary(outcomes)
     lines = [
         f"emastats verify: seed {settings.seed}, device {device_text}, "
-        f"{'quick' if settings.quick else 'full'} budget; {m} statistical checks, Holm at {settings.alpha:g} "
-        f"within each claim (catalogue-wide false-refutation rate <= {fw['catalogue_wide_bound']:.3g} "
-        f"over {fw['claims_with_statistical_checks']} claims)",
+        f"{'quick' if settings.quick else 'full'} budget; {m} statistical checks, Holm at "
+        f"{fw['per_claim_alpha']:.2g} within each claim (catalogue-wide false-refutation rate "
+        f"<= {fw['catalogue_wide_bound']:.3g} over {fw['claims_with_statistical_checks']} claims)",
         "", table, "",
     ]
     notes = [f"{o.claim.id}: {o.empirical.reason}" for o in outcomes if o.empirical and o.empirical.reason]

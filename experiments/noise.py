@@ -23,7 +23,7 @@ import math
 
 import torch
 
-from emastats.experiments._sweep import label, record_grid, rel_se_variance, sized
+from emastats.experiments._sweep import label, record_grid, rel_se_covariance, rel_se_variance, sized
 from emastats.montecarlo import Context, experiment, gaussian, minibatch_indices
 from emastats.montecarlo.datasets import gradient_moments, synthetic_linear_regression
 
@@ -47,10 +47,10 @@ def weighted_sum_covariance(ctx: Context) -> None:
         idx = minibatch_indices(data.size, alpha.numel(), n, ctx.generator, replacement=True)  # iid g_i
         return torch.einsum("i,nid->nd", alpha_dev, per_example[idx]).to(F64)
 
-    acc = ctx.moments(weighted_sum, ctx.budget(1 << 16))  # covariances need fourth moments: twice the default
+    acc = sized(ctx, weighted_sum, rel_se_covariance(((1, 1), (2, 2), (1, 2))), family=8)
     s1, s2 = float(alpha.sum()), float(alpha.square().sum())
     sigma = moments.covariance
-    tol = ctx.tolerance(0.05)
+    tol = ctx.margin
     for i, j in ((1, 1), (2, 2), (1, 2)):
         scale = math.sqrt(float(sigma[i, i] * sigma[j, j]))  # margins relative to the variances' scale
         ctx.check_covariance(f"notes: Cov[dPhi]_{i}{j} = (sum alpha) Sigma_{i}{j}", acc, s1 * float(sigma[i, j]),
@@ -59,6 +59,8 @@ def weighted_sum_covariance(ctx: Context) -> None:
                              s2 * float(sigma[i, j]), tol, i, j, scale=s2 * scale, theory_of="corrected")
     ctx.check_covariance("control: Cov[dPhi]_11 = (sum alpha)^2 Sigma_11 (perfectly correlated g_i)", acc,
                          s1 * s1 * float(sigma[1, 1]), tol, 1, 1, control=True)
+    ctx.check_covariance("control: corrected Cov[dPhi]_11 x (1 + 1.5 margins)", acc, s2 * float(sigma[1, 1]), tol,
+                         1, 1, shift=1.5)
 
 
 def _settle_steps(radius: float) -> int:

@@ -245,7 +245,7 @@ def test_finalisation_survives_a_round_trip_through_json_and_is_per_claim():
     again = finalise_results([empirical_from_dict(r.to_dict()) for r in final])
     assert [r.to_dict() for r in again] == [r.to_dict() for r in final]
     m = len(results[0].checks)  # the family is the claim's own checks, not the run's
-    assert final[0].checks[0].confidence == pytest.approx(1 - 0.05 / m)
+    assert final[0].checks[0].confidence == pytest.approx(1 - stats.claim_alpha() / m)
     alone = finalise_results(results[:1])
     assert alone[0].to_dict() == final[0].to_dict()
 

@@ -13,6 +13,7 @@ import pytest
 
 from emastats import catalogue
 from emastats.cli import main
+from emastats.montecarlo.stats import claim_alpha
 from emastats.montecarlo import finalise_results, registered, resolve_device, run_experiment
 from emastats.report.store import ClaimRecord, ResultStore
 from emastats.verdict import Verdict
@@ -61,7 +62,7 @@ def test_every_statistical_check_states_its_test_level_power_margin_and_point(qu
         formula = catalogue.get(r.claim_id).formula is not None
         for c in r.checks:
             if c.kind == "statistical":
-                assert c.test and c.estimator and c.confidence == pytest.approx(1 - 0.05 / m)
+                assert c.test and c.estimator and c.confidence == pytest.approx(1 - claim_alpha() / m)
                 assert c.min_detectable is not None and c.min_detectable > 0 and c.pvalue_holm is not None
                 assert c.ci_low <= c.estimate <= c.ci_high
                 # the margin it was decided at: the claim's, or twice what the budget resolves

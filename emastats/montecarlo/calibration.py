@@ -7,9 +7,10 @@ stated, or a check of the corrected statement of a claim that does not
 (``false_as_stated``). Measured:
 
 * per claim, the family-wise false-refutation rate: the fraction of seeds in
-  which any true check of that claim is REFUTED, to be compared with alpha;
+  which any true check of that claim is REFUTED, to be compared with the
+  claim's level ``stats.claim_alpha(alpha)``;
 * catalogue-wide, the fraction of seeds in which any true check of any claim
-  is REFUTED, to be compared with 1 - (1 - alpha)^k for k claims
+  is REFUTED, to be compared with 1 - (1 - claim_alpha)^k for k claims
   (each with a Clopper-Pearson 95% interval for the rate itself);
 * the coverage of the simultaneous intervals and of pointwise 95% intervals
   (estimate +- q se) for the true checks;
@@ -53,7 +54,8 @@ class CalibrationReport:
     control_refuted_rate: float
     seconds: float
     per_claim_false_refutations: dict[str, int] | None = None  # seeds in which a true check of the claim is refuted
-    catalogue_wide_bound: float | None = None  # 1 - (1 - alpha)^k: the rate if every claim holds alpha exactly
+    catalogue_wide_bound: float | None = None  # 1 - (1 - claim_alpha)^k: the rate if every claim holds its level
+    claim_alpha: float | None = None  # each claim's family-wise level (stats.claim_alpha)
     resolved_rate: float | None = None  # fraction of true checks whose min detectable is at most half the margin
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,6 +124,7 @@ def calibrate(claim_ids: Sequence[str], seeds: Sequence[int], *, quick: bool = T
         simultaneous_coverage=n_sim_cover / max(n_true, 1), pointwise_coverage_95=n_95_cover / max(n_true, 1),
         confirmed_rate=n_confirmed / max(n_true, 1), control_refuted_rate=n_ctl_refuted / max(n_ctl, 1),
         seconds=round(time.perf_counter() - start, 2), per_claim_false_refutations=per_claim,
-        catalogue_wide_bound=round(1 - (1 - alpha) ** len(claim_ids), 4),
+        catalogue_wide_bound=round(1 - (1 - stats.claim_alpha(alpha)) ** len(claim_ids), 4),
+        claim_alpha=stats.claim_alpha(alpha),
         resolved_rate=n_resolved / max(n_true, 1),
     )

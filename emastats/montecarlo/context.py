@@ -111,7 +111,7 @@ class Context:
 
     def target_stderr(self, family: int = SIZING_FAMILY) -> float:
         """The relative standard error at which min_detectable is half the margin, for a claim of ``family`` checks."""
-        q = stats.quantile(1 - stats.DEFAULT_ALPHA / (2 * family))
+        q = stats.quantile(1 - stats.claim_alpha() / (2 * family))
         return self.margin / 2 / (q + POWER_Z)
 
     def sized_moments(self, sampler: Callable[[int], torch.Tensor], relative_stderr: Callable[[Moments], float],

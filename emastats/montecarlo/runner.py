@@ -65,7 +65,8 @@ def _result(ctx: Context, checks: Sequence[Check], seconds: float, reason: str =
 def run_experiment(claim_id: str, fn: ExperimentFunction, *, seed: int, device: torch.device, quick: bool,
                    replicas: int | None = None, alpha: float = stats.DEFAULT_ALPHA,
                    claim: Claim | None = None) -> EmpiricalResult:
-    """Run one experiment; its checks are decided within the claim, which is their whole family.
+    """Run one experiment; its checks are decided within the claim, which is their whole family, at
+    ``stats.claim_alpha(alpha)`` (``alpha`` is the catalogue-wide level).
 
     ``claim`` is the claim simulated (its formula and margin); by default the
     catalogue's claim of that id. An exception inside the experiment gives an
@@ -92,7 +93,7 @@ def run_experiment(claim_id: str, fn: ExperimentFunction, *, seed: int, device: 
     seconds = time.perf_counter() - start
     if not ctx.checks:
         return _result(ctx, (), seconds, "the experiment recorded no check", Verdict.ERROR)
-    return _result(ctx, stats.finalise(ctx.checks, alpha), seconds)
+    return _result(ctx, stats.finalise(ctx.checks, stats.claim_alpha(alpha)), seconds)
 
 
 def finalise_results(results: Sequence[EmpiricalResult],
@@ -104,7 +105,7 @@ def finalise_results(results: Sequence[EmpiricalResult],
     """
     out = []
     for r in results:
-        mine = stats.finalise(r.checks, alpha)
+        mine = stats.finalise(r.checks, stats.claim_alpha(alpha))
         if r.verdict is Verdict.ERROR:
             out.append(replace(r, checks=tuple(mine)))
             continue

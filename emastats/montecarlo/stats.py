@@ -4,9 +4,10 @@ Every statistical check reduces to an estimate with a standard error ``se`` (and
 degrees of freedom ``df`` when its reference distribution is Student's t, else
 normal), a theory value ``theory`` and an absolute equivalence margin ``margin``
 (``tolerance * scale``, scale usually |theory|). The family is one claim: over
-the m statistical checks of a claim, at family-wise level ``alpha`` (so a claim's
-verdict never depends on which other claims ran; over k claims the
-catalogue-wide rate is at most 1 - (1 - alpha)^k, the claims being independent):
+the m statistical checks of a claim, at the claim's family-wise level ``alpha``
+(``claim_alpha``: the catalogue-wide level over the number of statistical claims
+of the catalogue, so a claim's verdict never depends on which other claims ran
+and the catalogue-wide rate stays at most the catalogue-wide level):
 
 * the interval of each check is the Bonferroni-simultaneous interval
   ``estimate +- q * se`` with ``q`` the two-sided ``1 - alpha/m`` quantile, so all
@@ -46,7 +47,7 @@ from statsmodels.stats.multitest import multipletests
 from ..results import Check
 from ..verdict import Verdict
 
-DEFAULT_ALPHA = 0.05  # family-wise error rate of each claim's checks
+DEFAULT_ALPHA = 0.05  # catalogue-wide family-wise error rate; each claim gets claim_alpha(DEFAULT_ALPHA)
 POWER = 0.8  # power at which min_detectable is quoted
 
 
@@ -125,6 +126,20 @@ def replicas_needed(replicas: int, estimate: float, stderr: float, theory: float
     if room <= 0 or stderr <= 0:
         return None
     return max(replicas, math.ceil(replicas * (q * stderr / room) ** 2 * 1.05))
+
+
+def claim_alpha(alpha: float = DEFAULT_ALPHA) -> float:
+    """Each claim's family-wise level: ``alpha`` over the number of statistical claims in the catalogue.
+
+    Bonferroni across claims with a count fixed by the catalogue, not by the run:
+    a claim's verdict does not depend on which other claims ran, and over the
+    whole catalogue the chance that any true claim is falsely refuted stays at
+    most ``alpha``.
+    """
+    from .. import catalogue
+
+    k = sum(c.empirical == "statistical" for c in catalogue.CLAIMS.values())
+    return alpha / max(k, 1)
 
 
 def resolution(check: Check, level: float) -> tuple[float, float, float]:
