@@ -186,8 +186,8 @@ def headline(result: EmpiricalResult) -> Check | None:
 def margin_text(result: EmpiricalResult) -> str:
     """The relative margin a claim's checks were decided at: '+-1%', or '+-3.2% (claim: 1%)' when the
     budget could not resolve the claim's own margin; empty without statistical checks."""
-    stat = [c for c in result.checks if c.kind == "statistical" and not c.control]
-    if not stat:
+    stat = [c for c in result.checks if c.kind == "statistical" and not c.control and c.verdict is not Verdict.REFUTED]
+    if not stat:  # a refutation needs no margin
         return ""
     worst = max(stat, key=lambda c: c.tolerance)
     text = f"+-{100 * worst.tolerance:.2g}%"
@@ -210,7 +210,7 @@ def controls_summary(outcomes: Sequence[ClaimOutcome]) -> tuple[int, int, list[s
 def familywise(outcomes: Sequence[ClaimOutcome], alpha: float) -> dict[str, Any]:
     """How false refutations are controlled: Holm at ``alpha`` within each claim, and the catalogue-wide bound.
 
-    Each claim is tested at ``claim_alpha(alpha)`` = alpha / (statistical claims of the
+    Each claim is tested at ``claim_alpha(alpha)`` = alpha / (claims with an experiment in the
     catalogue); claims use independent generators, so over the k claims of this run
     the chance that any true claim is falsely refuted is at most
     1 - (1 - claim_alpha)^k <= alpha.

@@ -16,7 +16,7 @@ import numpy as np
 from emastats.montecarlo import Context, Moments
 
 PILOT = 1 << 14  # first-stage replicas of a sized run
-CAP = 1 << 22  # at most this many replicas per point at the full budget (times the device multiplier)
+CAP = 3 << 21  # at most this many replicas per point at the full budget (times the device multiplier)
 
 Point = Mapping[str, Any]
 
