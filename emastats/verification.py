@@ -274,6 +274,9 @@ def json_payload(outcomes: Sequence[ClaimOutcome], settings: Settings, seconds: 
 
     payload = prove_payload([o.symbolic for o in outcomes], [o.claim for o in outcomes], seconds)
     for row, o in zip(payload["claims"], outcomes, strict=True):
+        record = o.claim.to_dict()
+        for key in ("formula_latex", "corrected_latex", "parameters", "margin"):
+            row[key] = record[key]
         row["symbolic_verdict"] = row["verdict"]
         row["empirical"] = o.empirical.to_dict() if o.empirical else None
         row["combined"] = str(o.combined)

@@ -73,6 +73,10 @@ def test_every_statistical_check_states_its_test_level_power_margin_and_point(qu
                     assert c.parameters, (r.claim_id, c.name)
 
 
+def meta_familywise_ok(fw) -> bool:
+    return fw["catalogue_alpha"] == 0.05 and fw["per_claim_alpha"] < 0.05 and fw["catalogue_wide_bound"] <= 0.05
+
+
 def test_json_extends_the_prove_schema(tmp_path, capsys):
     code = main(["verify", "--quick", "--claim", "ema.bias.debias", "--claim", "minibatch.accumulation",
                  "--claim", "ema.geometric_sum", "--format", "json", "--no-report", "--store", str(tmp_path),
@@ -86,6 +90,12 @@ def test_json_extends_the_prove_schema(tmp_path, capsys):
     assert rows["ema.geometric_sum"]["empirical"] is None
     empirical = rows["ema.bias.debias"]["empirical"]
     assert empirical["seed"] == 7 and empirical["device"] == "cpu" and empirical["checks"]
+    assert rows["ema.bias.debias"]["formula_latex"].endswith(r"= \mu") and rows["ema.bias.debias"]["margin"] == 0.01
+    for check in empirical["checks"]:
+        if check["kind"] == "statistical":
+            assert {"tolerance", "min_detectable", "parameters", "resolved", "target_tolerance"} <= set(check)
+            assert check["parameters"] and 0 < check["min_detectable"] and check["tolerance"] >= 0.01
+    assert meta_familywise_ok(payload["meta"]["familywise"])
     meta = payload["meta"]
     assert meta["seed"] == 7 and meta["device_type"] == "cpu" and meta["quick"] is True
     assert meta["torch"] and meta["sympy"] and meta["wall_seconds"] > 0
