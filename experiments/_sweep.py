@@ -66,3 +66,17 @@ def label(point: Point) -> str:
 def record_grid(ctx: Context, points: Sequence[Point]) -> None:
     """Record the grid among the experiment's parameters (each point is also on its checks)."""
     ctx.param("grid", [dict(p) for p in points])
+
+
+def grid_series(ctx: Context, title: str, y_label: str, theory_of: str = "stated") -> None:
+    """A figure line of the experiment's (non-control) checks of ``theory_of``: the estimate at each grid point
+    with its pointwise 95 % interval, against the catalogue's formula there (x is the check's position)."""
+    from emastats.results import Series
+
+    checks = [c for c in ctx.checks if c.kind == "statistical" and not c.control and c.theory_of == theory_of]
+    if len(checks) < 2:
+        return
+    ctx.add_series(Series.with_z_intervals(
+        title, "grid point (see each check's parameters)", y_label, range(1, len(checks) + 1),
+        [c.estimate for c in checks], [c.stderr or 0.0 for c in checks], [c.theory for c in checks],
+        theory_label="catalogue formula"))

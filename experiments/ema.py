@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from emastats.experiments._sweep import label, record_grid, rel_se_mean, rel_se_variance, sized
+from emastats.experiments._sweep import grid_series, label, record_grid, rel_se_mean, rel_se_variance, sized
 from emastats.montecarlo import Context, ema_final, ema_path, experiment, running_average_beta, skewed
 
 F64 = torch.float64
@@ -46,6 +46,7 @@ def ema_bias_mean(ctx: Context) -> None:
         if k == 1:
             ctx.check_mean(f"control: formula x (1 + 1.5 margins) at {label(point)}", acc, theory, ctx.margin,
                            point=point, shift=1.5)
+    grid_series(ctx, "E[m_t] over the grid", "E[m_t]")
 
 
 @experiment("ema.bias.debias")
@@ -63,6 +64,7 @@ def ema_bias_debias(ctx: Context) -> None:
         if k == 2:
             ctx.check_mean(f"control: formula x (1 - 1.5 margins) at {label(point)}", acc, theory, ctx.margin,
                            point=point, shift=-1.5)
+    grid_series(ctx, "E[m_t / (1 - beta^t)] over the grid", "debiased mean")
 
 
 @experiment("ema.unrolled_weights")
@@ -113,6 +115,7 @@ def running_average_stationary(ctx: Context) -> None:
         if k == 1:
             ctx.check_variance(f"control: formula x (1 - 1.5 margins) at {label(point)}", acc, theory, ctx.margin,
                                point=point, shift=-1.5)
+    grid_series(ctx, "Var[m_inf] over the grid", "Var[m_inf]")
 
 
 # N in {3, 6, 10}, t in {2, 5, 12}, sigma_x^2 in {0.25, 1, 4}: exponent 2t against t or 2t +- 1 differ everywhere
@@ -132,6 +135,7 @@ def running_average_finite_t(ctx: Context) -> None:
         if k == 2:
             ctx.check_variance(f"control: formula x (1 + 1.5 margins) at {label(point)}", acc, theory, ctx.margin,
                                point=point, shift=1.5)
+    grid_series(ctx, "Var[m_t] over the grid", "Var[m_t]")
 
 
 VERSUS_GRID = ({"N": 2}, {"N": 3}, {"N": 8})
@@ -156,6 +160,7 @@ def running_average_versus_plain(ctx: Context) -> None:
         if k == 0:
             ctx.check_estimate(f"control: formula x (1 - 1.5 margins) at {label(point)}", ratio, se,
                                theory, ctx.margin, shift=-1.5, **common)
+    grid_series(ctx, "Var[running] / Var[plain] over the grid", "ratio")
 
 
 @experiment("ema.unnormalised_sum.limit")

@@ -22,7 +22,8 @@ import math
 import torch
 from torch.func import grad, vmap
 
-from emastats.experiments._sweep import label, record_grid, rel_se_covariance, rel_se_mean, rel_se_variance, sized
+from emastats.experiments._sweep import (grid_series, label, record_grid, rel_se_covariance, rel_se_mean,
+                                         rel_se_variance, sized)
 from emastats.montecarlo import Context, Moments, experiment, minibatch_indices
 from emastats.montecarlo.datasets import Dataset, GradientMoments, example_loss, gradient_moments
 from emastats.montecarlo.datasets import synthetic_linear_regression
@@ -122,6 +123,7 @@ def covariance_with_replacement(ctx: Context) -> None:
                     family=10)
         _covariance_checks(ctx, acc, exact.covariance, point, ctx.formula, "Cov[g_mb] = catalogue formula",
                            control_shift=1.5 if k == 1 else None)
+    grid_series(ctx, "Cov[g_mb] entries over the grid", "Cov[g_mb]_ij")
 
 
 # (N, B) in {(12, 3), (24, 8), (48, 20)}: three N and three B. Sigma/(N-1) coincides with the truth only
@@ -142,6 +144,7 @@ def covariance_without_replacement(ctx: Context) -> None:
         _covariance_checks(ctx, acc, exact.covariance, point, ctx.corrected_formula,
                            "corrected: Cov[g_mb] = catalogue corrected formula", theory_of="corrected",
                            control_shift=-1.5 if k == 1 else None)
+    grid_series(ctx, "Cov[g_mb] entries over the grid (corrected law)", "Cov[g_mb]_ij", "corrected")
 
 
 def _total_change(ctx: Context, grads: torch.Tensor, eta: float, steps: int, batch: int):
@@ -190,6 +193,7 @@ def frozen_gradient_variance(ctx: Context) -> None:
             if k == 1 and i == 0:
                 ctx.check_variance(f"control: formula x (1 + 1.5 margins) [0] at {label(grid_point)}", acc, theory,
                                    ctx.margin, index=0, point=point, shift=1.5)
+    grid_series(ctx, "Var[Delta w] over the grid", "Var[Delta w]_i")
 
 
 def _batch_loss(model, w: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:

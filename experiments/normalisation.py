@@ -15,7 +15,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from emastats.experiments._sweep import label, record_grid, rel_se_mean, sized
+from emastats.experiments._sweep import grid_series, label, record_grid, rel_se_mean, sized
 from emastats.montecarlo import Context, check_replicas, experiment, skewed
 
 
@@ -45,6 +45,7 @@ def _check_batch_variance_mean(ctx: Context, *, unbiased: bool, what: str, contr
         if k == control_at:
             ctx.check_mean(f"control: formula x (1 {'+' if shift > 0 else '-'} 1.5 margins) at {label(point)}", acc,
                            theory, ctx.margin, point=point, shift=shift)
+    grid_series(ctx, f"E[{what}] over the grid", "E[batch variance]")
 
 
 @experiment("batchnorm.variance.biased")
@@ -86,6 +87,7 @@ def running_variance(ctx: Context) -> None:
         if k == 1:
             ctx.check_mean(f"control: formula x (1 + 1.5 margins) at {label(point)}", acc, theory, ctx.margin,
                            point={**point, "B": batch}, shift=1.5)
+    grid_series(ctx, "E[running_var_t] over the grid", "E[running_var_t]")
 
 
 if __name__ == "__main__":
