@@ -22,11 +22,11 @@ Point = Mapping[str, Any]
 
 
 def rel_se_mean(scale: float | None = None, indices: Sequence[int] = (0,)) -> Callable[[Moments], float]:
-    """Largest standard error of the means at ``indices``, relative to ``scale`` (default |mean|)."""
+    """Largest standard error of the means at ``indices``, relative to ``scale`` (default, or when 0: |mean|)."""
 
     def rel(acc: Moments) -> float:
         se, mean = acc.stderr_mean(), acc.mean()
-        return max(float(se[i]) / (abs(scale) if scale is not None else abs(float(mean[i]))) for i in indices)
+        return max(float(se[i]) / (abs(scale) if scale else abs(float(mean[i]))) for i in indices)
 
     return rel
 

@@ -171,6 +171,8 @@ class Context:
         if tolerance <= 0:
             raise ValueError(f"{self.claim_id}/{name}: tolerance must be positive")
         scale = abs(theory) if scale is None else abs(scale)
+        if scale == 0 and theory == 0 and estimate != 0:
+            scale = abs(float(estimate))  # a law that says 0 (e.g. a wrong formula): margins relative to what was seen
         if scale == 0:
             raise ValueError(f"{self.claim_id}/{name}: theory is 0, give a nonzero scale for the margin")
         estimate, stderr, theory = float(estimate), float(stderr), float(theory)
