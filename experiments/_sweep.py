@@ -51,6 +51,8 @@ def rel_se_covariance(pairs: Sequence[tuple[int, int]]) -> Callable[[Moments], f
     return rel
 
 
+# Sizing reads the data's own spread (relative to the estimate, or to a scale fixed by the design), never the
+# formula under test: a wrong law must not change how many replicas are drawn.
 def sized(ctx: Context, sampler: Callable[[int], Any], rel: Callable[[Moments], float],
           pilot: int = PILOT, cap: int = CAP, family: int = 8) -> Moments:
     """``ctx.sized_moments``: enough replicas that min_detectable reaches half the claim's margin, or the cap

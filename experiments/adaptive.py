@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from emastats.experiments._sweep import sized
+from emastats.experiments._sweep import rel_se_mean, sized
 from emastats.montecarlo import Context, experiment, gaussian, minibatch_indices, minibatch_means
 from emastats.montecarlo import optimizers as opt
 from emastats.montecarlo.datasets import gradient_moments, minimiser, spector_logistic
@@ -170,7 +170,7 @@ def adam_batch_size_coupling(ctx: Context) -> None:
         points = [{"g": float(moments.full_batch[i]), "sigma": math.sqrt(float(moments.covariance[i, i])), "B": b}
                   for i in coords]
         values = [ctx.formula(**pt) for pt in points]
-        acc = sized(ctx, squares, lambda m: max(float(m.stderr_mean()[i]) / values[i] for i in coords), family=17)
+        acc = sized(ctx, squares, rel_se_mean(None, coords), family=17)  # sized on the data, not on the law
         for i in coords:
             ctx.check_mean(f"E[g_B,{i}^2] = catalogue formula at B = {b}", acc, values[i], ctx.margin, index=i,
                            point={**points[i], "coordinate": i})

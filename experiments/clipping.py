@@ -112,7 +112,7 @@ def clipping_norm_gaussian(ctx: Context) -> None:
             return torch.linalg.vector_norm(clip_by_norm(x, c), dim=-1)  # = min(||x||, c)
 
         value = clipped_norm_mean(d, s, c)
-        acc = sized(ctx, clipped_norm, rel_se_mean(value))
+        acc = sized(ctx, clipped_norm, rel_se_mean())
         ctx.check_mean(f"E[min(||X||, c)] = closed form at d = {d}, s = {s}, c = {c}", acc, value, tol,
                        point={"d": d, "s": s, "c": c})
         if d == 4:

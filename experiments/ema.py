@@ -41,7 +41,7 @@ def ema_bias_mean(ctx: Context) -> None:
     record_grid(ctx, BIAS_GRID)
     for k, point in enumerate(BIAS_GRID):
         theory = ctx.formula(**point)
-        acc = sized(ctx, _ema_at(ctx, point), rel_se_mean(theory))
+        acc = sized(ctx, _ema_at(ctx, point), rel_se_mean())
         ctx.check_mean(f"E[m_t] = catalogue formula at {label(point)}", acc, theory, ctx.margin, point=point)
         if k == 1:
             ctx.check_mean(f"control: formula x (1 + 1.5 margins) at {label(point)}", acc, theory, ctx.margin,
@@ -58,7 +58,7 @@ def ema_bias_debias(ctx: Context) -> None:
         correction = 1 - point["beta"] ** point["t"]
         ema = _ema_at(ctx, point)
         acc = sized(ctx, lambda n, ema=ema, correction=correction: ema(n).double() / correction,
-                    rel_se_mean(theory))
+                    rel_se_mean())
         ctx.check_mean(f"E[m_t / (1 - beta^t)] = catalogue formula at {label(point)}", acc, theory, ctx.margin,
                        point=point)
         if k == 2:

@@ -40,7 +40,7 @@ def _check_batch_variance_mean(ctx: Context, *, unbiased: bool, what: str, contr
     for k, point in enumerate(BATCH_GRID):
         theory = ctx.formula(**point)
         acc = sized(ctx, _batch_variances(ctx, point["B"], math.sqrt(point["sigma^2"]), unbiased=unbiased),
-                    rel_se_mean(theory))
+                    rel_se_mean())
         ctx.check_mean(f"E[{what}] = catalogue formula at {label(point)}", acc, theory, ctx.margin, point=point)
         if k == control_at:
             ctx.check_mean(f"control: formula x (1 {'+' if shift > 0 else '-'} 1.5 margins) at {label(point)}", acc,
@@ -81,7 +81,7 @@ def running_variance(ctx: Context) -> None:
     for k, point in enumerate(RUNNING_VAR_GRID):
         theory = ctx.formula(**point)
         sampler = lambda n, pt=point: final(n, pt["p"], pt["t"], math.sqrt(pt["sigma^2"]))
-        acc = sized(ctx, sampler, rel_se_mean(theory))
+        acc = sized(ctx, sampler, rel_se_mean())
         ctx.check_mean(f"E[running_var_t] = catalogue formula at {label(point)}", acc, theory, ctx.margin,
                        point={**point, "B": batch})
         if k == 1:
