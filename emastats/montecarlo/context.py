@@ -1,11 +1,14 @@
 """The ``Context`` an experiment receives: device, generator, budget, and the check recorders.
 
 An experiment draws all its randomness from ``ctx.generator`` (seeded per claim
-by the runner), sizes its runs from ``ctx.replicas``, and records what it
-tested with the ``check_*`` methods. Statistical checks are recorded with their
-estimate, standard error and raw p-value only; intervals, Holm's correction and
-verdicts are computed later for the whole run (``stats.finalise``), because the
-simultaneous confidence level depends on how many checks the run has.
+by the runner), evaluates the claim's law from the catalogue (``ctx.formula``),
+sizes its runs with ``ctx.budget`` / ``ctx.sized_moments`` (the one place the
+device's replica multiplier applies), and records what it tested with the
+``check_*`` methods. Statistical checks are recorded with their estimate,
+standard error, parameter point and raw p-value only; intervals, Holm's
+correction, the resolved margin and verdicts are computed when the claim's
+checks are decided together (``stats.finalise``), because the simultaneous
+confidence level depends on how many checks the claim has.
 """
 from __future__ import annotations
 
