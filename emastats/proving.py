@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields, replace
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterator, Mapping, Sequence
 
-from .claim import Claim
+from .claim import Claim, Formula
 from .registry import Registry
 from .results import ProofResult
 from .verdict import Verdict
@@ -75,6 +75,25 @@ def refuted(
 def inconclusive(method: str, reason: str, steps: tuple[str, ...] | list[str] = ()) -> Derivation:
     """Neither proved nor refuted; ``reason`` says what could not be decided."""
     return Derivation(Verdict.INCONCLUSIVE, method, tuple(steps), reason=reason)
+
+
+_BEING_PROVED: list[Claim] = []  # the claims whose proofs run_proof is running (innermost last)
+
+
+def claimed(claim_id: str, corrected: bool = False) -> Formula:
+    """The formula claim ``claim_id`` asserts (``corrected``: the law that holds instead), for its proof to prove.
+
+    It is taken from the claim object :func:`run_proof` was given when that is the
+    claim being proved (so a claim edited in memory is proved as edited), else from
+    the catalogue. A proof never retypes the formula.
+    """
+    from . import catalogue
+
+    claim = next((c for c in reversed(_BEING_PROVED) if c.id == claim_id), None) or catalogue.get(claim_id)
+    formula = claim.corrected_formula if corrected else claim.formula
+    if formula is None:
+        raise LookupError(f"claim {claim_id} has no {'corrected ' if corrected else ''}formula in the catalogue")
+    return formula
 
 
 ProofFunction = Callable[[], Derivation]
@@ -135,6 +154,7 @@ def run_proof(claim: Claim, fn: ProofFunction | None, time_limit_s: float = DEFA
     start = time.perf_counter()
     if fn is None:
         return ProofResult(claim.id, Verdict.NOT_RUN, "none", reason="no proof is registered for this claim")
+    _BEING_PROVED.append(claim)
     try:
         with time_limit(time_limit_s):
             d = fn()
@@ -144,6 +164,8 @@ def run_proof(claim: Claim, fn: ProofFunction | None, time_limit_s: float = DEFA
         d = inconclusive("sympy limitation", f"sympy could not do it: {exc}".strip())
     except Exception as exc:  # a broken proof must not take the whole run down
         d = Derivation(Verdict.ERROR, "exception", reason=f"{type(exc).__name__}: {exc}")
+    finally:
+        _BEING_PROVED.pop()
     return _result(claim, d, time.perf_counter() - start)
 
 

@@ -134,6 +134,16 @@ class Check:
     df: float | None = None  # degrees of freedom of a t reference (None: normal)
     margin: float | None = None  # absolute half-width of the equivalence band around ``theory``
     theory_of: Literal["stated", "corrected", "control"] = "stated"  # which theory ``theory`` is
+    # Margins the budget can resolve (emastats.montecarlo.stats.decide): ``tolerance`` is the relative margin
+    # the verdict was decided at, max(target_tolerance, 2 min_detectable); ``resolved`` whether that is the
+    # claim's own margin ``target_tolerance``. ``scale`` is what relative margins are relative to.
+    parameters: Mapping[str, Any] | None = None  # the parameter point this check simulated
+    target_tolerance: float | None = None  # the claim's relative margin (Claim.margin)
+    resolved: bool | None = None  # min_detectable <= target_tolerance / 2
+    scale: float | None = None
+    # a negative control sized from the margin: theory = reference + shift * tolerance * scale
+    reference: float | None = None
+    shift: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(asdict(self))

@@ -4,10 +4,11 @@ Flow for each selected claim, in catalogue order: run its proof
 (``emastats.proving``), run its Monte Carlo experiment
 (``emastats.montecarlo``), combine the two verdicts (``verdict.combine``) and
 save the record with ``final: false`` straight away, so a run killed midway
-loses at most the claim in progress. When every claim is done, all statistical
-checks of the run are decided together (simultaneous intervals, Holm's
-correction: ``montecarlo.stats``) and every record is rewritten with its final
-verdicts and ``final: true``.
+loses at most the claim in progress. Each claim's statistical checks are one
+family (simultaneous intervals, Holm's correction at alpha over that claim's
+checks: ``montecarlo.stats``), so a claim's verdict does not depend on what else
+ran; the catalogue-wide rate is reported (:func:`familywise`). When every claim
+is done every record is rewritten with its final verdicts and ``final: true``.
 
 ``--resume`` reuses every record of the current source (``report.store.source_hash``)
 made with the same seed, budget and device type, final or not: a record that
@@ -109,7 +110,7 @@ def _empirical(claim: Claim, experiments: Mapping[str, Callable], settings: Sett
         return EmpiricalResult(claim.id, Verdict.NOT_RUN, (), settings.seed, str(settings.device), 0, 0.0,
                                reason="no Monte Carlo experiment is registered for this claim")
     return run_experiment(claim.id, fn, seed=settings.seed, device=settings.device, quick=settings.quick,
-                          alpha=settings.alpha)
+                          alpha=settings.alpha, claim=claim)
 
 
 def _progress(enabled: bool):
@@ -181,13 +182,14 @@ def verify(claims: Sequence[Claim], settings: Settings, store_dir: str, *, resum
               "command with --resume to reuse them and finish the rest")
         raise
 
-    # one family for the whole run: decide every statistical check together, then rewrite all records
+    # each claim is its own family (re-deciding is idempotent); then rewrite all records as final
     with_mc = [i for i, o in enumerate(outcomes) if o.empirical is not None]
     decided = finalise_results([outcomes[i].empirical for i in with_mc], settings.alpha)
     for i, empirical in zip(with_mc, decided, strict=True):
         o = outcomes[i]
         outcomes[i] = replace(o, empirical=empirical, combined=_combined(o.symbolic, empirical))
-    family = {"statistical_checks": _statistical_count(outcomes), "claims_in_run": len(outcomes)}
+    family = {"statistical_checks": _statistical_count(outcomes), "claims_in_run": len(outcomes),
+              "familywise": familywise(outcomes, settings.alpha)}
     for o in outcomes:
         save(o, final=True, extra=family)
     return outcomes
@@ -228,6 +230,19 @@ def headline(result: EmpiricalResult) -> Check | None:
     return (same or stated or [None])[0]
 
 
+def margin_text(result: EmpiricalResult) -> str:
+    """The relative margin a claim's checks were decided at: '+-1%', or '+-3.2% (claim: 1%)' when the
+    budget could not resolve the claim's own margin; empty without statistical checks."""
+    stat = [c for c in result.checks if c.kind == "statistical" and not c.control and c.verdict is not Verdict.REFUTED]
+    if not stat:  # a refutation needs no margin
+        return ""
+    worst = max(stat, key=lambda c: c.tolerance)
+    text = f"+-{100 * worst.tolerance:.2g}%"
+    if worst.resolved is False and worst.target_tolerance is not None:
+        text += f" (claim: {100 * worst.target_tolerance:.2g}%)"
+    return text
+
+
 def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.4g}"
 
@@ -237,6 +252,22 @@ def controls_summary(outcomes: Sequence[ClaimOutcome]) -> tuple[int, int, list[s
     controls = [(o.claim.id, c) for o in outcomes if o.empirical for c in o.empirical.checks if c.control]
     missed = [f"{cid}: {c.name}" for cid, c in controls if c.verdict is not Verdict.REFUTED]
     return len(controls) - len(missed), len(controls), missed
+
+
+def familywise(outcomes: Sequence[ClaimOutcome], alpha: float) -> dict[str, Any]:
+    """How false refutations are controlled: Holm at ``alpha`` within each claim, and the catalogue-wide bound.
+
+    Each claim is tested at ``claim_alpha(alpha)`` = alpha / (claims with an experiment in the
+    catalogue); claims use independent generators, so over the k claims of this run
+    the chance that any true claim is falsely refuted is at most
+    1 - (1 - claim_alpha)^k <= alpha.
+    """
+    from .montecarlo.stats import claim_alpha
+
+    per_claim = claim_alpha(alpha)
+    k = sum(1 for o in outcomes if o.empirical and any(c.kind == "statistical" for c in o.empirical.checks))
+    return {"catalogue_alpha": alpha, "per_claim_alpha": per_claim, "claims_with_statistical_checks": k,
+            "catalogue_wide_bound": round(1 - (1 - per_claim) ** k, 4)}
 
 
 def _statistical_count(outcomes: Sequence[ClaimOutcome]) -> int:
@@ -255,15 +286,17 @@ def text_report(outcomes: Sequence[ClaimOutcome], settings: Settings, seconds: f
         rows.append([o.claim.id, str(o.symbolic.verdict), str(e.verdict) if e else "-",
                      str(e.corrected_verdict) if e and e.corrected_verdict else "", str(o.combined),
                      _num(c.estimate) if c else "", _num(c.theory) if c and c.kind == "statistical" else "",
-                     interval, str(c.replicas) if c else ""])
+                     interval, margin_text(e) if e else "", str(c.replicas) if c else ""])
     table = _table(["claim", "symbolic", "empirical", "corrected", "combined", "estimate", "theory",
-                    "interval", "replicas"], rows)
+                    "interval", "margin", "replicas"], rows)
     m = _statistical_count(outcomes)
+    fw = familywise(outcomes, settings.alpha)
     refuted, total, missed = controls_summary(outcomes)
     lines = [
         f"emastats verify: seed {settings.seed}, device {device_text}, "
-        f"{'quick' if settings.quick else 'full'} budget, family-wise level {settings.alpha:g} "
-        f"(Holm over {m} statistical checks, simultaneous intervals at {1 - settings.alpha / max(m, 1):.5f})",
+        f"{'quick' if settings.quick else 'full'} budget; {m} statistical checks, Holm at "
+        f"{fw['per_claim_alpha']:.2g} within each claim (catalogue-wide false-refutation rate "
+        f"<= {fw['catalogue_wide_bound']:.3g} over {fw['claims_with_statistical_checks']} claims)",
         "", table, "",
     ]
     notes = [f"{o.claim.id}: {o.empirical.reason}" for o in outcomes if o.empirical and o.empirical.reason]
@@ -288,13 +321,16 @@ def json_payload(outcomes: Sequence[ClaimOutcome], settings: Settings, seconds: 
 
     payload = prove_payload([o.symbolic for o in outcomes], [o.claim for o in outcomes], seconds)
     for row, o in zip(payload["claims"], outcomes, strict=True):
+        record = o.claim.to_dict()
+        for key in ("formula_latex", "corrected_latex", "parameters", "margin"):
+            row[key] = record[key]
         row["symbolic_verdict"] = row["verdict"]
         row["empirical"] = o.empirical.to_dict() if o.empirical else None
         row["combined"] = str(o.combined)
     refuted, total, missed = controls_summary(outcomes)
     payload["meta"] = run_metadata(
         command="verify", wall_seconds=round(seconds, 3), device_description=device_text,
-        statistical_checks=_statistical_count(outcomes),
+        statistical_checks=_statistical_count(outcomes), familywise=familywise(outcomes, settings.alpha),
         controls={"refuted": refuted, "total": total, "not_refuted": missed}, **settings.meta())
     return payload
 

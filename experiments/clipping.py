@@ -19,6 +19,7 @@ import math
 import torch
 from scipy import special, stats
 
+from emastats.experiments._sweep import rel_se_mean, sized
 from emastats.montecarlo import Context, experiment, gaussian, minibatch_indices, minibatch_means
 from emastats.montecarlo.datasets import GradientMoments, gradient_moments, spector_logistic
 from emastats.montecarlo.optimizers import clip_by_norm, clip_by_value
@@ -57,11 +58,13 @@ def clipping_biased(ctx: Context) -> None:
         idx = minibatch_indices(per_example.shape[0], batch, n, ctx.generator, replacement=True)
         return clip_by_value(minibatch_means(per_example, idx), c).to(F64) - g_fb
 
-    acc = ctx.moments(clipped_minus_full)
-    tol, scale = ctx.tolerance(0.05), abs(float(bias[k]))
+    tol, scale = ctx.margin, abs(float(bias[k]))
+    acc = sized(ctx, clipped_minus_full, rel_se_mean(scale, (k,)))
     ctx.check_mean(f"E[clip(g_mb)]_k - g_fb,k = exact bias {float(bias[k]):.4g} (nonzero) at B = {batch}", acc,
-                   float(bias[k]), tol, index=k, scale=scale)
+                   float(bias[k]), tol, index=k, scale=scale, point={"B": batch, "c": c, "coordinate": k})
     ctx.check_mean("control: no bias, E[clip(g_mb)]_k = g_fb,k", acc, 0.0, tol, index=k, scale=scale, control=True)
+    ctx.check_mean("control: exact bias x (1 + 1.5 margins)", acc, float(bias[k]), tol, index=k, scale=scale,
+                   shift=1.5)
 
 
 def clipped_gaussian_mean(m: float, s: float, c: float) -> float:
@@ -75,15 +78,18 @@ def clipped_gaussian_mean(m: float, s: float, c: float) -> float:
 def clipping_value_gaussian(ctx: Context) -> None:
     configs = ((1.5, 1.0, 1.0), (0.3, 2.0, 1.0), (-0.8, 0.5, 0.5), (0.0, 1.0, 0.5))
     ctx.param("(m, s, c)", [list(x) for x in configs])
-    replicas = ctx.budget(1 << 18)  # four configurations of cheap normals: more replicas, tighter margins
     m = torch.tensor([x[0] for x in configs], device=ctx.device)
     s = torch.tensor([x[1] for x in configs], device=ctx.device)
     c = torch.tensor([x[2] for x in configs], device=ctx.device)
-    acc = ctx.moments(lambda n: torch.clamp(m + s * gaussian((n, len(configs)), ctx.generator), -c, c), replicas)
-    tol = ctx.tolerance(0.012)  # margins are relative to c, the range of the clipped variable
+    # margins are relative to c, the range of the clipped variable (its mean may be 0)
+    acc = sized(ctx, lambda n: torch.clamp(m + s * gaussian((n, len(configs)), ctx.generator), -c, c),
+                lambda a: max(float(a.stderr_mean()[k]) / configs[k][2] for k in range(len(configs))))
+    tol = ctx.margin
     for k, (mk, sk, ck) in enumerate(configs):
         ctx.check_mean(f"E[clip(X, -c, c)] = closed form at m = {mk}, s = {sk}, c = {ck}", acc,
-                       clipped_gaussian_mean(mk, sk, ck), tol, index=k, scale=ck)
+                       clipped_gaussian_mean(mk, sk, ck), tol, index=k, scale=ck, point={"m": mk, "s": sk, "c": ck})
+    ctx.check_mean("control: closed form + 1.5 margins of c at m = 1.5, s = 1, c = 1", acc,
+                   clipped_gaussian_mean(1.5, 1.0, 1.0), tol, index=0, scale=1.0, shift=1.5)
     ctx.check_mean("control: E[clip(X, -c, c)] = clip(m, -c, c) (clip the mean) at m = 0.3, s = 2, c = 1", acc,
                    min(max(0.3, -1.0), 1.0), tol, index=1, scale=1.0, control=True)
 
@@ -99,19 +105,21 @@ def clipped_norm_mean(d: int, s: float, c: float) -> float:
 def clipping_norm_gaussian(ctx: Context) -> None:
     configs = ((1, 1.0, 1.0), (4, 1.0, 2.0), (32, 0.5, 2.5))
     ctx.param("(d, s, c)", [list(x) for x in configs])
-    replicas = ctx.budget(1 << 16)
-    tol = ctx.tolerance(0.02)
+    tol = ctx.margin
     for d, s, c in configs:
         def clipped_norm(n: int, d: int = d, s: float = s, c: float = c) -> torch.Tensor:
             x = s * gaussian((n, d), ctx.generator)
             return torch.linalg.vector_norm(clip_by_norm(x, c), dim=-1)  # = min(||x||, c)
 
-        acc = ctx.moments(clipped_norm, replicas)
-        ctx.check_mean(f"E[min(||X||, c)] = closed form at d = {d}, s = {s}, c = {c}", acc,
-                       clipped_norm_mean(d, s, c), tol)
+        value = clipped_norm_mean(d, s, c)
+        acc = sized(ctx, clipped_norm, rel_se_mean())
+        ctx.check_mean(f"E[min(||X||, c)] = closed form at d = {d}, s = {s}, c = {c}", acc, value, tol,
+                       point={"d": d, "s": s, "c": c})
         if d == 4:
             ctx.check_mean("control: E[min(||X||, c)] = min(s sqrt(d), c) at d = 4", acc, min(s * math.sqrt(d), c),
                            tol, control=True)
+            ctx.check_mean("control: closed form x (1 - 1.5 margins) at d = 4", acc, value, tol, shift=-1.5,
+                           point={"d": d, "s": s, "c": c})
 
 
 @experiment("clipping.per_example.bias_independent_of_b")
@@ -126,20 +134,22 @@ def per_example_clipping(ctx: Context) -> None:
     ctx.param("exact bias E[clip(g_i)]_k - g_fb,k", float(bias[k]))
     per_example = clipped.to(ctx.device, torch.float32)
     batches = (1, 4, 16, 64)
-    tol, scale = ctx.tolerance(0.05), abs(float(bias[k]))  # margins relative to the bias being compared
-    replicas = ctx.budget(1 << 16)
+    tol, scale = ctx.margin, abs(float(bias[k]))  # margins relative to the bias being compared
     means, stderrs = [], []
     for b in batches:
         def averaged(n: int, b: int = b) -> torch.Tensor:
             idx = minibatch_indices(per_example.shape[0], b, n, ctx.generator, replacement=True)
             return minibatch_means(per_example, idx)[:, k].to(F64)
 
-        acc = ctx.moments(averaged, replicas)
+        acc = sized(ctx, averaged, rel_se_mean(scale))
         ctx.check_mean(f"E[(1/B) sum_b clip(g_i_b)]_k = E[clip(g_i)]_k at B = {b}", acc, float(exact[k]), tol,
+                       point={"B": b, "c": c, "coordinate": k},
                        scale=scale)
         if b == batches[-1]:
             ctx.check_mean(f"control: no clipping bias (= g_fb,k) at B = {b}", acc, float(moments.full_batch[k]), tol,
                            scale=scale, control=True)
+            ctx.check_mean(f"control: E[clip(g_i)]_k + 1.5 margins of the bias at B = {b}", acc, float(exact[k]),
+                           tol, scale=scale, shift=1.5)
         means.append(float(acc.mean()[0]))
         stderrs.append(float(acc.stderr_mean()[0]))
     ctx.add_series(Series.with_z_intervals("mean of per-example-clipped minibatch gradient, coordinate k", "B",

@@ -11,54 +11,60 @@ Run on its own: ``python experiments/ema.py`` (prints the verdicts of this topic
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
+from emastats.experiments._sweep import grid_series, label, record_grid, rel_se_mean, rel_se_variance, sized
 from emastats.montecarlo import Context, ema_final, ema_path, experiment, running_average_beta, skewed
-from emastats.results import Series
 
 F64 = torch.float64
 ROUNDING = 1e-10  # float64 agreement bound for trajectories of <= a few hundred steps of O(1) values
 
 
-def _series_of_means(name: str, acc, theory: list[float], y_label: str) -> Series:
-    """Pointwise 95% z intervals of each component's mean, against theory, for a figure."""
-    return Series.with_z_intervals(name, "t", y_label, range(1, len(theory) + 1), acc.mean(), acc.stderr_mean(),
-                                   theory)
+# beta in {0.6, 0.9, 0.97} (never 1/2, where beta and 1 - beta coincide), t in {1, 4, 15}, mu in {-1.5, 0.5, 2}
+# (never 1, where mu and mu^2 coincide; one negative, where mu and |mu| differ)
+BIAS_GRID = ({"beta": 0.6, "t": 1, "mu": -1.5}, {"beta": 0.9, "t": 4, "mu": 0.5},
+             {"beta": 0.97, "t": 15, "mu": 2.0}, {"beta": 0.6, "t": 15, "mu": 0.5})
+SIGMA_INPUTS = 1.0
+
+
+def _ema_at(ctx: Context, point, sigma: float = SIGMA_INPUTS):
+    """A sampler n -> (n,) of m_t (EMA from m_0 = 0) at ``point``'s beta, t, mu, skewed inputs."""
+    beta, steps, mu = point["beta"], point["t"], point["mu"]
+    return lambda n: ema_final(skewed((steps, n), ctx.generator, mean=mu, std=sigma), beta)
 
 
 @experiment("ema.bias.mean")
 def ema_bias_mean(ctx: Context) -> None:
-    beta, mu, sigma, steps = ctx.param("beta", 0.9), ctx.param("mu", 1.0), ctx.param("sigma", 1.0), 20
-    ctx.param("inputs", "mu + sigma (Exp(1) - 1), iid")
-
-    acc = ctx.moments(lambda n: ema_path(skewed((steps, n), ctx.generator, mean=mu, std=sigma), beta).T,
-                      ctx.budget(1 << 17))
-    theory = [(1 - beta**t) * mu for t in range(1, steps + 1)]
-    ctx.add_series(_series_of_means("E[m_t] from m_0 = 0", acc, theory, "E[m_t]"))
-    tol = ctx.tolerance(0.02)
-    for t in (3, 20):
-        ctx.check_mean(f"E[m_t] = (1 - beta^t) mu at t = {t}", acc, (1 - beta**t) * mu, tol, index=t - 1)
-    ctx.check_mean("control: exponent t + 1 at t = 3", acc, (1 - beta**4) * mu, tol, index=2, control=True)
-    ctx.check_mean("control: unbiased (E[m_t] = mu) at t = 20", acc, mu, tol, index=19, control=True)
+    ctx.param("inputs", f"mu + sigma (Exp(1) - 1), iid, sigma = {SIGMA_INPUTS}")
+    record_grid(ctx, BIAS_GRID)
+    for k, point in enumerate(BIAS_GRID):
+        theory = ctx.formula(**point)
+        acc = sized(ctx, _ema_at(ctx, point), rel_se_mean())
+        ctx.check_mean(f"E[m_t] = catalogue formula at {label(point)}", acc, theory, ctx.margin, point=point)
+        if k == 1:
+            ctx.check_mean(f"control: formula x (1 + 1.5 margins) at {label(point)}", acc, theory, ctx.margin,
+                           point=point, shift=1.5)
+    grid_series(ctx, "E[m_t] over the grid", "E[m_t]")
 
 
 @experiment("ema.bias.debias")
 def ema_bias_debias(ctx: Context) -> None:
-    beta, mu, sigma, steps = ctx.param("beta", 0.9), ctx.param("mu", 1.0), ctx.param("sigma", 1.0), 20
-    ctx.param("inputs", "mu + sigma (Exp(1) - 1), iid")
-    correction = 1 - beta ** torch.arange(1, steps + 1, dtype=F64, device=ctx.device)
-
-    def debiased(n: int) -> torch.Tensor:
-        m = ema_path(skewed((steps, n), ctx.generator, mean=mu, std=sigma), beta)
-        return (m.to(F64) / correction[:, None]).T
-
-    acc = ctx.moments(debiased, ctx.budget(1 << 17))
-    ctx.add_series(_series_of_means("E[m_t / (1 - beta^t)]", acc, [mu] * steps, "debiased mean"))
-    tol = ctx.tolerance(0.02)
-    for t in (1, 3, 20):
-        ctx.check_mean(f"E[m_t / (1 - beta^t)] = mu at t = {t}", acc, mu, tol, index=t - 1)
-    ctx.check_mean("control: divisor 1 - beta^(t+1) is right, at t = 3", acc,
-                   mu * (1 - beta**3) / (1 - beta**4), tol, index=2, control=True)
+    ctx.param("inputs", f"mu + sigma (Exp(1) - 1), iid, sigma = {SIGMA_INPUTS}")
+    record_grid(ctx, BIAS_GRID)
+    for k, point in enumerate(BIAS_GRID):
+        theory = ctx.formula(**point)
+        correction = 1 - point["beta"] ** point["t"]
+        ema = _ema_at(ctx, point)
+        acc = sized(ctx, lambda n, ema=ema, correction=correction: ema(n).double() / correction,
+                    rel_se_mean())
+        ctx.check_mean(f"E[m_t / (1 - beta^t)] = catalogue formula at {label(point)}", acc, theory, ctx.margin,
+                       point=point)
+        if k == 2:
+            ctx.check_mean(f"control: formula x (1 - 1.5 margins) at {label(point)}", acc, theory, ctx.margin,
+                           point=point, shift=-1.5)
+    grid_series(ctx, "E[m_t / (1 - beta^t)] over the grid", "debiased mean")
 
 
 @experiment("ema.unrolled_weights")
@@ -78,74 +84,83 @@ def ema_unrolled_weights(ctx: Context) -> None:
                     atol=ROUNDING, rtol=ROUNDING, control=True)
 
 
-def _running_average(ctx: Context, n_avg: int, steps: int, sigma: float, n: int) -> torch.Tensor:
-    """The running average (beta = 1 - 1/N, zero start) at every t: shape (n, steps)."""
-    x = skewed((steps, n), ctx.generator, mean=0.5, std=sigma)
-    return ema_path(x, running_average_beta(n_avg)).T
+def _burn_in(n_avg: int, relative: float = 1e-4) -> int:
+    """Steps t with (1 - 1/N)^(2t) < ``relative``: the zero start then moves the variance by < 1e-4 relative,
+    a tenth of the smallest standard error any check here reaches."""
+    return 1 if n_avg == 1 else math.ceil(math.log(relative) / (2 * math.log(1 - 1 / n_avg)))
 
 
-def _running_average_final(ctx: Context, n_avg: int, steps: int, sigma: float, n: int) -> torch.Tensor:
-    """The running average after ``steps`` inputs only: shape (n,)."""
-    x = skewed((steps, n), ctx.generator, mean=0.5, std=sigma)
-    return ema_final(x, running_average_beta(n_avg))
+def _running_average_final(ctx: Context, n_avg: int, steps: int, sigma: float):
+    """A sampler n -> (n,) of the running average (beta = 1 - 1/N, zero start) after ``steps`` inputs."""
+    beta = running_average_beta(n_avg)
+    return lambda n: ema_final(skewed((steps, n), ctx.generator, mean=0.5, std=sigma), beta)
+
+
+# N in {2, 3, 8} (not 5, where sigma^2/(N+4) agrees with the truth), sigma_x^2 in {0.25, 2.25, 9}:
+# sigma^2/(2N) is 6 % off at N = 8 and 25 % at N = 2; small N keeps the burn-in short
+STATIONARY_GRID = ({"N": 2, "sigma_x^2": 0.25}, {"N": 3, "sigma_x^2": 2.25}, {"N": 8, "sigma_x^2": 9.0},
+                   {"N": 8, "sigma_x^2": 0.25})
 
 
 @experiment("ema.running_average.variance.stationary")
 def running_average_stationary(ctx: Context) -> None:
-    # N = 5: the control sigma^2/(2N) is then 10% off, which a quick run can still refute
-    n_avg, sigma = ctx.param("N", 5), ctx.param("sigma", 1.5)
-    steps = ctx.param("t (burn-in, (1-1/N)^(2t) < 1e-9)", 12 * n_avg)
-    ctx.param("inputs", "0.5 + sigma (Exp(1) - 1), iid")
-    acc = ctx.moments(lambda n: _running_average_final(ctx, n_avg, steps, sigma, n), ctx.budget(1 << 17))
-    theory = sigma**2 / ((2 - 1 / n_avg) * n_avg)
-    tol = ctx.tolerance(0.04)
-    ctx.check_variance("Var[m_inf] = sigma^2 / ((2 - 1/N) N)", acc, theory, tol)
-    ctx.check_variance("control: Var[m_inf] = sigma^2 / (2N)", acc, sigma**2 / (2 * n_avg), tol, control=True)
+    ctx.param("inputs", "0.5 + sigma_x (Exp(1) - 1), iid")
+    ctx.param("t (burn-in)", "(1 - 1/N)^(2t) < 1e-4")
+    record_grid(ctx, STATIONARY_GRID)
+    for k, point in enumerate(STATIONARY_GRID):
+        n_avg, sigma = point["N"], math.sqrt(point["sigma_x^2"])
+        acc = sized(ctx, _running_average_final(ctx, n_avg, _burn_in(n_avg), sigma), rel_se_variance())
+        theory = ctx.formula(**point)
+        ctx.check_variance(f"Var[m_inf] = catalogue formula at {label(point)}", acc, theory, ctx.margin, point=point)
+        if k == 1:
+            ctx.check_variance(f"control: formula x (1 - 1.5 margins) at {label(point)}", acc, theory, ctx.margin,
+                               point=point, shift=-1.5)
+    grid_series(ctx, "Var[m_inf] over the grid", "Var[m_inf]")
+
+
+# N in {3, 6, 10}, t in {2, 5, 12}, sigma_x^2 in {0.25, 1, 4}: exponent 2t against t or 2t +- 1 differ everywhere
+FINITE_T_GRID = ({"N": 3, "t": 2, "sigma_x^2": 0.25}, {"N": 6, "t": 5, "sigma_x^2": 1.0},
+                 {"N": 10, "t": 12, "sigma_x^2": 4.0}, {"N": 3, "t": 5, "sigma_x^2": 1.0})
 
 
 @experiment("ema.running_average.variance.finite_t")
 def running_average_finite_t(ctx: Context) -> None:
-    n_avg, sigma, steps = ctx.param("N", 10), ctx.param("sigma", 1.5), 30
-    ctx.param("inputs", "0.5 + sigma (Exp(1) - 1), iid")
-    beta = running_average_beta(n_avg)
-    acc = ctx.moments(lambda n: _running_average(ctx, n_avg, steps, sigma, n), ctx.budget(1 << 17))
+    ctx.param("inputs", "0.5 + sigma_x (Exp(1) - 1), iid, m_0 = 0")
+    record_grid(ctx, FINITE_T_GRID)
+    for k, point in enumerate(FINITE_T_GRID):
+        sampler = _running_average_final(ctx, point["N"], point["t"], math.sqrt(point["sigma_x^2"]))
+        acc = sized(ctx, sampler, rel_se_variance())
+        theory = ctx.formula(**point)
+        ctx.check_variance(f"Var[m_t] = catalogue formula at {label(point)}", acc, theory, ctx.margin, point=point)
+        if k == 2:
+            ctx.check_variance(f"control: formula x (1 + 1.5 margins) at {label(point)}", acc, theory, ctx.margin,
+                               point=point, shift=1.5)
+    grid_series(ctx, "Var[m_t] over the grid", "Var[m_t]")
 
-    def theory(t: int, exponent: int = 2) -> float:
-        return (1 - beta ** (exponent * t)) / ((2 - 1 / n_avg) * n_avg) * sigma**2
 
-    ctx.add_series(Series.with_z_intervals("Var[m_t] from m_0 = 0", "t", "Var[m_t]", range(1, steps + 1),
-                                           acc.variance(), acc.stderr_variance(),
-                                           [theory(t) for t in range(1, steps + 1)]))
-    # t >= 3: at t = 1 the average is a single skewed input (kurtosis 9) and its variance needs 4x the replicas
-    tol = ctx.tolerance(0.04)
-    for t in (3, 10, 30):
-        ctx.check_variance(f"Var[m_t] = (1 - (1-1/N)^(2t)) sigma^2 / ((2 - 1/N) N) at t = {t}", acc, theory(t),
-                           tol, index=t - 1)
-    ctx.check_variance("control: exponent t instead of 2t, at t = 5", acc, theory(5, exponent=1), tol,
-                       index=4, control=True)
+VERSUS_GRID = ({"N": 2}, {"N": 3}, {"N": 8})
 
 
 @experiment("ema.running_average.versus_plain")
 def running_average_versus_plain(ctx: Context) -> None:
-    # a small N, where 1/(2 - 1/N) is far from the large-N limit 1/2 that the control asserts
-    n_avg, sigma = ctx.param("N", 4), ctx.param("sigma", 1.5)
-    steps = ctx.param("t (burn-in, (1-1/N)^(2t) < 1e-9)", 12 * n_avg)
-    ctx.param("inputs", "0.5 + sigma (Exp(1) - 1), iid")
-    replicas = ctx.budget(1 << 17)
-    running = ctx.moments(lambda n: _running_average_final(ctx, n_avg, steps, sigma, n), replicas)
-    plain = ctx.moments(lambda n: skewed((n, n_avg), ctx.generator, mean=0.5, std=sigma).mean(dim=1), replicas)
-    # ratio of two independent variance estimates; delta method: relative variances add
-    v_run, v_plain = running.variance()[0], plain.variance()[0]
-    ratio = v_run / v_plain
-    rel = ((running.stderr_variance()[0] / v_run) ** 2 + (plain.stderr_variance()[0] / v_plain) ** 2) ** 0.5
-    tol = ctx.tolerance(0.05)  # a ratio of two variances: its standard error is sqrt(2) times theirs
-    common = dict(replicas=replicas, estimator="ratio of the sample variances of the running and the plain "
-                  "N-average (independent runs)", test="z interval, delta-method standard error from the "
-                  "fourth-moment standard errors of both variances")
-    ctx.check_estimate("Var[running] / Var[plain N-average] = 1 / (2 - 1/N)", ratio, ratio * rel,
-                       1 / (2 - 1 / n_avg), tol, **common)
-    ctx.check_estimate("control: ratio = 1/2 exactly (the large-N limit, 12.5% off at N = 4)", ratio,
-                       ratio * rel, 0.5, tol, control=True, **common)
+    sigma = ctx.param("sigma_x", 1.5)
+    ctx.param("inputs", "0.5 + sigma_x (Exp(1) - 1), iid")
+    ctx.param("plain N-average", "variance sigma_x^2 / N exactly (iid inputs of known variance)")
+    record_grid(ctx, VERSUS_GRID)
+    for k, point in enumerate(VERSUS_GRID):
+        n_avg = point["N"]
+        plain = sigma**2 / n_avg
+        acc = sized(ctx, _running_average_final(ctx, n_avg, _burn_in(n_avg), sigma), rel_se_variance())
+        ratio, se = float(acc.variance()[0]) / plain, float(acc.stderr_variance()[0]) / plain
+        theory = ctx.formula(**point)
+        common = dict(replicas=acc.n, estimator="sample variance of the running average over sigma_x^2 / N",
+                      test="z interval, fourth-moment standard error", point=point)
+        ctx.check_estimate(f"Var[running] / Var[plain N-average] = catalogue formula at {label(point)}", ratio,
+                           se, theory, ctx.margin, **common)
+        if k == 0:
+            ctx.check_estimate(f"control: formula x (1 - 1.5 margins) at {label(point)}", ratio, se,
+                               theory, ctx.margin, shift=-1.5, **common)
+    grid_series(ctx, "Var[running] / Var[plain] over the grid", "ratio")
 
 
 @experiment("ema.unnormalised_sum.limit")

@@ -23,12 +23,12 @@ import math
 
 import torch
 
-from emastats.montecarlo import Context, Moments, experiment, gaussian, minibatch_indices
+from emastats.experiments._sweep import label, record_grid, rel_se_covariance, rel_se_variance, sized
+from emastats.montecarlo import Context, experiment, gaussian, minibatch_indices
 from emastats.montecarlo.datasets import gradient_moments, synthetic_linear_regression
-from emastats.results import Series
 
 F64 = torch.float64
-STATIONARY = 1e-8  # run until the start's influence on the variance is below this, relative
+STATIONARY = 1e-5  # run until the start's influence on the variance is below this, relative (a tenth of any se)
 
 
 @experiment("noise.weighted_sum.covariance")
@@ -47,10 +47,10 @@ def weighted_sum_covariance(ctx: Context) -> None:
         idx = minibatch_indices(data.size, alpha.numel(), n, ctx.generator, replacement=True)  # iid g_i
         return torch.einsum("i,nid->nd", alpha_dev, per_example[idx]).to(F64)
 
-    acc = ctx.moments(weighted_sum, ctx.budget(1 << 16))  # covariances need fourth moments: twice the default
+    acc = sized(ctx, weighted_sum, rel_se_covariance(((1, 1), (2, 2), (1, 2))), family=8)
     s1, s2 = float(alpha.sum()), float(alpha.square().sum())
     sigma = moments.covariance
-    tol = ctx.tolerance(0.05)
+    tol = ctx.margin
     for i, j in ((1, 1), (2, 2), (1, 2)):
         scale = math.sqrt(float(sigma[i, i] * sigma[j, j]))  # margins relative to the variances' scale
         ctx.check_covariance(f"notes: Cov[dPhi]_{i}{j} = (sum alpha) Sigma_{i}{j}", acc, s1 * float(sigma[i, j]),
@@ -59,6 +59,8 @@ def weighted_sum_covariance(ctx: Context) -> None:
                              s2 * float(sigma[i, j]), tol, i, j, scale=s2 * scale, theory_of="corrected")
     ctx.check_covariance("control: Cov[dPhi]_11 = (sum alpha)^2 Sigma_11 (perfectly correlated g_i)", acc,
                          s1 * s1 * float(sigma[1, 1]), tol, 1, 1, control=True)
+    ctx.check_covariance("control: corrected Cov[dPhi]_11 x (1 + 1.5 margins)", acc, s2 * float(sigma[1, 1]), tol,
+                         1, 1, shift=1.5)
 
 
 def _settle_steps(radius: float) -> int:
@@ -66,48 +68,71 @@ def _settle_steps(radius: float) -> int:
     return math.ceil(math.log(STATIONARY) / (2 * math.log(radius)))
 
 
+# (B, eta0, lambda, sigma): B in {1, 4, 16}, eta0 in {0.1, 0.05, 0.02}, lambda in {2, 1, 2.5}, sigma in {1, 2, 0.5};
+# B eta0 lambda in {0.2, 0.2, 0.8}: far from the SDE limit, and quick to mix
+SGD_GRID = ({"B": 1, "eta0": 0.1, "lambda": 2.0, "sigma": 1.0}, {"B": 4, "eta0": 0.05, "lambda": 1.0, "sigma": 2.0},
+            {"B": 16, "eta0": 0.02, "lambda": 2.5, "sigma": 0.5})
+
+
+def _columns(points, key: str, ctx: Context) -> torch.Tensor:
+    return torch.tensor([float(p[key]) for p in points], device=ctx.device)
+
+
 @experiment("noise.temperature.sgd_discrete")
 def temperature_sgd(ctx: Context) -> None:
-    lam, sigma, lr0 = ctx.param("lambda", 1.0), ctx.param("sigma", 1.0), ctx.param("eta0", 0.05)
-    batches = (1, 4, 16)
-    ctx.param("B", list(batches))
-    ctx.param("noise", "xi_t ~ N(0, sigma^2 / B)")
-    lrs = torch.tensor([b * lr0 for b in batches], device=ctx.device)
-    sds = torch.tensor([sigma / math.sqrt(b) for b in batches], device=ctx.device)
-    steps = ctx.param("T (all B at once)", max(_settle_steps(abs(1 - b * lr0 * lam)) for b in batches))
+    ctx.param("noise", "xi_t ~ N(0, sigma^2 / B), eta = B eta0, w_0 = 0")
+    record_grid(ctx, SGD_GRID)
+    lrs = torch.tensor([p["B"] * p["eta0"] for p in SGD_GRID], device=ctx.device)
+    lams, sds = _columns(SGD_GRID, "lambda", ctx), torch.tensor([p["sigma"] / math.sqrt(p["B"]) for p in SGD_GRID],
+                                                                  device=ctx.device)
+    steps = ctx.param("T (all points at once)",
+                      max(_settle_steps(abs(1 - p["B"] * p["eta0"] * p["lambda"])) for p in SGD_GRID))
 
     def final(n: int) -> torch.Tensor:
-        """w_T of w_{t+1} = w_t - eta (lambda w_t + xi_t) from w_0 = 0, one column per B: (n, len(batches))."""
-        w = torch.zeros((n, len(batches)), device=ctx.device)
+        """w_T of w_{t+1} = w_t - eta (lambda w_t + xi_t) from w_0 = 0, one column per point: (n, points)."""
+        w = torch.zeros((n, len(SGD_GRID)), device=ctx.device)
         for _ in range(steps):
-            w = w - lrs * (lam * w + sds * gaussian(w.shape, ctx.generator))
+            w = w - lrs * (lams * w + sds * gaussian(w.shape, ctx.generator))
         return w
 
-    replicas = ctx.budget(1 << 15)
-    acc = ctx.moments(final, replicas)
-    tol = ctx.tolerance(0.06)
-    theory = [lr0 * sigma**2 / (lam * (2 - b * lr0 * lam)) for b in batches]
-    for k, b in enumerate(batches):
-        ctx.check_variance(f"corrected: Var_inf = eta0 sigma^2 / (lambda (2 - B eta0 lambda)) at B = {b}", acc,
-                           theory[k], tol, index=k, theory_of="corrected")
-    last = len(batches) - 1
-    ctx.check_variance(f"control: Var_inf = eta0 sigma^2 / (lambda (2 + B eta0 lambda)) at B = {batches[-1]}", acc,
-                       lr0 * sigma**2 / (lam * (2 + batches[-1] * lr0 * lam)), tol, index=last, control=True)
-    _ratio_check(ctx, acc, last, 0, f"notes: Var_inf does not depend on B (ratio B = {batches[-1]} to B = 1 is 1)",
-                 tol, replicas)
-    ctx.add_series(Series.with_z_intervals("Var_inf against B (eta = B eta0)", "B", "Var_inf[w]", batches,
-                                           acc.variance(), acc.stderr_variance(), theory,
-                                           theory_label="corrected formula", log_x=True))
+    acc = sized(ctx, final, rel_se_variance(range(len(SGD_GRID))), family=6)
+    theory = [ctx.corrected_formula(**p) for p in SGD_GRID]
+    for k, point in enumerate(SGD_GRID):
+        ctx.check_variance(f"corrected: Var_inf = catalogue corrected formula at {label(point)}", acc, theory[k],
+                           ctx.margin, index=k, theory_of="corrected", point=point)
+    last = len(SGD_GRID) - 1
+    ctx.check_variance(f"control: corrected formula x (1 + 1.5 margins) at {label(SGD_GRID[last])}", acc,
+                       theory[last], ctx.margin, index=last, point=SGD_GRID[last], shift=1.5)
+    # the stated claim: with eta = B eta0 the variance does not depend on B (same eta0, lambda, sigma)
+    same = ({"B": 1, "eta0": 0.1, "lambda": 1.0, "sigma": 1.0}, {"B": 4, "eta0": 0.1, "lambda": 1.0, "sigma": 1.0})
+    _independence_check(ctx, same, "notes: Var_inf does not depend on B (ratio B = 4 to B = 1 is 1)",
+                        lambda p: (p["B"] * p["eta0"], 0.0))
 
 
-def _ratio_check(ctx: Context, acc: Moments, top: int, bottom: int, name: str, tol: float, replicas: int) -> None:
-    """The stated 'does not depend on' as a test that the ratio of two columns' variances is 1."""
+def _independence_check(ctx: Context, points, name: str, lr_mu) -> None:
+    """Simulate two points side by side and test the stated 'does not depend on': their variance ratio is 1."""
+    lrs = torch.tensor([lr_mu(p)[0] for p in points], device=ctx.device)
+    mus = torch.tensor([lr_mu(p)[1] for p in points], device=ctx.device)
+    lams = _columns(points, "lambda", ctx)
+    sds = torch.tensor([p["sigma"] / math.sqrt(p["B"]) for p in points], device=ctx.device)
+    steps = max(_settle_steps(_heavy_ball_radius(lr_mu(p)[0] * p["lambda"], lr_mu(p)[1])) for p in points)
+
+    def final(n: int) -> torch.Tensor:
+        w = torch.zeros((n, len(points)), device=ctx.device)
+        v = torch.zeros_like(w)
+        for _ in range(steps):
+            v = mus * v - lrs * (lams * w + sds * gaussian(w.shape, ctx.generator))
+            w = w + v
+        return w
+
+    acc = ctx.moments(final, ctx.budget(1 << 16))
     var, se = acc.variance(), acc.stderr_variance()
-    ratio = float(var[top] / var[bottom])
-    rel_se = math.hypot(float(se[top] / var[top]), float(se[bottom] / var[bottom]))
-    ctx.check_estimate(name, ratio, ratio * rel_se, 1.0, tol, replicas=replicas,
+    ratio = float(var[1] / var[0])
+    rel_se = math.hypot(float(se[1] / var[1]), float(se[0] / var[0]))
+    ctx.check_estimate(name, ratio, ratio * rel_se, 1.0, ctx.margin, replicas=acc.n,
                        estimator="ratio of two unbiased sample variances (independent columns)",
-                       test="z interval, delta-method standard error of a ratio of independent variances")
+                       test="z interval, delta-method standard error of a ratio of independent variances",
+                       point={"points": [dict(p) for p in points]})
 
 
 def _heavy_ball_radius(h: float, mu: float) -> float:
@@ -116,44 +141,46 @@ def _heavy_ball_radius(h: float, mu: float) -> float:
     return float(eig.abs().max())
 
 
-def _momentum_variance(lam: float, sigma: float, lr0: float, mu: float, b: int) -> float:
-    """Corrected stationary variance eta0 sigma^2 (1 + mu) / (lambda (2 (1 + mu) - (1 - mu) B eta0 lambda))."""
-    return lr0 * sigma**2 * (1 + mu) / (lam * (2 * (1 + mu) - (1 - mu) * b * lr0 * lam))
+# (mu, B, eta0, lambda, sigma): mu in {0, 0.5, 0.8}, B in {1, 16, 64}, eta0 in {0.05, 0.02, 0.1}, lambda in
+# {1, 0.5, 2}, sigma in {1, 2, 0.5}; (1 - mu) B eta0 lambda from 0.02 to 1.28, every point stable
+MOMENTUM_GRID = ({"mu": 0.0, "B": 16, "eta0": 0.05, "lambda": 1.0, "sigma": 1.0},
+                 {"mu": 0.5, "B": 64, "eta0": 0.02, "lambda": 0.5, "sigma": 2.0},
+                 {"mu": 0.8, "B": 64, "eta0": 0.1, "lambda": 2.0, "sigma": 0.5},
+                 {"mu": 0.8, "B": 1, "eta0": 0.1, "lambda": 1.0, "sigma": 1.0})
 
 
 @experiment("noise.temperature.momentum")
 def temperature_momentum(ctx: Context) -> None:
-    lam, sigma, lr0 = ctx.param("lambda", 1.0), ctx.param("sigma", 1.0), ctx.param("eta0", 0.05)
-    configs = ((0.0, 1), (0.0, 16), (0.5, 64), (0.9, 64))
-    ctx.param("(mu, B)", [list(c) for c in configs])
-    ctx.param("noise", "xi_t ~ N(0, sigma^2 / B), eta = (1 - mu) B eta0")
-    replicas = ctx.budget(1 << 15)
-    tol = ctx.tolerance(0.06)
-    mus = torch.tensor([c[0] for c in configs], device=ctx.device)
-    lrs = torch.tensor([(1 - mu) * b * lr0 for mu, b in configs], device=ctx.device)
-    sds = torch.tensor([sigma / math.sqrt(b) for _, b in configs], device=ctx.device)
-    steps = max(_settle_steps(_heavy_ball_radius((1 - mu) * b * lr0 * lam, mu)) for mu, b in configs)
-    ctx.param("T (all configurations at once)", steps)
+    ctx.param("noise", "xi_t ~ N(0, sigma^2 / B), eta = (1 - mu) B eta0, w_0 = v_0 = 0")
+    record_grid(ctx, MOMENTUM_GRID)
+    mus = _columns(MOMENTUM_GRID, "mu", ctx)
+    lrs = torch.tensor([(1 - p["mu"]) * p["B"] * p["eta0"] for p in MOMENTUM_GRID], device=ctx.device)
+    lams = _columns(MOMENTUM_GRID, "lambda", ctx)
+    sds = torch.tensor([p["sigma"] / math.sqrt(p["B"]) for p in MOMENTUM_GRID], device=ctx.device)
+    steps = ctx.param("T (all points at once)", max(
+        _settle_steps(_heavy_ball_radius((1 - p["mu"]) * p["B"] * p["eta0"] * p["lambda"], p["mu"]))
+        for p in MOMENTUM_GRID))
 
     def final(n: int) -> torch.Tensor:
-        """All configurations side by side as columns: (n, configs)."""
-        w = torch.zeros((n, len(configs)), device=ctx.device)
+        """All points side by side as columns: (n, points)."""
+        w = torch.zeros((n, len(MOMENTUM_GRID)), device=ctx.device)
         v = torch.zeros_like(w)
         for _ in range(steps):
-            v = mus * v - lrs * (lam * w + sds * gaussian(w.shape, ctx.generator))
+            v = mus * v - lrs * (lams * w + sds * gaussian(w.shape, ctx.generator))
             w = w + v
         return w
 
-    acc = ctx.moments(final, replicas)
-    for k, (mu, b) in enumerate(configs):
-        ctx.check_variance(f"corrected: Var_inf = eta0 sigma^2 (1+mu) / (lambda (2(1+mu) - (1-mu) B eta0 lambda)) "
-                           f"at mu = {mu}, B = {b}", acc, _momentum_variance(lam, sigma, lr0, mu, b), tol, index=k,
-                           theory_of="corrected")
-    ctx.check_variance("control: Var_inf = eta0 sigma^2 / (lambda (2(1+mu) - (1-mu) B eta0 lambda)) (no 1 + mu) "
-                       "at mu = 0.9, B = 64", acc, _momentum_variance(lam, sigma, lr0, 0.9, 64) / 1.9, tol, index=3,
-                       control=True)
-    _ratio_check(ctx, acc, 2, 0, "notes: Var_inf depends on eta0 only (ratio (mu, B) = (0.5, 64) to (0, 1) is 1)",
-                 tol, replicas)
+    acc = sized(ctx, final, rel_se_variance(range(len(MOMENTUM_GRID))), family=7)
+    theory = [ctx.corrected_formula(**p) for p in MOMENTUM_GRID]
+    for k, point in enumerate(MOMENTUM_GRID):
+        ctx.check_variance(f"corrected: Var_inf = catalogue corrected formula at {label(point)}", acc, theory[k],
+                           ctx.margin, index=k, theory_of="corrected", point=point)
+    ctx.check_variance(f"control: corrected formula x (1 - 1.5 margins) at {label(MOMENTUM_GRID[2])}", acc,
+                       theory[2], ctx.margin, index=2, point=MOMENTUM_GRID[2], shift=-1.5)
+    same = ({"mu": 0.0, "B": 4, "eta0": 0.05, "lambda": 1.0, "sigma": 1.0},
+            {"mu": 0.5, "B": 32, "eta0": 0.05, "lambda": 1.0, "sigma": 1.0})
+    _independence_check(ctx, same, "notes: Var_inf depends on eta0 only (ratio (mu, B) = (0.5, 32) to (0, 4) is 1)",
+                        lambda p: ((1 - p["mu"]) * p["B"] * p["eta0"], p["mu"]))
 
 
 if __name__ == "__main__":

@@ -10,13 +10,13 @@ Run on its own: ``python experiments/normalisation.py``.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 
 import torch
 import torch.nn.functional as F
 
+from emastats.experiments._sweep import grid_series, label, record_grid, rel_se_mean, sized
 from emastats.montecarlo import Context, check_replicas, experiment, skewed
-from emastats.results import Series
 
 
 def _batch_variances(ctx: Context, batch: int, sigma: float, unbiased: bool):
@@ -29,71 +29,65 @@ def _batch_variances(ctx: Context, batch: int, sigma: float, unbiased: bool):
     return sample
 
 
-def _check_batch_variance_mean(ctx: Context, *, unbiased: bool, batches: tuple[int, ...], replicas_full: int,
-                               claim: str, theory: Callable[[int, float], float], control_batch: int,
-                               control_claim: str, control: Callable[[int, float], float]) -> None:
-    """E[batch variance] = ``theory(B, sigma)`` ("``claim``, B = ..."), for each B in ``batches``.
+# B in {2, 5, 16}, sigma^2 in {0.25, 4, 9}: (B-1)/B against B/(B+1), 1, (B-2)/(B-1)... differ at every B
+BATCH_GRID = ({"B": 2, "sigma^2": 4.0}, {"B": 5, "sigma^2": 0.25}, {"B": 16, "sigma^2": 9.0})
 
-    At ``control_batch`` the wrong ``control(B, sigma)`` is checked too and must be REFUTED.
-    """
-    sigma = ctx.param("sigma", 2.0)
+
+def _check_batch_variance_mean(ctx: Context, *, unbiased: bool, what: str, control_at: int, shift: float) -> None:
+    """E[batch variance] = the catalogue's formula at each grid point; a control 1.5 margins off at one point."""
     ctx.param("entries", "3 + sigma (Exp(1) - 1), iid")
-    tol = ctx.tolerance(0.03)
-    for batch in batches:
-        acc = ctx.moments(_batch_variances(ctx, batch, sigma, unbiased=unbiased), ctx.budget(replicas_full))
-        ctx.check_mean(f"{claim}, B = {batch}", acc, theory(batch, sigma), tol)
-        if batch == control_batch:
-            ctx.check_mean(f"control: {control_claim}, B = {batch}", acc, control(batch, sigma), tol, control=True)
-    ctx.param("B", list(batches))
+    record_grid(ctx, BATCH_GRID)
+    for k, point in enumerate(BATCH_GRID):
+        theory = ctx.formula(**point)
+        acc = sized(ctx, _batch_variances(ctx, point["B"], math.sqrt(point["sigma^2"]), unbiased=unbiased),
+                    rel_se_mean())
+        ctx.check_mean(f"E[{what}] = catalogue formula at {label(point)}", acc, theory, ctx.margin, point=point)
+        if k == control_at:
+            ctx.check_mean(f"control: formula x (1 {'+' if shift > 0 else '-'} 1.5 margins) at {label(point)}", acc,
+                           theory, ctx.margin, point=point, shift=shift)
+    grid_series(ctx, f"E[{what}] over the grid", "E[batch variance]")
 
 
 @experiment("batchnorm.variance.biased")
 def biased_batch_variance(ctx: Context) -> None:
-    _check_batch_variance_mean(
-        ctx, unbiased=False, batches=(4, 16), replicas_full=1 << 17,
-        claim="E[biased batch variance] = (B-1)/B sigma^2", theory=lambda b, sigma: (b - 1) / b * sigma**2,
-        control_batch=4, control_claim="E[biased batch variance] = sigma^2", control=lambda b, sigma: sigma**2)
+    _check_batch_variance_mean(ctx, unbiased=False, what="biased batch variance", control_at=0, shift=1.5)
 
 
 @experiment("batchnorm.variance.unbiased")
 def unbiased_batch_variance(ctx: Context) -> None:
-    _check_batch_variance_mean(
-        ctx, unbiased=True, batches=(2, 16), replicas_full=1 << 18,
-        claim="E[unbiased batch variance] = sigma^2", theory=lambda b, sigma: sigma**2,
-        control_batch=16, control_claim="E[unbiased batch variance] = B/(B-1) sigma^2",
-        control=lambda b, sigma: b / (b - 1) * sigma**2)
+    _check_batch_variance_mean(ctx, unbiased=True, what="unbiased batch variance", control_at=2, shift=-1.5)
+
+
+# p in {0.05, 0.1, 0.3}, t in {1, 5, 30}, sigma^2 in {0.25, 4, 9} (sigma^2 != 1, where the start hides the law)
+RUNNING_VAR_GRID = ({"p": 0.3, "t": 1, "sigma^2": 4.0}, {"p": 0.1, "t": 5, "sigma^2": 0.25},
+                    {"p": 0.05, "t": 30, "sigma^2": 9.0}, {"p": 0.3, "t": 5, "sigma^2": 9.0})
 
 
 @experiment("batchnorm.running_var")
 def running_variance(ctx: Context) -> None:
-    p, batch, sigma = ctx.param("momentum p", 0.1), ctx.param("B", 16), ctx.param("sigma", 2.0)
-    steps = ctx.param("T", 30)
+    batch = ctx.param("B", 16)
     ctx.param("update", "torch.nn.functional.batch_norm(training=True), running_var initialised to 1")
+    record_grid(ctx, RUNNING_VAR_GRID)
 
-    def path(n: int) -> torch.Tensor:
+    def final(n: int, p: float, steps: int, sigma: float) -> torch.Tensor:
         check_replicas(n)
         running_mean = torch.zeros(n, device=ctx.device)
         running_var = torch.ones(n, device=ctx.device)
-        out = torch.empty((n, steps), device=ctx.device)
-        for t in range(steps):
+        for _ in range(steps):
             x = skewed((batch, n), ctx.generator, mean=3.0, std=sigma)  # replicas are BatchNorm channels
             F.batch_norm(x, running_mean, running_var, training=True, momentum=p)
-            out[:, t] = running_var
-        return out
+        return running_var
 
-    acc = ctx.moments(path)
-
-    def theory(t: int, factor: float = 1.0) -> float:
-        return (1 - p) ** t + (1 - (1 - p) ** t) * factor * sigma**2
-
-    ctx.add_series(Series.with_z_intervals("E[running_var_t]", "t", "E[running_var]", range(1, steps + 1),
-                                           acc.mean(), acc.stderr_mean(), [theory(t) for t in range(1, steps + 1)]))
-    tol = ctx.tolerance(0.02)
-    for t in (1, 5, 30):
-        ctx.check_mean(f"E[running_var_t] = (1-p)^t + (1 - (1-p)^t) sigma^2 at t = {t}", acc, theory(t), tol,
-                       index=t - 1)
-    ctx.check_mean("control: biased batch variance in the update, at t = 30", acc,
-                   theory(30, (batch - 1) / batch), tol, index=29, control=True)
+    for k, point in enumerate(RUNNING_VAR_GRID):
+        theory = ctx.formula(**point)
+        sampler = lambda n, pt=point: final(n, pt["p"], pt["t"], math.sqrt(pt["sigma^2"]))
+        acc = sized(ctx, sampler, rel_se_mean())
+        ctx.check_mean(f"E[running_var_t] = catalogue formula at {label(point)}", acc, theory, ctx.margin,
+                       point={**point, "B": batch})
+        if k == 1:
+            ctx.check_mean(f"control: formula x (1 + 1.5 margins) at {label(point)}", acc, theory, ctx.margin,
+                           point={**point, "B": batch}, shift=1.5)
+    grid_series(ctx, "E[running_var_t] over the grid", "E[running_var_t]")
 
 
 if __name__ == "__main__":

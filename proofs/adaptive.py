@@ -15,7 +15,7 @@ from typing import Callable
 
 import sympy as sp
 
-from emastats.proving import Derivation, inconclusive, proof, proved, refuted, script_main
+from emastats.proving import Derivation, claimed, inconclusive, proof, proved, refuted, script_main
 from emastats.symbolic.decide import all_of, decide
 from emastats.symbolic.enumeration import minibatch_moments, population_moments
 from emastats.symbolic.moments import IidSequence
@@ -370,7 +370,7 @@ def batch_second_moment_verdict(candidate: Callable[[sp.Expr, sp.Expr, sp.Expr],
 @proof("adam.batch_size_coupling")
 def adam_batch_size_coupling() -> Derivation:
     """E[ghat_B^2] = g^2 + sigma^2/B: the tracked second moment falls towards g^2 as B grows."""
-    return batch_second_moment_verdict(lambda mean_g, sd, size: mean_g**2 + sd**2 / size)
+    return batch_second_moment_verdict(claimed("adam.batch_size_coupling").as_function("g", "sigma", "B"))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Callable
 
 import sympy as sp
 
-from emastats.proving import Derivation, proof, script_main
+from emastats.proving import Derivation, claimed, proof, script_main
 from emastats.symbolic import (
     IidSequence,
     Recurrence,
@@ -89,7 +89,8 @@ def check_ema_mean(claimed: Callable[[sp.Expr], sp.Expr]) -> Derivation:
 @proof("ema.bias.mean")
 def bias_mean() -> Derivation:
     """E[<X>_t] = (1 - beta^t) mu for iid inputs with mean mu, <X>_0 = 0."""
-    return check_ema_mean(lambda t_: (1 - beta**t_) * mu)
+    law = claimed("ema.bias.mean")
+    return check_ema_mean(lambda t_: law.bind({"beta": beta, "mu": mu, "t": t_}))
 
 
 def check_debias(claimed_mean: Callable[[sp.Expr], sp.Expr]) -> Derivation:
@@ -107,7 +108,8 @@ def check_debias(claimed_mean: Callable[[sp.Expr], sp.Expr]) -> Derivation:
 @proof("ema.bias.debias")
 def bias_debias() -> Derivation:
     """E[<X>_t / (1 - beta^t)] = mu for every t >= 1."""
-    return check_debias(lambda t_: mu)
+    law = claimed("ema.bias.debias")
+    return check_debias(lambda t_: law.bind({"beta": beta, "mu": mu, "t": t_}))
 
 
 @proof("ema.geometric_sum")
@@ -176,7 +178,8 @@ def check_stationary_variance(claimed: sp.Expr) -> Derivation:
 @proof("ema.running_average.variance.stationary")
 def running_average_stationary() -> Derivation:
     """lim_{t->oo} Var[mu_t] = sigma^2 / ((2 - 1/N) N) for beta = 1 - 1/N."""
-    return check_stationary_variance(sigma2 / ((2 - 1 / N) * N))
+    return check_stationary_variance(claimed("ema.running_average.variance.stationary").bind(
+        {"sigma_x^2": sigma2, "N": N}))
 
 
 def check_finite_t_variance(claimed: sp.Expr) -> Derivation:
@@ -198,7 +201,8 @@ def check_finite_t_variance(claimed: sp.Expr) -> Derivation:
 @proof("ema.running_average.variance.finite_t")
 def running_average_finite_t() -> Derivation:
     """Var[mu_t] = (1 - (1 - 1/N)^(2t)) sigma^2 / ((2 - 1/N) N) after t steps from 0."""
-    return check_finite_t_variance((1 - BETA_OF_N ** (2 * t)) / ((2 - 1 / N) * N) * sigma2)
+    return check_finite_t_variance(claimed("ema.running_average.variance.finite_t").bind(
+        {"sigma_x^2": sigma2, "N": N, "t": t}))
 
 
 def check_versus_plain(claimed_ratio: sp.Expr, claimed_limit: sp.Expr) -> Derivation:
@@ -220,7 +224,9 @@ def check_versus_plain(claimed_ratio: sp.Expr, claimed_limit: sp.Expr) -> Deriva
 @proof("ema.running_average.versus_plain")
 def running_average_versus_plain() -> Derivation:
     """V_oo / (sigma^2 / N) = 1 / (2 - 1/N), which tends to 1/2 as N -> oo."""
-    return check_versus_plain(1 / (2 - 1 / N), sp.Rational(1, 2))
+    ratio = claimed("ema.running_average.versus_plain").bind({"N": N})
+    n_real = sp.Symbol("n", positive=True)  # the limit the statement names is the formula's own limit
+    return check_versus_plain(ratio, sp.limit(ratio.subs(N, n_real), n_real, sp.oo))
 
 
 def unnormalised_step(y: sp.Expr, x: sp.Expr) -> sp.Expr:

@@ -17,6 +17,7 @@ from typing import Mapping
 import sympy as sp
 
 from emastats.proving import Derivation, proof, proved, refuted, script_main
+from emastats.symbolic import ZeroTest, all_of, decide, is_zero, verdict_of
 from emastats.verdict import Verdict
 
 eta, mu, tau, eps = sp.symbols("eta mu tau epsilon", positive=True)
@@ -25,8 +26,17 @@ g, g0, g1, x1, x2 = sp.symbols("g g_0 g_1 x_1 x_2", real=True)
 b, v, w, u, phi = sp.symbols("b v w u phi", real=True)
 
 
-def _is_zero(expr: sp.Expr) -> bool:
-    return sp.simplify(expr) == 0
+def _is_zero(expr: sp.Expr) -> ZeroTest:
+    """Whether ``expr`` is identically 0 (``symbolic.is_zero``: exact spot checks, then simplification).
+
+    False only with an evaluated nonzero witness; a simplification that merely fails is None (undecided),
+    never a refutation.
+    """
+    return is_zero(expr)
+
+
+def _holds(*tests: ZeroTest) -> bool:
+    return all(t.verdict is True for t in tests)
 
 
 def _counterexample(difference: sp.Expr, values: Mapping[sp.Symbol, object], lhs: sp.Expr, rhs: sp.Expr,
@@ -48,9 +58,15 @@ def _refute_or_prove(method: str, lhs: sp.Expr, rhs: sp.Expr, values: Mapping[sp
     if difference == 0:
         return proved(method, steps + [r"\text{both sides agree identically}"], corrected)
     found = _counterexample(difference, values, lhs, rhs, labels)
-    if found is None:
-        return Derivation(Verdict.INCONCLUSIVE, method, tuple(steps),
-                          reason=f"sides differ by {difference} but not at the chosen values")
+    if found is None:  # not at the chosen values: exact spot checks elsewhere, else undecided (never refuted)
+        test = is_zero(lhs - rhs)
+        if test.verdict is True:
+            return proved(method, steps + [rf"\text{{both sides agree identically ({test.method})}}"], corrected)
+        if test.verdict is None:
+            return Derivation(Verdict.INCONCLUSIVE, method, tuple(steps), corrected_verdict=corrected,
+                              reason=f"sides differ by {difference} symbolically but every evaluated point agrees")
+        return refuted(method, dict(test.witness or {}), steps + [rf"\text{{difference}} = {sp.latex(difference)}"],
+                       corrected)
     return refuted(method, found, steps + [rf"\text{{difference}} = {sp.latex(difference)}"], corrected)
 
 
@@ -79,13 +95,11 @@ def torch_sgd_traditional_form() -> Derivation:
     base = _is_zero(base_v - (-eta * _torch_sgd_buffer(None, g0, mu, 0)))
     step = _is_zero((mu * (-eta * b) - eta * g) - (-eta * _torch_sgd_buffer(b, g, mu, 0)))
     # with v = -eta b both update w by the same amount: w + v_{t+1} = w - eta b_{t+1}
-    if base and step:
-        return proved("induction on the invariant v_t = -eta b_t", [
-            r"t=1:\ v_1 = -\eta g_0 = -\eta b_1",
-            r"v_{t+1} = \mu v_t - \eta g_t = -\eta(\mu b_t + g_t) = -\eta b_{t+1}",
-            r"w_{t+1} = w_t + v_{t+1} = w_t - \eta b_{t+1}",
-        ])
-    return refuted("induction on v_t = -eta b_t", {"mu": "1/2", "eta": "1", "base holds": base, "step holds": step})
+    return decide(all_of(base, step), "induction on the invariant v_t = -eta b_t", [
+        r"t=1:\ v_1 = -\eta g_0 = -\eta b_1",
+        r"v_{t+1} = \mu v_t - \eta g_t = -\eta(\mu b_t + g_t) = -\eta b_{t+1}",
+        r"w_{t+1} = w_t + v_{t+1} = w_t - \eta b_{t+1}",
+    ])
 
 
 @proof("impl.torch_sgd.momentum_first_step")
@@ -104,10 +118,10 @@ def torch_sgd_momentum_first_step() -> Derivation:
     next_closed = mu ** t * gk[0] + (1 - tau) * sp.Sum(mu ** (t - k) * gk[k], (k, 1, t))
     recursion = _torch_sgd_buffer(closed, gk[t], mu, tau)
     step_ok = _is_zero(sp.expand(sp.simplify((next_closed - recursion).doit())))
-    if not step_ok:  # sympy may not merge the sums; peel the last term off and compare again
+    if step_ok.verdict is not True:  # sympy may not merge the sums; peel the last term off and compare again
         peeled = mu ** t * gk[0] + (1 - tau) * (sp.Sum(mu ** (t - k) * gk[k], (k, 1, t - 1)) + gk[t])
         step_ok = _is_zero(sp.expand(peeled - sp.expand(recursion)).doit())
-    corrected = Verdict.PROVED if base_ok and step_ok else Verdict.INCONCLUSIVE
+    corrected = verdict_of(all_of(base_ok, step_ok))
     return _refute_or_prove("first step of the torch buffer against the stated recursion", stated_b1, torch_b1,
                             {tau: "1/2", mu: "9/10", g0: 1}, ("stated b_1", "torch b_1"),
                             [r"\text{torch: } b_1 = g_0", r"\text{stated: } b_1 = \mu\cdot0 + (1-\tau)g_0"],
@@ -121,7 +135,7 @@ def torch_sgd_average_form() -> Derivation:
     notes_w1 = -eta * (beta1 * 0 + (1 - beta1) * g0)
     warm_base = _is_zero(_torch_sgd_buffer(None, g0, beta1, beta1) - (beta1 * g0 + (1 - beta1) * g0))
     warm_step = _is_zero(_torch_sgd_buffer(b, g, beta1, beta1) - (beta1 * b + (1 - beta1) * g))
-    corrected = Verdict.PROVED if warm_base and warm_step else Verdict.REFUTED
+    corrected = verdict_of(all_of(warm_base, warm_step))
     return _refute_or_prove("first step of both forms from the same w_0", notes_w1, torch_w1,
                             {beta1: "9/10", eta: 1, g0: 1}, ("notes w_1 - w_0", "torch w_1 - w_0"),
                             [r"\text{torch: } b_1 = g_0 \Rightarrow w_1 - w_0 = -\eta g_0",
@@ -148,7 +162,7 @@ def torch_sgd_lr_schedule() -> Derivation:
                             {mu: "1/2", eta0: 1, eta1: 2, g0: 1, g1: 1}, ("traditional w_2 - w_0", "torch w_2 - w_0"),
                             [r"\text{torch: } w_2 - w_0 = -\eta_0 g_0 - \eta_1(\mu g_0 + g_1)",
                              r"\text{traditional: } w_2 - w_0 = -\eta_0 g_0 - \mu\eta_0 g_0 - \eta_1 g_1"],
-                            Verdict.PROVED if corrected_ok else Verdict.REFUTED)
+                            verdict_of(corrected_ok))
 
 
 @proof("impl.torch_sgd.nesterov")
@@ -166,12 +180,10 @@ def torch_sgd_nesterov() -> Derivation:
     step_phi = _is_zero((w_next + mu * u_next) - phi_next)
     # base: b_1 = g_0 is the same as b from b_0 = 0 with dampening 0, so u_0 = 0 = -eta b_0 and phi_0 = w_0
     base = _is_zero(_torch_sgd_buffer(None, g0, mu, 0) - _torch_sgd_buffer(sp.Integer(0), g0, mu, 0))
-    if step_u and step_phi and base:
-        return proved("induction on phi_t = w_t + mu u_t, u_t = -eta b_t", [
-            r"u_{t+1} = \mu u_t - \eta g_t = -\eta(\mu b_t + g_t) = -\eta b_{t+1}",
-            r"w_{t+1} + \mu u_{t+1} = \phi_t - \mu u_t + (1+\mu)u_{t+1} = \phi_t - \eta(g_t + \mu b_{t+1})",
-        ])
-    return refuted("induction on phi = w + mu u", {"base": base, "u step": step_u, "phi step": step_phi})
+    return decide(all_of(base, step_u, step_phi), "induction on phi_t = w_t + mu u_t, u_t = -eta b_t", [
+        r"u_{t+1} = \mu u_t - \eta g_t = -\eta(\mu b_t + g_t) = -\eta b_{t+1}",
+        r"w_{t+1} + \mu u_{t+1} = \phi_t - \mu u_t + (1+\mu)u_{t+1} = \phi_t - \eta(g_t + \mu b_{t+1})",
+    ])
 
 
 # --- torch.optim.Adam ----------------------------------------------------------------------------------
@@ -184,11 +196,14 @@ def torch_adam_bias_corrected_update() -> Derivation:
     formula = -eta * (m / (1 - beta1 ** (t + 1))) / (sp.sqrt(s / (1 - beta2 ** (t + 1))) + eps)
     # sqrt(v)/sqrt(c) = sqrt(v/c) for v >= 0, c > 0: compare squares of the denominators' first terms
     ratio = sp.simplify(sp.powsimp(sp.powdenest(torch_step / formula, force=True), force=True))
+    steps = [r"\frac{\eta}{1-\beta_1^{t+1}}\frac{m}{\sqrt{v}/\sqrt{1-\beta_2^{t+1}}+\epsilon}"
+             r" = \eta\frac{\hat m}{\sqrt{\hat v}+\epsilon}"]
     if ratio == 1:
-        return proved("algebra on torch's rearranged update", [
-            r"\frac{\eta}{1-\beta_1^{t+1}}\frac{m}{\sqrt{v}/\sqrt{1-\beta_2^{t+1}}+\epsilon}"
-            r" = \eta\frac{\hat m}{\sqrt{\hat v}+\epsilon}"])
-    return refuted("algebra on torch's update", {"m": 1, "s": 1, "t": 0, "ratio": ratio})
+        return proved("algebra on torch's rearranged update", steps)
+    # the ratio did not simplify to 1: that alone refutes nothing; only an evaluated point that differs does
+    test = is_zero(torch_step - formula, domains={beta1: (0, 1), beta2: (0, 1)})
+    return decide(test, "algebra on torch's update, exact spot checks", steps,
+                  undecided_reason=f"the ratio simplifies only to {ratio}, and no evaluated point differs")
 
 
 @proof("impl.torch_adam.eps_placement")
@@ -215,11 +230,12 @@ def torch_rmsprop_square_avg() -> Derivation:
     s = sp.symbols("s", nonnegative=True)
     torch_next = s * alpha + (1 - alpha) * g * g
     notes_next = (beta2 * s + (1 - beta2) * g**2).subs(beta2, alpha)
-    if _is_zero(torch_next - notes_next):
+    same = _is_zero(torch_next - notes_next)
+    if same.verdict is True:
         return proved("induction: same start (0) and the same step", [
             r"s_0 = \langle g^2\rangle_0 = 0",
             r"s_{t+1} = \alpha s_t + (1-\alpha)g_t^2 = \langle g^2\rangle_{t+1}\ (\beta_2=\alpha)"])
-    return refuted("one step", {"alpha": "1/2", "g": 1, "s": 0, "difference": torch_next - notes_next})
+    return decide(same, "one step of both recursions", [])
 
 
 @proof("impl.torch_rmsprop.eps_placement")
@@ -240,7 +256,7 @@ def torch_rmsprop_first_step() -> Derivation:
     size = eta * gpos / (sp.sqrt((1 - alpha) * gpos**2) + eps)
     limit = sp.simplify(sp.limit(size, eps, 0))
     expected = eta / sp.sqrt(1 - alpha)
-    corrected = Verdict.PROVED if _is_zero(limit - expected) else Verdict.REFUTED
+    corrected = verdict_of(_is_zero(limit - expected))
     return _refute_or_prove("limit eps -> 0 of the first torch RMSprop step", eta, limit,
                             {eta: 1, alpha: "99/100"}, ("stated |w_1 - w_0|", "torch |w_1 - w_0|"),
                             [r"s_1 = (1-\alpha)g_0^2",
@@ -257,18 +273,16 @@ def pandas_ewm_adjust_true() -> Derivation:
     """
     n_prev, d_prev, e_prev, t = sp.symbols("N D e t", real=True)
     x = sp.symbols("x", real=True)
-    base = _is_zero((1 - beta) * x - (beta * 0 + (1 - beta) * x)) and _is_zero((1 - beta) * 1 - (1 - beta**1))
+    base = all_of(_is_zero((1 - beta) * x - (beta * 0 + (1 - beta) * x)), _is_zero((1 - beta) * 1 - (1 - beta**1)))
     # step: assume e = (1-beta) N, 1 - beta^t = (1-beta) D
     e_next = beta * ((1 - beta) * n_prev) + (1 - beta) * x
     step_mean = _is_zero(e_next - (1 - beta) * (beta * n_prev + x))
     d_at_t = (1 - beta**t) / (1 - beta)
     step_weights = _is_zero((1 - beta) * (beta * d_at_t + 1) - (1 - beta ** (t + 1)))
-    if base and step_mean and step_weights:
-        return proved("induction on N_t, D_t (pandas' running sums)", [
-            r"\mathrm{ewm}_t = \frac{N_t}{D_t},\ N_t = \beta N_{t-1} + x_t,\ D_t = \beta D_{t-1} + 1",
-            r"(1-\beta)N_t = \langle x\rangle_t,\quad (1-\beta)D_t = 1-\beta^t",
-        ])
-    return refuted("induction on N_t, D_t", {"base": base, "mean step": step_mean, "weight step": step_weights})
+    return decide(all_of(base, step_mean, step_weights), "induction on N_t, D_t (pandas' running sums)", [
+        r"\mathrm{ewm}_t = \frac{N_t}{D_t},\ N_t = \beta N_{t-1} + x_t,\ D_t = \beta D_{t-1} + 1",
+        r"(1-\beta)N_t = \langle x\rangle_t,\quad (1-\beta)D_t = 1-\beta^t",
+    ])
 
 
 def _recursive_weights(t: int) -> list[sp.Expr]:
@@ -276,19 +290,19 @@ def _recursive_weights(t: int) -> list[sp.Expr]:
     return [beta ** (t - 1)] + [(1 - beta) * beta ** (t - i) for i in range(2, t + 1)]
 
 
-def _recursive_weights_match(horizon: int) -> bool:
+def _recursive_weights_match(horizon: int):
     """The adjust=False weights give the recursion y_t = beta y_{t-1} + (1-beta) x_t from y_1 = x_1, and sum to 1,
-    for t = 1 .. horizon - 1."""
+    for t = 1 .. horizon - 1 (a check: True, False with an evaluated witness, or None)."""
     xs = sp.symbols(f"x1:{horizon}", real=True)
     recursion = xs[0]
-    agree = True
+    tests = []
     for t in range(1, horizon):
         if t > 1:
             recursion = beta * recursion + (1 - beta) * xs[t - 1]
         weights = _recursive_weights(t)
         weighted = sum(wi * xi for wi, xi in zip(weights, xs[:t]))
-        agree &= _is_zero(weighted - recursion) and _is_zero(sum(weights) - 1)
-    return agree
+        tests += [_is_zero(weighted - recursion), _is_zero(sum(weights) - 1)]
+    return all_of(*tests)
 
 
 @proof("impl.pandas_ewm.adjust_false_start")
@@ -296,7 +310,7 @@ def pandas_ewm_adjust_false_start() -> Derivation:
     """pandas' documented adjust=False weights against the zero-start EMA; the corrected start is y_1 = x_1."""
     pandas_y1 = sum(w * x for w, x in zip(_recursive_weights(1), [x1]))
     notes_y1 = beta * 0 + (1 - beta) * x1
-    corrected = Verdict.PROVED if _recursive_weights_match(6) else Verdict.REFUTED
+    corrected = verdict_of(_recursive_weights_match(6))
     return _refute_or_prove("first output of both recursions", notes_y1, pandas_y1,
                             {beta: "1/2", x1: 1}, ("notes <x>_1", "pandas y_1"),
                             [r"\text{pandas: } y_1 = x_1", r"\text{notes: } \langle x\rangle_1 = (1-\beta)x_1",
@@ -325,12 +339,11 @@ def pandas_ewm_var_bias_true() -> Derivation:
     A, B, W = sp.symbols("A B W", positive=True)
     xbar = B / W
     identity = _is_zero((A - 2 * xbar * B + xbar**2 * W) / W - (A / W - xbar**2))
-    if agree and identity:
-        return proved("weights against the recursion for t = 1..5; expansion of the weighted variance", [
-            r"y_t = \sum_i w_i x_i,\ \sum_i w_i = 1 \text{ with } w_1 = \beta^{t-1},\ w_i = (1-\beta)\beta^{t-i}",
-            r"\frac{\sum w_i (x_i-\bar x)^2}{W} = \frac{\sum w_i x_i^2}{W} - \bar x^2",
-        ])
-    return refuted("weights against the recursion", {"weights reproduce the mean": agree, "identity": identity})
+    return decide(all_of(agree, identity),
+                  "weights against the recursion for t = 1..5; expansion of the weighted variance", [
+        r"y_t = \sum_i w_i x_i,\ \sum_i w_i = 1 \text{ with } w_1 = \beta^{t-1},\ w_i = (1-\beta)\beta^{t-i}",
+        r"\frac{\sum w_i (x_i-\bar x)^2}{W} = \frac{\sum w_i x_i^2}{W} - \bar x^2",
+    ])
 
 
 @proof("impl.pandas_ewm.var_bias_false")
@@ -342,14 +355,11 @@ def pandas_ewm_var_bias_false() -> Derivation:
     expected_sq_sum_wx = m**2 * W**2 + s2 * S2
     expected_biased = (expected_sum_wx2 - expected_sq_sum_wx / W) / W
     unbiased = sp.simplify(expected_biased * W**2 / (W**2 - S2))
-    if _is_zero(unbiased - s2):
-        return proved("expectation of the weighted variance for iid inputs", [
+    return decide(_is_zero(unbiased - s2), "expectation of the weighted variance for iid inputs", [
             r"E\Big[\sum w_i x_i^2 - \frac{(\sum w_i x_i)^2}{W}\Big] = W(m^2+\sigma^2) - \frac{m^2W^2 + \sigma^2 S_2}{W}"
             r" = \sigma^2\frac{W^2 - S_2}{W}",
             r"E[\mathrm{var}_{bias}] = \sigma^2\frac{W^2-S_2}{W^2} \Rightarrow E\Big[\frac{W^2}{W^2-S_2}\mathrm{var}_{bias}\Big] = \sigma^2",
         ])
-    return refuted("expectation of the weighted variance", {"W": 2, "S_2": 1, "sigma2": 1,
-                                                             "E[var_unbiased]": unbiased.subs({W: 2, S2: 1, s2: 1, m: 0})})
 
 
 if __name__ == "__main__":

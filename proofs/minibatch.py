@@ -17,7 +17,7 @@ from typing import Callable
 
 import sympy as sp
 
-from emastats.proving import Derivation, proof, refuted, script_main
+from emastats.proving import Derivation, claimed, proof, refuted, script_main
 from emastats.symbolic import (
     ExchangeableFamily,
     IidSequence,
@@ -200,29 +200,25 @@ def check_covariance(law: CovarianceLaw, replacement: bool) -> Derivation:
     return decide(verdict, method, steps)
 
 
-def sigma_over_b(sigma: sp.Expr, n: sp.Expr, b: sp.Expr) -> sp.Expr:
-    """Cov[g_mb] = Sigma^1 / B (the notes' law, for either sampling)."""
-    return sigma / b
-
-
-def finite_population(sigma: sp.Expr, n: sp.Expr, b: sp.Expr) -> sp.Expr:
-    """Cov[g_mb] = (Sigma^1 / B) (N - B) / (N - 1): the finite-population correction."""
-    return sigma / b * (n - b) / (n - 1)
+def covariance_law(claim_id: str, corrected: bool = False) -> CovarianceLaw:
+    """The catalogue's covariance law of ``claim_id`` as a function of (Sigma^1, N, B)."""
+    return claimed(claim_id, corrected).as_function("Sigma^1", "N", "B")
 
 
 @proof("minibatch.covariance.with_replacement")
 def covariance_with_replacement() -> Derivation:
     """Cov[g_mb] = Sigma^1 / B when the B indices are iid uniform."""
-    return check_covariance(sigma_over_b, replacement=True)
+    return check_covariance(covariance_law("minibatch.covariance.with_replacement"), replacement=True)
 
 
 @proof("minibatch.covariance.without_replacement")
 def covariance_without_replacement() -> Derivation:
     """Cov[g_mb] = Sigma^1 / B is refuted without replacement; the corrected law holds."""
-    stated = check_covariance(sigma_over_b, replacement=False)
+    stated = check_covariance(covariance_law("minibatch.covariance.without_replacement"), replacement=False)
     if stated.verdict is not Verdict.REFUTED:
         return stated
-    corrected = check_covariance(finite_population, replacement=False)
+    corrected = check_covariance(covariance_law("minibatch.covariance.without_replacement", corrected=True),
+                                 replacement=False)
     steps = [*stated.steps,
              r"\text{corrected } \tfrac1B\tfrac{N-B}{N-1}\Sigma^1\text{: " + corrected.verdict.value + "}",
              *corrected.steps[-2:]]  # its claimed form and its enumeration; the derivation is shared
@@ -263,7 +259,9 @@ def check_frozen_variance(claimed_in_t: sp.Expr, claimed_in_eta: sp.Expr) -> Der
 @proof("minibatch.frozen_gradient.variance")
 def frozen_gradient_variance() -> Derivation:
     """Var[eta sum_{t=1}^T g_{mb;t}] = Var[g_mb] / T = eta Var[g_mb] at eta = 1/T."""
-    return check_frozen_variance(var_mb / T, eta * var_mb)
+    law = claimed("minibatch.frozen_gradient.variance")
+    return check_frozen_variance(law.bind({"eta": 1 / T, "sigma_mb^2": var_mb}),
+                                 law.bind({"eta": eta, "sigma_mb^2": var_mb}))
 
 
 # --- gradient accumulation ---------------------------------------------------------------------

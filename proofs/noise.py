@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 
 import sympy as sp
 
-from emastats.proving import Derivation, proof, refuted, script_main
+from emastats.proving import Derivation, claimed, proof, refuted, script_main
 from emastats.symbolic.decide import all_of, as_check, decide, verdict_of
 from emastats.symbolic.enumeration import minibatch_moments, population_moments
 from emastats.symbolic.lyapunov import LyapunovSolution, stability_conditions, stationary_covariance
@@ -223,8 +223,9 @@ def temperature_sgd_discrete() -> Derivation:
     """With eta = B eta0 the exact variance eta0 sigma^2 / (lambda (2 - B eta0 lambda)) grows with B."""
     solution = sgd_stationary()
     scaled = sgd_variance_at_eta0()
-    general = eta * sigma**2 / (B * lam * (2 - eta * lam))
-    in_eta0 = eta0 * sigma**2 / (lam * (2 - B * eta0 * lam))
+    in_eta0 = claimed("noise.temperature.sgd_discrete", corrected=True).bind(
+        {"eta0": eta0, "sigma": sigma, "lambda": lam, "B": B})
+    general = in_eta0.subs(eta0, eta / B)  # the same law in terms of eta = B eta0
     formula = stationary_variance_verdict(solution, general, {**_NICE, B: sp.Integer(1), eta: sp.Rational(1, 4)})
     limit = sde_limit(scaled)
     x = sp.Symbol("x", positive=True)  # x = B eta0 lambda: the relative correction is O(x)
@@ -252,8 +253,9 @@ def temperature_momentum() -> Derivation:
     """With eta = (1 - mu) B eta0 the exact heavy-ball variance still depends on mu and B."""
     solution = heavy_ball_stationary()
     scaled = heavy_ball_variance_at_eta0()
-    general = eta * sigma**2 * (1 + mu) / (B * lam * (1 - mu) * (2 * (1 + mu) - eta * lam))
-    in_eta0 = eta0 * sigma**2 * (1 + mu) / (lam * (2 * (1 + mu) - (1 - mu) * B * eta0 * lam))
+    in_eta0 = claimed("noise.temperature.momentum", corrected=True).bind(
+        {"eta0": eta0, "sigma": sigma, "lambda": lam, "B": B, "mu": mu})
+    general = in_eta0.subs(eta0, eta / ((1 - mu) * B))  # the same law in terms of eta = (1 - mu) B eta0
     nice = {**_NICE, B: sp.Integer(1), mu: sp.Rational(1, 2), eta: sp.Rational(1, 8)}
     formula = stationary_variance_verdict(solution, general, nice)
     limit = sde_limit(scaled)

@@ -17,7 +17,7 @@ from typing import Callable
 
 import sympy as sp
 
-from emastats.proving import Derivation, proof, refuted, script_main
+from emastats.proving import Derivation, claimed, proof, refuted, script_main
 from emastats.symbolic.decide import all_of, decide
 from emastats.symbolic.enumeration import population_moments
 from emastats.symbolic.induction import by_induction
@@ -108,13 +108,14 @@ def batch_variance_verdict(divisor: Callable[[sp.Expr], sp.Expr], claimed: Calla
 @proof("batchnorm.variance.biased")
 def biased_batch_variance() -> Derivation:
     """E[(1/B) sum (x_b - xbar)^2] = (B - 1) sigma^2 / B."""
-    return batch_variance_verdict(lambda size: size, lambda var, size: (size - 1) * var / size)
+    return batch_variance_verdict(lambda size: size, claimed("batchnorm.variance.biased").as_function("sigma^2", "B"))
 
 
 @proof("batchnorm.variance.unbiased")
 def unbiased_batch_variance() -> Derivation:
     """E[(1/(B-1)) sum (x_b - xbar)^2] = sigma^2 for B >= 2."""
-    return batch_variance_verdict(lambda size: size - 1, lambda var, size: var, smallest_batch=2)
+    return batch_variance_verdict(lambda size: size - 1, claimed("batchnorm.variance.unbiased").as_function("sigma^2", "B"),
+                                  smallest_batch=2)
 
 
 # ---------------------------------------------------------------- running variance
@@ -148,7 +149,8 @@ def running_var_verdict(closed_form: Callable[[sp.Expr], sp.Expr]) -> Derivation
 @proof("batchnorm.running_var")
 def running_variance() -> Derivation:
     """m_t = (1-p)^t + (1 - (1-p)^t) sigma^2 solves m_{t+1} = (1-p) m_t + p sigma^2, m_0 = 1."""
-    return running_var_verdict(lambda n: (1 - p) ** n + (1 - (1 - p) ** n) * sigma2)
+    law = claimed("batchnorm.running_var")
+    return running_var_verdict(lambda n: law.bind({"p": p, "t": n, "sigma^2": sigma2}))
 
 
 # ---------------------------------------------------------------- sigmoid

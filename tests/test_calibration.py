@@ -21,10 +21,15 @@ def report() -> CalibrationReport:
     return calibrate(CLAIMS, SEEDS, quick=True, device=resolve_device("cpu"))
 
 
-def test_familywise_false_refutations_stay_near_alpha(report):
-    # P(Binomial(30, 0.05) > k) < 0.001 for this k: more false alarms would mean Holm is not holding alpha
-    k = int(binom.ppf(0.999, report.seeds, report.alpha))
-    assert report.runs_with_false_refutation <= k
+def test_false_refutations_stay_near_alpha_per_claim_and_catalogue_wide(report):
+    # each claim is its own Holm family at its level: P(Binomial(30, level) > k) < 0.001 for this k
+    k = int(binom.ppf(0.999, report.seeds, report.claim_alpha))
+    assert report.per_claim_false_refutations and set(report.per_claim_false_refutations) == set(CLAIMS)
+    assert all(bad <= k for bad in report.per_claim_false_refutations.values())
+    # catalogue-wide: at most 1 - (1 - alpha)^k claims' worth, within the same binomial slack
+    assert report.catalogue_wide_bound == pytest.approx(1 - (1 - report.claim_alpha) ** len(CLAIMS), abs=1e-4)
+    assert report.catalogue_wide_bound <= report.alpha
+    assert report.runs_with_false_refutation <= binom.ppf(0.999, report.seeds, report.catalogue_wide_bound)
 
 
 def test_intervals_cover_the_true_theories(report):

@@ -97,3 +97,40 @@ def test_a_wrong_reference_is_caught():
     ctx.check_close("right", run.params[1:] - run.params[:-1], right, impl.ATOL, impl.RTOL)
     ctx.check_close("wrong", run.params[1:] - run.params[:-1], wrong, impl.ATOL, impl.RTOL)
     assert [c.verdict for c in ctx.checks] == [Verdict.CONFIRMED, Verdict.REFUTED]
+
+
+# --- a failed simplification never refutes ---------------------------------------------------------------------
+
+def _no_simplify(monkeypatch):
+    """proofs/implementations.py with a simplify that gives up (returns its input unchanged)."""
+    import types
+
+    import sympy
+
+    from emastats.proofs import implementations as impl
+
+    lazy = types.SimpleNamespace(**{k: getattr(sympy, k) for k in dir(sympy) if not k.startswith("_")})
+    lazy.simplify = lambda expr, *a, **k: expr
+    monkeypatch.setattr(impl, "sp", lazy)
+    return impl
+
+
+def test_an_unsimplified_identity_is_not_refuted(monkeypatch):
+    impl = _no_simplify(monkeypatch)
+    import sympy as sp
+
+    x = sp.Symbol("x", real=True)
+    d = impl._refute_or_prove("expansion", (x + 1) ** 2, x**2 + 2 * x + 1, {x: 1}, ("lhs", "rhs"), [])
+    assert d.verdict is Verdict.PROVED
+    # torch's Adam update: the ratio no longer simplifies to 1, yet nothing evaluated differs
+    assert impl.torch_adam_bias_corrected_update().verdict is not Verdict.REFUTED
+
+
+def test_a_refutation_shows_evaluated_values(monkeypatch):
+    impl = _no_simplify(monkeypatch)
+    import sympy as sp
+
+    x = sp.Symbol("x", real=True)
+    d = impl._refute_or_prove("shift", x, x + 1, {x: 2}, ("lhs", "rhs"), [])
+    assert d.verdict is Verdict.REFUTED
+    assert d.counterexample == {"x": "2", "lhs": "2", "rhs": "3"}

@@ -1,6 +1,7 @@
 """The Monte Carlo engine: accumulators, statistics, kernels, device choice, runner, experiment coverage."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -105,22 +106,40 @@ def test_holm_matches_statsmodels_definition():
     assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
 
 
-def test_decide_confirms_refutes_and_says_how_many_replicas():
-    confirmed, refuted, undecided = stats.finalise([_check(1.001, 0.005), _check(1.2, 0.01), _check(1.01, 0.02)])
+def test_decide_confirms_refutes_and_states_the_margin_it_resolves():
+    confirmed, refuted, coarse = stats.finalise([_check(1.001, 0.005), _check(1.2, 0.01), _check(1.01, 0.02)])
     assert confirmed.verdict is Verdict.CONFIRMED and confirmed.ci_low < 1.001 < confirmed.ci_high
+    assert confirmed.resolved and confirmed.tolerance == 0.05 and confirmed.min_detectable <= 0.025
     assert refuted.verdict is Verdict.REFUTED and refuted.pvalue_holm < 0.05
-    assert undecided.verdict is Verdict.INCONCLUSIVE and undecided.replicas_needed > 1000
+    # se 0.02 cannot resolve a 5% margin: it is decided at the margin it achieves, 2 min_detectable, and says so
+    assert coarse.resolved is False and coarse.target_tolerance == 0.05
+    assert coarse.tolerance == pytest.approx(2 * coarse.min_detectable) and coarse.tolerance > 0.05
+    assert "resolves" in stats.claim_verdicts([coarse]).reason
     assert confirmed.confidence == pytest.approx(1 - 0.05 / 3)
 
 
-@pytest.mark.parametrize("estimate, expected", [(1.01, Verdict.CONFIRMED), (1.035, Verdict.REFUTED)])
-def test_the_replicas_asked_for_decide_the_check(estimate, expected):
-    """Same estimate, se shrunk as 1/sqrt(n): near the theory it confirms, a real 3.5% offset is refuted."""
+def test_finalising_twice_changes_nothing():
+    once = stats.finalise([_check(1.001, 0.005), _check(1.2, 0.01), _check(1.01, 0.02)])
+    assert stats.finalise(once) == once
+
+
+@pytest.mark.parametrize("estimate, expected", [(1.003, Verdict.CONFIRMED), (1.035, Verdict.REFUTED)])
+def test_enough_replicas_resolve_the_margin(estimate, expected):
+    """Se shrunk tenfold: near the theory it confirms at the 5% margin, 3.5% off is refuted."""
     family = [_check(1.001, 0.005), _check(1.2, 0.01)]
-    undecided = stats.finalise([*family, _check(estimate, 0.02)])[2]
-    assert undecided.verdict is Verdict.INCONCLUSIVE
-    more = _check(estimate, 0.02 * math.sqrt(1000 / undecided.replicas_needed))
-    assert stats.finalise([*family, more])[2].verdict is expected
+    coarse = stats.finalise([*family, _check(estimate, 0.02)])[2]
+    assert not coarse.resolved
+    more = stats.finalise([*family, _check(estimate, 0.002)])[2]
+    assert more.resolved and more.tolerance == 0.05 and more.verdict is expected
+
+
+def test_a_control_sized_from_the_margin_sits_one_and_a_half_margins_away():
+    truth = _check(1.0, 0.002)
+    control = dataclasses.replace(_check(1.0, 0.002, control=True), reference=1.0, shift=1.5, theory_of="control")
+    decided = stats.finalise([truth, control])[1]
+    assert decided.theory == pytest.approx(1.0 + 1.5 * decided.tolerance) and decided.verdict is Verdict.REFUTED
+    wide = stats.finalise([truth, dataclasses.replace(control, stderr=0.05)])[1]  # coarser: the control moves out
+    assert wide.theory == pytest.approx(1.0 + 1.5 * wide.tolerance) and wide.tolerance > 0.05
 
 
 def test_failed_control_downgrades_a_confirmation():
@@ -220,13 +239,15 @@ def test_an_exception_is_an_error_result_not_a_crash():
     assert nothing.verdict is Verdict.ERROR
 
 
-def test_run_wide_finalisation_survives_a_round_trip_through_json():
+def test_finalisation_survives_a_round_trip_through_json_and_is_per_claim():
     results = [run_experiment(cid, _toy, seed=2, device=CPU, quick=True) for cid in ("a.b", "a.c")]
     final = finalise_results(results)
     again = finalise_results([empirical_from_dict(r.to_dict()) for r in final])
     assert [r.to_dict() for r in again] == [r.to_dict() for r in final]
-    m = sum(len(r.checks) for r in results)
-    assert final[0].checks[0].confidence == pytest.approx(1 - 0.05 / m)
+    m = len(results[0].checks)  # the family is the claim's own checks, not the run's
+    assert final[0].checks[0].confidence == pytest.approx(1 - stats.claim_alpha() / m)
+    alone = finalise_results(results[:1])
+    assert alone[0].to_dict() == final[0].to_dict()
 
 
 def test_duplicate_registration_is_refused():

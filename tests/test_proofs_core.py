@@ -136,8 +136,10 @@ def test_covariance_over_b_squared_is_refuted_by_enumeration():
 
 
 def test_the_corrected_without_replacement_law_is_proved_and_sigma_over_b_is_not():
-    assert minibatch.check_covariance(minibatch.finite_population, replacement=False).verdict is Verdict.PROVED
-    assert minibatch.check_covariance(minibatch.sigma_over_b, replacement=False).verdict is Verdict.REFUTED
+    law = "minibatch.covariance.without_replacement"
+    corrected = minibatch.covariance_law(law, corrected=True)
+    assert minibatch.check_covariance(corrected, replacement=False).verdict is Verdict.PROVED
+    assert minibatch.check_covariance(minibatch.covariance_law(law), replacement=False).verdict is Verdict.REFUTED
 
 
 def test_wrong_frozen_gradient_variants_are_refuted():

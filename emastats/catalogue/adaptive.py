@@ -1,7 +1,8 @@
 """Claims about RMSProp and Adam."""
 from __future__ import annotations
 
-from ..claim import Claim
+from ..claim import Claim, Formula
+from ._symbols import B, g, sigma
 from ._sources import emat, ttic
 
 CLAIMS = (
@@ -59,5 +60,6 @@ CLAIMS = (
         assumptions=("the B per-example gradients are iid with mean g and variance sigma^2",),
         sources=(ttic("Problem 4(d), solution"),),
         empirical="statistical",
+        formula=Formula(r"E[\hat g_B^2]", g**2 + sigma**2 / B),
     ),
 )

@@ -1,7 +1,8 @@
 """Claims about exponential moving averages (EMAs) and running averages."""
 from __future__ import annotations
 
-from ..claim import Claim
+from ..claim import Claim, Formula
+from ._symbols import N, beta, mu, sigma_x2, t
 from ._sources import emat, ttic
 
 CLAIMS = (
@@ -12,6 +13,7 @@ CLAIMS = (
         assumptions=(r"E[X_t] = \mu for all t", r"0 \le \beta < 1"),
         sources=(emat("§7 Exercise 1, Eqs. (52)-(66)"),),
         empirical="statistical",
+        formula=Formula(r"E[\langle X\rangle_t]", (1 - beta**t) * mu),
     ),
     Claim(
         id="ema.bias.debias",
@@ -20,6 +22,7 @@ CLAIMS = (
         assumptions=(r"E[X_t] = \mu", r"0 \le \beta < 1", "t >= 1"),
         sources=(emat("§7 Exercise 1 Part 2, Eqs. (68)-(71)"),),
         empirical="statistical",
+        formula=Formula(r"E\Big[\frac{\langle X\rangle_t}{1-\beta^t}\Big]", mu),
     ),
     Claim(
         id="ema.geometric_sum",
@@ -42,6 +45,7 @@ CLAIMS = (
         assumptions=("x_t iid with variance sigma_x^2", "N >= 1"),
         sources=(ttic("Problem 1(a), solution"),),
         empirical="statistical",
+        formula=Formula(r"\sigma^2_{\hat\mu,\infty}", sigma_x2 / ((2 - 1 / N) * N)),
     ),
     Claim(
         id="ema.running_average.variance.finite_t",
@@ -50,6 +54,7 @@ CLAIMS = (
         assumptions=("x_t iid with variance sigma_x^2", r"\hat\mu_0 = 0"),
         general="finite-t companion of TTIC Problem 1(a); the notes only state the limit",
         empirical="statistical",
+        formula=Formula(r"\sigma^2_{\hat\mu,t}", (1 - (1 - 1 / N) ** (2 * t)) / ((2 - 1 / N) * N) * sigma_x2),
     ),
     Claim(
         id="ema.running_average.versus_plain",
@@ -58,6 +63,7 @@ CLAIMS = (
         assumptions=("x_t iid with variance sigma_x^2",),
         sources=(ttic("Problem 1(b), solution"),),
         empirical="statistical",
+        formula=Formula(r"\frac{\sigma^2_{\hat\mu,\infty}}{\sigma_x^2/N}", 1 / (2 - 1 / N)),
     ),
     Claim(
         id="ema.unnormalised_sum.limit",

@@ -1,7 +1,8 @@
 """Claims about minibatch gradients."""
 from __future__ import annotations
 
-from ..claim import Claim
+from ..claim import Claim, Formula
+from ._symbols import B, N, Sigma1, eta, var_mb
 from ._sources import emat, ttic
 
 CLAIMS = (
@@ -35,6 +36,7 @@ CLAIMS = (
         assumptions=("the B indices are iid uniform on {1..N}", r"\Sigma^1 is the population covariance of g_i"),
         sources=(ttic("Problem 5, solution"),),
         empirical="statistical",
+        formula=Formula(r"\Sigma^B", Sigma1 / B),
     ),
     Claim(
         id="minibatch.covariance.without_replacement",
@@ -44,6 +46,8 @@ CLAIMS = (
         sources=(ttic("Problem 5, solution (its independence step)"), emat("§1, shuffle=True remark")),
         corrected=r"\Sigma^{B} = \frac{1}{B}\,\frac{N-B}{N-1}\,\Sigma^{1}",
         empirical="statistical",
+        formula=Formula(r"\Sigma^B", Sigma1 / B),
+        corrected_formula=Formula(r"\Sigma^B", Sigma1 / B * (N - B) / (N - 1)),
     ),
     Claim(
         id="minibatch.frozen_gradient.mean",
@@ -60,6 +64,7 @@ CLAIMS = (
         assumptions=("the g_{mb;t} are iid with variance Var[g_mb]", "T = 1/eta is an integer"),
         sources=(emat("§1, Eq. (15)"),),
         empirical="statistical",
+        formula=Formula(r"\mathrm{Var}[\Delta w]", eta * var_mb),
     ),
     Claim(
         id="minibatch.accumulation",

@@ -1,7 +1,8 @@
 """Claims about gradient noise and the 'temperature' of SGD."""
 from __future__ import annotations
 
-from ..claim import Claim
+from ..claim import Claim, Formula
+from ._symbols import B, eta0, lam, mu, sigma
 from ._sources import ttic
 
 CLAIMS = (
@@ -31,6 +32,7 @@ CLAIMS = (
         corrected=r"\mathrm{Var}_\infty[w] = \frac{\eta\sigma^2}{B\lambda(2-\eta\lambda)} = \frac{\eta_0\sigma^2}{\lambda(2-B\eta_0\lambda)}"
         r" = \frac{\eta_0\sigma^2}{2\lambda}\big(1 + O(B\eta_0\lambda)\big)",
         empirical="statistical",
+        corrected_formula=Formula(r"\mathrm{Var}_\infty[w]", eta0 * sigma**2 / (lam * (2 - B * eta0 * lam))),
     ),
     Claim(
         id="noise.temperature.momentum",
@@ -45,5 +47,7 @@ CLAIMS = (
         corrected=r"\mathrm{Var}_\infty[w] = \frac{\eta\sigma^2(1+\mu)}{B\lambda(1-\mu)(2(1+\mu)-\eta\lambda)}"
         r" = \frac{\eta_0\sigma^2(1+\mu)}{\lambda(2(1+\mu)-(1-\mu)B\eta_0\lambda)}",
         empirical="statistical",
+        corrected_formula=Formula(r"\mathrm{Var}_\infty[w]",
+                                  eta0 * sigma**2 * (1 + mu) / (lam * (2 * (1 + mu) - (1 - mu) * B * eta0 * lam))),
     ),
 )

@@ -1,7 +1,8 @@
 """Claims about normalisation layers, activations and batch statistics."""
 from __future__ import annotations
 
-from ..claim import Claim
+from ..claim import Claim, Formula
+from ._symbols import B, p, sigma2, t
 
 CLAIMS = (
     Claim(
@@ -11,6 +12,7 @@ CLAIMS = (
         assumptions=("x_b iid with variance sigma^2",),
         general="BatchNorm normalises with the biased batch variance",
         empirical="statistical",
+        formula=Formula(r"E\Big[\frac1B\sum_{b=1}^B (x_b-\bar x)^2\Big]", (B - 1) / B * sigma2),
     ),
     Claim(
         id="batchnorm.variance.unbiased",
@@ -19,6 +21,7 @@ CLAIMS = (
         assumptions=("x_b iid with variance sigma^2", "B >= 2"),
         general="BatchNorm's running variance is updated with the unbiased batch variance",
         empirical="statistical",
+        formula=Formula(r"E\Big[\frac{1}{B-1}\sum_{b=1}^B (x_b-\bar x)^2\Big]", sigma2),
     ),
     Claim(
         id="batchnorm.running_var",
@@ -27,6 +30,7 @@ CLAIMS = (
         assumptions=(r"\hat\sigma^2_0 = 1", r"\hat\sigma^2_{t} = (1-p)\hat\sigma^2_{t-1} + p\,s^2_t,\ s_t^2 \text{ the unbiased batch variance}"),
         general="torch.nn.BatchNorm running statistics (momentum p, running_var initialised to 1)",
         empirical="statistical",
+        formula=Formula(r"E[\hat\sigma^2_t]", (1 - p) ** t + (1 - (1 - p) ** t) * sigma2),
     ),
     Claim(
         id="sigmoid.derivative_bound",

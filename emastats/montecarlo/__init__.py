@@ -22,8 +22,14 @@ The ``Context`` (``context.py``) gives ``ctx.device``, ``ctx.generator`` (one
 seeded ``torch.Generator`` per claim, seed derived from (run seed, claim id) by
 ``runner.claim_seed``), ``ctx.seed`` (the run's), ``ctx.claim_seed``,
 ``ctx.quick``, ``ctx.replicas`` (this claim's budget: 2^15, 2^12 with --quick),
-``ctx.chunk``, ``ctx.budget(full)`` (a replica count, divided by 8 with --quick),
-``ctx.tolerance(full)`` (a margin, widened by sqrt(8) with --quick) and the recorders:
+``ctx.chunk``, ``ctx.budget(full)`` (a replica count, times the device multiplier
+``context.replica_multiplier``, divided by 8 with --quick), ``ctx.formula`` /
+``ctx.corrected_formula`` (the catalogue's law: evaluate it at each simulated point,
+``ctx.formula(**point)``, never retype it), ``ctx.margin`` (the claim's relative margin,
+1 % by default, whatever the budget), ``ctx.sized_moments`` (add replicas until the
+minimum detectable deviation is half the margin, or a cap) and the recorders
+(each takes ``point=`` the parameter point simulated, and ``shift=`` for a control
+sized from the margin: theory + shift * tolerance * scale):
 
 * ``check_mean(name, data, theory, tolerance, *, index=0, control=False, theory_of="stated", scale=None)``
   z interval with s/sqrt(n);
@@ -42,11 +48,11 @@ moments and covariances). ``tolerance`` is relative to |theory| (or to ``scale``
 when the theory is 0). ``control=True`` marks a deliberately wrong theory that
 the experiment must REFUTE; ``theory_of="corrected"`` marks a check of the
 claim's corrected statement. Verdict rules (simultaneous Bonferroni intervals,
-Holm across the whole run, equivalence margin) are in ``stats.py``.
+Holm within each claim at alpha / K, the margin the budget resolves) are in ``stats.py``.
 
 Running (``runner.py``): ``run_experiment`` runs one claim with its own
-generator and decides its checks provisionally; ``finalise_results`` decides
-all statistical checks of a run as one family. ``emastats verify``
+generator and decides its checks as the claim's own family; ``finalise_results``
+re-decides each claim's family (idempotent, for stored results). ``emastats verify``
 (``emastats/verification.py``) uses both and writes the result store;
 ``calibration.py`` (driven by ``benchmarks/calibration.py``) repeats runs over
 many seeds to measure false-refutation rates and interval coverage.

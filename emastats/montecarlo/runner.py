@@ -1,11 +1,11 @@
-"""Running experiments: one seeded generator per claim, provisional and run-wide verdicts.
+"""Running experiments: one seeded generator per claim, each claim its own statistical family.
 
 ``run_experiment`` runs one claim's experiment and decides its checks within
-the claim alone (a provisional result, saved at once so an interrupted run
-loses nothing). ``finalise_results`` then decides all statistical checks of the
-run as one family (simultaneous intervals, Holm's correction) and recomputes
-each claim's verdicts; it works equally on results rebuilt from the store by
-``empirical_from_dict``, which is how ``--resume`` re-finalises the family.
+the claim (simultaneous intervals, Holm's correction over the claim's checks);
+the result is saved at once so an interrupted run loses nothing.
+``finalise_results`` re-decides each claim's family (idempotent) and recomputes
+its verdicts; it works equally on results rebuilt from the store by
+``empirical_from_dict``, which is how ``--resume`` ends with the same records.
 """
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from ..claim import Claim
 from ..results import Check, EmpiricalResult, Series
 from ..verdict import Verdict
 from . import stats
-from .context import QUICK_DIVISOR, Context
+from .context import QUICK_DIVISOR, Context, replica_multiplier
 from .registry import ExperimentFunction
 from .sampling import check_replicas
 
@@ -40,9 +41,13 @@ def make_generator(device: torch.device, seed: int) -> torch.Generator:
     return gen
 
 
-def budget(quick: bool, replicas: int | None = None) -> int:
-    """A claim's replica budget: ``replicas`` or the default, divided by QUICK_DIVISOR when quick."""
-    full = DEFAULT_REPLICAS if replicas is None else check_replicas(replicas)
+def budget(quick: bool, replicas: int | None = None, device: torch.device | None = None) -> int:
+    """A claim's replica budget: ``replicas`` or the default (times the device's multiplier when the default),
+    divided by QUICK_DIVISOR when quick."""
+    if replicas is None:
+        full = int(DEFAULT_REPLICAS * (replica_multiplier(device) if device is not None else 1.0))
+    else:
+        full = check_replicas(replicas)
     return check_replicas(max(2, full // QUICK_DIVISOR) if quick else full)
 
 
@@ -58,15 +63,23 @@ def _result(ctx: Context, checks: Sequence[Check], seconds: float, reason: str =
 
 
 def run_experiment(claim_id: str, fn: ExperimentFunction, *, seed: int, device: torch.device, quick: bool,
-                   replicas: int | None = None, alpha: float = stats.DEFAULT_ALPHA) -> EmpiricalResult:
-    """Run one experiment; its checks are decided within the claim (provisional until ``finalise_results``).
+                   replicas: int | None = None, alpha: float = stats.DEFAULT_ALPHA,
+                   claim: Claim | None = None) -> EmpiricalResult:
+    """Run one experiment; its checks are decided within the claim, which is their whole family, at
+    ``stats.claim_alpha(alpha)`` (``alpha`` is the catalogue-wide level).
 
-    An exception inside the experiment gives an ERROR result with the reason, so
-    one broken experiment does not take the run down.
+    ``claim`` is the claim simulated (its formula and margin); by default the
+    catalogue's claim of that id. An exception inside the experiment gives an
+    ERROR result with the reason, so one broken experiment does not take the run down.
     """
+    if claim is None:
+        from .. import catalogue
+
+        claim = catalogue.CLAIMS.get(claim_id)
     cseed = claim_seed(seed, claim_id)
     ctx = Context(claim_id=claim_id, seed=int(seed), claim_seed=cseed, device=device,
-                  generator=make_generator(device, cseed), quick=quick, replicas=budget(quick, replicas))
+                  generator=make_generator(device, cseed), quick=quick,
+                  replicas=budget(quick, replicas, device), claim=claim)
     start = time.perf_counter()
     try:
         with torch.no_grad():
@@ -80,18 +93,19 @@ def run_experiment(claim_id: str, fn: ExperimentFunction, *, seed: int, device: 
     seconds = time.perf_counter() - start
     if not ctx.checks:
         return _result(ctx, (), seconds, "the experiment recorded no check", Verdict.ERROR)
-    return _result(ctx, stats.finalise(ctx.checks, alpha), seconds)
+    return _result(ctx, stats.finalise(ctx.checks, stats.claim_alpha(alpha)), seconds)
 
 
 def finalise_results(results: Sequence[EmpiricalResult],
                      alpha: float = stats.DEFAULT_ALPHA) -> list[EmpiricalResult]:
-    """Decide every statistical check of the run as one family and recompute each claim's verdicts."""
-    flat = [c for r in results for c in r.checks]
-    decided = stats.finalise(flat, alpha)
-    out, k = [], 0
+    """Decide each claim's statistical checks as its own family and recompute each claim's verdicts.
+
+    A claim's verdict therefore does not depend on which other claims ran; this
+    is idempotent, so results rebuilt from the store re-finalise to the same values.
+    """
+    out = []
     for r in results:
-        mine = decided[k:k + len(r.checks)]
-        k += len(r.checks)
+        mine = stats.finalise(r.checks, stats.claim_alpha(alpha))
         if r.verdict is Verdict.ERROR:
             out.append(replace(r, checks=tuple(mine)))
             continue

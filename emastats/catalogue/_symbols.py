@@ -1,0 +1,25 @@
+"""The named parameters the catalogue's formulas are written in.
+
+A proof binds each name to its own symbol (``Formula.bind``) and an experiment
+gives each name a number (``Formula.__call__``), so a name here means the same
+thing everywhere it appears.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+beta = sp.Symbol("beta", positive=True)  # EMA decay, 0 <= beta < 1
+mu = sp.Symbol("mu", real=True)  # mean of the inputs
+t = sp.Symbol("t", integer=True, nonnegative=True)  # updates since the start
+N = sp.Symbol("N", integer=True, positive=True)  # running-average length, or examples in a data set
+B = sp.Symbol("B", integer=True, positive=True)  # batch size
+sigma_x2 = sp.Symbol("sigma_x^2", positive=True)  # variance of the EMA's inputs
+sigma2 = sp.Symbol("sigma^2", positive=True)  # variance of a batch's entries
+sigma = sp.Symbol("sigma", positive=True)  # standard deviation of per-example gradients / of the noise
+Sigma1 = sp.Symbol("Sigma^1", positive=True)  # an entry of the per-example (population) covariance
+eta = sp.Symbol("eta", positive=True)  # learning rate, eta = 1/T over the frozen window
+var_mb = sp.Symbol("sigma_mb^2", positive=True)  # Var[g_mb]
+g = sp.Symbol("g", real=True)  # mean gradient
+p = sp.Symbol("p", positive=True)  # BatchNorm momentum
+eta0 = sp.Symbol("eta0", positive=True)  # learning rate per unit batch
+lam = sp.Symbol("lambda", positive=True)  # curvature of the quadratic loss

@@ -1,0 +1,106 @@
+"""Wrong variants of a catalogue formula, for testing that the checks find planted errors.
+
+Like hypothesis testing its own search on planted bugs, the test suite feeds
+these variants through the proofs and the experiments in place of the
+catalogue's formula and counts how many each side refutes (the kill rate).
+Each generator returns ``(name, expression)`` pairs; variants that happen to be
+equal to the original (e.g. an exponent shift of a formula with no power) are
+left out, so every variant returned is genuinely different from the original.
+
+* ``scaled``: the formula times (1 + 2/100) or (1 - 2/100);
+* ``exponent_shifts``: every power whose exponent depends on a parameter, with the exponent +1 and -1;
+* ``complement``: a parameter in (0, 1) (beta, p, mu as momentum) replaced by 1 minus itself;
+* ``sign_flips``: the sign of one term of a sum flipped;
+* ``dropped_factors``: one factor of a product that depends on a parameter dropped (e.g. (N - B)/(N - 1));
+* ``agreeing_at``: the formula times (x / x0) for a parameter x: it agrees with the truth wherever x = x0,
+  which a single-point experiment at x0 cannot tell from the truth.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import sympy as sp
+
+Variant = tuple[str, sp.Expr]
+
+
+def _different(expr: sp.Expr, variant: sp.Expr) -> bool:
+    return sp.simplify(variant - expr) != 0
+
+
+def scaled(expr: sp.Expr, size: sp.Rational = sp.Rational(2, 100)) -> list[Variant]:
+    return [(f"x (1 + {size})", expr * (1 + size)), (f"x (1 - {size})", expr * (1 - size))]
+
+
+def exponent_shifts(expr: sp.Expr) -> list[Variant]:
+    out = []
+    for power in expr.atoms(sp.Pow):
+        if power.exp.free_symbols:
+            for shift in (1, -1):
+                out.append((f"exponent of {power} {'+' if shift > 0 else '-'} 1",
+                            expr.xreplace({power: power.base ** (power.exp + shift)})))
+    return out
+
+
+def complement(expr: sp.Expr, names: Iterable[str] = ("beta", "p", "mu")) -> list[Variant]:
+    out = []
+    for s in sorted(expr.free_symbols, key=str):
+        if str(s) in names:
+            out.append((f"{s} -> 1 - {s}", expr.xreplace({s: 1 - s})))
+    return out
+
+
+def sign_flips(expr: sp.Expr) -> list[Variant]:
+    out = []
+    for add in sorted(expr.atoms(sp.Add), key=sp.default_sort_key):
+        terms = add.args
+        flipped = sp.Add(*terms[:-1], -terms[-1], evaluate=False)
+        out.append((f"sign of {terms[-1]} in {add} flipped", expr.xreplace({add: flipped})))
+    return out
+
+
+def dropped_factors(expr: sp.Expr) -> list[Variant]:
+    out = []
+    for mul in sorted(expr.atoms(sp.Mul), key=sp.default_sort_key):
+        for factor in mul.args:
+            if factor.free_symbols and len(mul.args) > 1:
+                rest = sp.Mul(*[a for a in mul.args if a is not factor])
+                out.append((f"factor {factor} dropped", expr.xreplace({mul: rest})))
+    return out
+
+
+def agreeing_at(expr: sp.Expr, point: Mapping[str, float]) -> list[Variant]:
+    """The formula times x / x0 for each parameter x of ``point`` (nonzero x0): right only where x = x0."""
+    out = []
+    for s in sorted(expr.free_symbols, key=str):
+        x0 = point.get(str(s))
+        if x0:
+            out.append((f"x ({s} / {x0}): agrees where {s} = {x0}", expr * s / sp.nsimplify(x0)))
+    return out
+
+
+def mutants(expr: sp.Expr, point: Mapping[str, float] | None = None) -> list[Variant]:
+    """Every variant above that differs from ``expr``, without duplicates."""
+    candidates = (scaled(expr) + exponent_shifts(expr) + complement(expr) + sign_flips(expr)
+                  + dropped_factors(expr) + (agreeing_at(expr, point) if point else []))
+    seen: list[sp.Expr] = []
+    out = []
+    for name, variant in candidates:
+        if not _different(expr, variant) or any(sp.simplify(variant - v) == 0 for v in seen):
+            continue
+        seen.append(variant)
+        out.append((name, variant))
+    return out
+
+
+def rewrites(expr: sp.Expr) -> list[Variant]:
+    """Equivalent forms of ``expr`` (expanded, factored, over a common denominator): never to be refuted."""
+    forms = [("expand", sp.expand(expr)), ("factor", sp.factor(expr)), ("together", sp.together(expr)),
+             ("cancel", sp.cancel(expr))]
+    out, seen = [], [expr]
+    for name, form in forms:
+        if any(form == s for s in seen):
+            continue
+        seen.append(form)
+        out.append((name, form))
+    return out

@@ -1,0 +1,70 @@
+"""One formula per claim: the catalogue's sympy object is what the proof proves and the experiment evaluates.
+
+Editing a catalogue formula (in memory, for this test only) must change both
+verdicts; and a claim's verdict must not depend on which other claims ran.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import sympy as sp
+
+from emastats import catalogue
+from emastats.catalogue._symbols import B, N, Sigma1, sigma_x2
+from emastats.claim import Formula
+from emastats.montecarlo import resolve_device
+from emastats.verdict import Verdict
+from emastats.verification import Settings, verify
+
+CPU = resolve_device("cpu")
+EDITS = [
+    ("ema.running_average.variance.stationary", sigma_x2 / (2 * N)),  # the notes' large-N shortcut
+    ("minibatch.covariance.with_replacement", Sigma1 / (B - 1)),  # a Bessel-style denominator
+]
+
+
+def _verify(ids, tmp_path, name):
+    settings = Settings(seed=11, device=CPU, quick=True, alpha=0.05)
+    return {o.claim.id: o for o in verify([catalogue.get(i) for i in ids], settings, str(tmp_path / name))}
+
+
+@pytest.mark.parametrize("claim_id, wrong", EDITS, ids=[e[0] for e in EDITS])
+def test_editing_a_catalogue_formula_changes_both_verdicts(claim_id, wrong, tmp_path, monkeypatch):
+    before = _verify([claim_id], tmp_path, "before")[claim_id]
+    assert before.symbolic.verdict is Verdict.PROVED and before.empirical.verdict is Verdict.CONFIRMED
+    claim = catalogue.get(claim_id)
+    monkeypatch.setitem(catalogue.CLAIMS, claim_id, dataclasses.replace(claim, formula=claim.formula.with_expr(wrong)))
+    after = _verify([claim_id], tmp_path, "after")[claim_id]
+    assert after.symbolic.verdict is Verdict.REFUTED and after.empirical.verdict is Verdict.REFUTED
+    assert after.claim.to_dict()["formula_latex"].endswith(sp.latex(wrong))
+    # the experiment tested the edited law at every grid point it simulated
+    stated = [c for c in after.empirical.checks if c.theory_of == "stated" and c.kind == "statistical"]
+    assert {c.verdict for c in stated} == {Verdict.REFUTED} and all(c.parameters for c in stated)
+
+
+def test_a_claims_verdict_does_not_depend_on_what_else_ran(tmp_path):
+    ids = ["batchnorm.variance.unbiased", "ema.bias.debias"]
+    together = _verify(ids, tmp_path, "together")
+    alone = _verify(ids[:1], tmp_path, "alone")
+    a, b = alone[ids[0]].empirical, together[ids[0]].empirical
+    assert a.to_dict()["checks"] == b.to_dict()["checks"] and a.verdict is b.verdict
+
+
+def test_the_record_carries_the_formula_the_correction_and_the_margin():
+    record = catalogue.get("minibatch.covariance.without_replacement").to_dict()
+    assert record["formula_latex"] == r"\Sigma^B = " + sp.latex(Sigma1 / B)
+    assert record["corrected_latex"] == r"\Sigma^B = " + sp.latex(Sigma1 / B * (N - B) / (N - 1))
+    assert record["margin"] == 0.01 and record["parameters"] == ["B", "Sigma^1"]
+    assert record["statement"].startswith(r"\Sigma^{B}")  # the notes' printed form is kept as it was
+    plain = catalogue.get("ema.geometric_sum").to_dict()
+    assert plain["formula_latex"] is None and plain["corrected_latex"] is None
+
+
+def test_a_formula_evaluates_binds_and_refuses_missing_parameters():
+    f = Formula("V", sigma_x2 / ((2 - 1 / N) * N))
+    assert f(**{"N": 5, "sigma_x^2": 2.25}) == pytest.approx(0.25)
+    n = sp.Symbol("n", positive=True)
+    assert sp.simplify(f.bind({"N": n, "sigma_x^2": 1}) - 1 / (2 * n - 1)) == 0
+    with pytest.raises(ValueError, match="sigma_x"):
+        f(N=5)
