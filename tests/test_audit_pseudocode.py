@@ -58,7 +58,8 @@ for each step k:
 def test_a_correct_loop_has_no_finding_and_its_checks_are_decided():
     result = audit_pseudocode(GOOD, "md", lambda line: 0)
     assert result.findings == []
-    assert result.decided == 4 and result.holds == 4  # two averages read their state; two corrections hold
+    # two averages read their state, two corrections hold, x descends
+    assert result.decided == 5 and result.holds == 5
 
 
 def test_an_average_that_forgets_its_state():
@@ -88,3 +89,12 @@ def test_pseudocode_findings_reach_the_document_audit():
         audit = audit_text(text, "md", "loop.md", worker)
     assert [(f.line, f.code) for f in audit.findings if f.severity == "error"] == [(8, "AUD004")]
     assert audit.stats["statements"] >= 7 and audit.stats["decided"] >= 4
+
+
+def test_a_parameter_update_that_climbs_and_an_accumulator_that_is_not_judged():
+    climbing = GOOD.replace("x = x - lr * mc", "x = x + lr * mc")
+    assert _codes(climbing) == [(10, "AUD002")]
+    adagrad = "```\nh = 0\nrepeat:\n    h = h + dw^2\n    w = w - lr * dw / sqrt(h + eps)\n```\n"
+    result = audit_pseudocode(adagrad, "md", lambda line: 0)
+    assert result.findings == [] and result.decided == 1  # w descends; h accumulates (not judged)
+    assert _codes("Then `w = w + lr * dw` moves the weights.\n") == [(1, "AUD002")]

@@ -72,6 +72,7 @@ class RunState:
     independent: bool = False  # the scope's prose states independence (iid, uncorrelated)
     recent_text: str = ""  # the last prose and formulas of this scope, for sentences that inline formulas cut
     moments_read: set = field(default_factory=set)  # (kind, subject, value) already taken from the prose
+    inline_recurrences: dict = field(default_factory=dict)  # name -> Definition stated inline in this scope
 
 
 @dataclass
@@ -625,10 +626,14 @@ class _Analysis:
 
     def define(self, st: Statement, name: str, lhs: sympy.Basic, rhs: sympy.Basic) -> None:
         is_function = isinstance(lhs, AppliedUndef)
-        recursive = name in referenced_functions(rhs) if is_function else name in {s.name for s in rhs.free_symbols}
+        # f(x) = (1/n) sum_i f_i(x) reads f_i (another arity): a family of functions, not a recurrence
+        recursive = any(type(f).__name__ == name and len(f.args) == len(lhs.args) for f in rhs.atoms(AppliedUndef)) \
+            if is_function else name in {s.name for s in rhs.free_symbols}
         fixed_index = is_function and all(a.is_Integer for a in lhs.args)
         if not self.info.display and not self.assigning and self.info.scope_kind != "algorithm":
             # inline: an assumption for the next display formula; an initial value x_0 = c stays
+            if is_function and self.inline_recurrence(st, name, lhs, rhs, recursive, fixed_index):
+                return
             self.run.assumptions.append((lhs, rhs))
             if fixed_index and _is_number(rhs):
                 self.context.values[(name, tuple(int(a) for a in lhs.args))] = rhs
@@ -642,8 +647,9 @@ class _Analysis:
         self.display_names.add(name)
         self.forms[name] = (lhs, rhs)
         existing = self.context.definitions.get(name)
-        if existing is not None and isinstance(existing.lhs, AppliedUndef) != is_function:
-            existing = None  # \hat\mu and \hat\mu_t are different quantities
+        if existing is not None and (isinstance(existing.lhs, AppliedUndef) != is_function or is_function and
+                                     len(existing.lhs.args) != len(lhs.args)):
+            existing = None  # \hat\mu and \hat\mu_t (or f(x) and f_i(x)) are different quantities
         # a name defined in another section may name another quantity there: a failed comparison with that
         # definition is a new definition, never an error (the scope's own definitions decide)
         same_scope = existing is None or existing.scope == self.info.scope
@@ -681,6 +687,47 @@ class _Analysis:
             # a restatement keeps the original definition: it is the first-order recurrence to unroll
             return
         self._register(st, name, lhs, rhs, recursive)
+
+    def inline_recurrence(self, st: Statement, name: str, lhs, rhs, recursive: bool, fixed_index: bool) -> bool:
+        """An inline recurrence (``$v_t = \\beta v_{t-1} + (1-\\beta)\\theta_t$``) or an instance of one.
+
+        Notes written mostly in inline maths state their recurrences inline. The first recurrence of a name in a
+        scope is registered as its definition (and checked like a displayed one); a later inline statement about
+        the same indexed name (``$v_{100} = 0.1\\theta_{100} + 0.9 v_{99}$``) is compared with it under the
+        values stated so far: when it holds it is decided; otherwise it stays an assumption (no finding: prose
+        around inline maths often sets conditions the analysis cannot read). False when neither applies.
+        """
+        existing = self.context.definitions.get(name)
+        if existing is None or existing.scope != self.info.scope or not existing.recursive:
+            existing = self.run.inline_recurrences.get(name)
+        same_scope = existing is not None and existing.scope == self.info.scope and isinstance(existing.lhs,
+                                                                                            AppliedUndef)
+        if same_scope and existing.recursive and (fixed_index or not recursive or existing.line != self.where(st).line):
+            index = [a for a in existing.lhs.args if isinstance(a, sympy.Symbol)]
+            if len(existing.lhs.args) != 1 or len(index) != 1 or len(lhs.args) != 1:
+                return False
+            # unrolled 1..4 times, with the name itself an input (v_{99} a free value): an instance holds exactly
+            hidden = self.context.copy()
+            hidden.definitions = {n: d for n, d in self.context.definitions.items() if n != name}
+            step = existing.lhs.func
+            against = lhs
+            for _ in range(4):
+                against = against.replace(lambda e: isinstance(e, AppliedUndef) and e.func == step and len(e.args) == 1,
+                                          lambda e: existing.rhs.xreplace({index[0]: e.args[0]}))
+                assumptions = self.assumptions()
+                result = compare(apply_assumptions(against, assumptions), apply_assumptions(rhs, assumptions), hidden,
+                                 seed=self.seed)
+                if result.verdict == "holds":
+                    self.count_holds()
+                    return True
+            return False
+        if recursive and not fixed_index and not same_scope:
+            # kept for the instances only: as a definition it would make other inline statements that rely on
+            # values stated in prose ("for beta = 0.98") look like identities
+            self.run.inline_recurrences[name] = Definition(name, lhs, rhs, self.where(st).line, True, self.info.scope)
+            self.tally.definitions += 1
+            return True
+        return False
 
     def checked_restatement(self, st: Statement, lhs, rhs, strict: bool, against=None) -> bool:
         result = self.cmp(lhs if against is None else against, rhs)
@@ -768,6 +815,7 @@ class _Analysis:
             self.run.independent = False
             self.run.recent_text = ""
             self.run.moments_read = set()
+            self.run.inline_recurrences = {}
         if _INDEPENDENCE.search(self.info.prose_before):
             self.run.independent = True
         # inline formulas cut a sentence into pieces: read the moments off the recent text with its formulas

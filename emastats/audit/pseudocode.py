@@ -23,10 +23,16 @@ checks, each needing a concrete counterexample to report:
   corrected value must equal ``B`` at every step; the check runs the loop for t = 1..5 and reports the first
   step where it does not (a correction written back into the average, an off-by-one exponent).
 
+* **AUD002, a parameter update that climbs.** ``P = P ± step`` whose step reads P's gradient (``dP``, ``grad``,
+  ``g``), directly or through the states assigned before it, must lower P when the gradient and every other
+  input are positive and the states start at zero (floats here: square roots are allowed). A step that does
+  not flip sign with the gradient (an accumulator of squares) or has mixed signs is not judged.
+
 Every other assignment line is a statement with no claim of its own (a definition).
 """
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass, field
@@ -266,27 +272,31 @@ def find_blocks(text: str) -> list[Block]:
 
 
 # -- executing ----------------------------------------------------------------------------------------------
-def _value(node, env: dict[str, Fraction | None]) -> Fraction:
+def _value(node, env: dict, approx: bool = False):
+    """The node's value: exact (Fractions; a square root or logarithm is unknown), or with ``approx`` in floats."""
     kind = node[0]
     if kind == "num":
-        return node[1]
+        return float(node[1]) if approx else node[1]
     if kind == "name":
         value = env.get(node[1])
         if value is None:
             raise _Unknown(node[1])
         return value
     if kind == "neg":
-        return -_value(node[1], env)
+        return -_value(node[1], env, approx)
     if kind == "call":
-        inner = _value(node[2], env)
+        inner = _value(node[2], env, approx)
         if node[1] == "abs":
             return abs(inner)
-        if node[1] == "sqrt" and inner >= 0:
+        if approx and (node[1] == "sqrt" and inner >= 0 or node[1] == "log" and inner > 0
+                       or node[1] == "exp" and inner < 700):
+            return {"sqrt": math.sqrt, "log": math.log, "exp": math.exp}[node[1]](inner)
+        if node[1] == "sqrt" and inner >= 0 and not approx:
             root_n, root_d = _isqrt(inner.numerator), _isqrt(inner.denominator)
             if root_n is not None and root_d is not None:
                 return Fraction(root_n, root_d)
         raise _Unknown(node[1])
-    a, b = _value(node[1], env), _value(node[2], env)
+    a, b = _value(node[1], env, approx), _value(node[2], env, approx)
     if kind == "+":
         return a + b
     if kind == "-":
@@ -297,7 +307,7 @@ def _value(node, env: dict[str, Fraction | None]) -> Fraction:
         if b == 0:
             raise _Unknown("division by zero")
         return a / b
-    if b.denominator != 1 or abs(b) > MAX_EXPONENT or a == 0 and b < 0:
+    if b != int(b) or abs(b) > MAX_EXPONENT or a == 0 and b < 0:
         raise _Unknown("power")
     return a ** int(b)
 
@@ -444,8 +454,6 @@ def check_blocks(blocks: list[Block], scope_of, seed: int = 0) -> PseudoCodeResu
     result = PseudoCodeResult()
     for block in blocks:
         result.statements += len(block.assignments)
-        if block.span and not any(_correction(a.expr) for a in block.assignments):
-            continue
         spans = [s for s in blocks if s.span and s is not block and scope_of(s.line) == scope_of(block.line)
                  and s.line < block.line]
         try:
@@ -454,8 +462,10 @@ def check_blocks(blocks: list[Block], scope_of, seed: int = 0) -> PseudoCodeResu
             continue
         if not body:
             continue
-        _check_states(block, init, body, result)
+        if not block.span:  # a span's line has no loop around it: no state to keep
+            _check_states(block, init, body, result)
         _check_corrections(init, body, result, seed)
+        _check_descent(init, body, result, seed)
     return result
 
 
@@ -491,6 +501,105 @@ def _check_states(block: Block, init: dict, body: list[Assignment], result: Pseu
                      f"{a.target} after a step is the same whatever it was before (the weights {p} and 1 - {p} "
                      "average nothing)",
             suggestion=f"{a.target} = {p} * {a.target} + (1 - {p}) * {show_node(second)}"))
+
+
+_GRADIENT = re.compile(r"^(d[A-Z_a-z]\w*|g|g\d|grad\w*|gradient\w*|\w*_grad)$")
+
+
+def _is_gradient(name: str, parameter: str) -> bool:
+    """``dW`` for ``W`` (any case), ``grad``/``g``/``gradient``: the loss's gradient in pseudo-code."""
+    return name.lower() == "d" + parameter.lower() or bool(_GRADIENT.match(name)) and not name.startswith(
+        ("decay", "delta", "dim", "dropout"))
+
+
+def _check_descent(init: dict, body: list[Assignment], result: PseudoCodeResult, seed: int) -> None:
+    """AUD002: a parameter update (``P = P ± step``, the step reading P's gradient directly or through a state)
+    must move P down when every input is positive (a positive gradient, positive rates) and the states start
+    at zero; an accumulator (a step even in the gradient) is no descent step and is skipped."""
+    assigned = {a.target for a in body}
+    for position, a in enumerate(body):
+        step = _carried_step(a)
+        if step is None:
+            continue
+        reads = _reads_through(body, position, _names(step))
+        gradients = {n for n in reads if _is_gradient(n, a.target) and n not in assigned}
+        if not gradients or a.target in reads:
+            continue
+        moves = [_moves(init, body, position, gradients, sign, seed) for sign in (1, -1)]
+        if any(m is None for m in moves):
+            continue
+        up, down = moves
+        if not all(x > 0 for x in up) and not all(x < 0 for x in up) or \
+                not all((x > 0) != (y > 0) for x, y in zip(up, down)):
+            continue  # mixed signs, or a step even in the gradient (an accumulator): no descent claim to check
+        result.decided += 1
+        if all(x < 0 for x in up):
+            result.holds += 1
+            continue
+        fixed = ("-", ("name", a.target), step) if a.expr[0] == "+" else ("+", ("name", a.target), step)
+        result.findings.append(Finding(
+            a.line, a.line, "AUD002",
+            f"the update of {a.target} adds the step: with a positive gradient it climbs the loss",
+            evidence=f"running the block from zero states with {', '.join(sorted(gradients))} > 0 held constant "
+                     f"(other inputs positive), {a.target} changes by " + ", ".join(f"{x:+.4g}" for x in up),
+            suggestion=f"{a.target} = {show_node(fixed)}"))
+
+
+def _carried_step(a: Assignment):
+    """``step`` when the assignment is ``P = P + step`` or ``P = P - step`` (step not reading P)."""
+    node = a.expr
+    if node[0] in ("+", "-") and node[1] == ("name", a.target) and a.target not in _names(node[2]):
+        return node[2] if node[0] == "+" else ("neg", node[2])
+    if node[0] == "+" and node[2] == ("name", a.target) and a.target not in _names(node[1]):
+        return node[1]
+    return None
+
+
+def _reads_through(body: list[Assignment], position: int, names: set[str]) -> set[str]:
+    """The names a line reads, through the assignments before it in the body (one pass per level)."""
+    seen = set(names)
+    frontier = set(names)
+    for _ in range(len(body)):
+        new = set()
+        for b in body[:position]:
+            if b.target in frontier:
+                new |= _names(b.expr) - seen
+        if not new:
+            break
+        seen |= new
+        frontier = new
+    return seen
+
+
+def _moves(init: dict, body: list[Assignment], position: int, gradients: set[str], sign: int, seed: int):
+    """How the line's target changes in the first three iterations (floats), or None when unknown."""
+    assigned = {a.target for a in body}
+    rng = random.Random(seed * 1000 + 31)
+    env: dict = {name: 0.0 for name in assigned}
+    env.update({k: float(v) for k, v in init.items()})
+    decays = {q for a in body for q in _decays(a.expr)}
+    for name in sorted(set().union(*(_names(a.expr) for a in body)) - assigned - set(init)):
+        env[name] = rng.uniform(0.2, 0.8) if name in decays else rng.uniform(0.5, 2.0)
+    for name in gradients:
+        env[name] = sign * rng.uniform(0.5, 2.0)
+    target = body[position].target
+    env[target] = 0.0
+    changes = []
+    for step in range(1, 4):
+        for name in ("t", "k", "n", "i"):
+            if name not in assigned:
+                env[name] = float(step)
+        for i, b in enumerate(body):
+            before = env.get(b.target)
+            try:
+                env[b.target] = _value(b.expr, env, approx=True)
+            except (_Unknown, OverflowError, ZeroDivisionError):
+                return None
+            if i == position:
+                changes.append(env[b.target] - before)
+    if any(c == 0 or not math.isfinite(c) for c in changes):
+        return None
+    return changes
 
 
 def _check_corrections(init: dict, body: list[Assignment], result: PseudoCodeResult, seed: int) -> None:
