@@ -50,7 +50,7 @@ RUN_GAP_LINES = 14
 RECENT_CHARS = 800
 # Prose that introduces another form of a rule rather than the next line of a derivation.
 _NEW_DEFINITION = re.compile(r"\b(version|variant|alternative|another|instead|otherwise|other form|some slides|"
-                             r"some notes|written as)\b|\\item\b", re.I)  # \item: a list of alternatives
+                             r"some notes|written as|define|we define)\b|\\item\b", re.I)  # \item: a list of alternatives
 UNKNOWN = "__unknown__"
 # Greek letters that name parameters (rates, decays): sigma, Sigma and Delta name derived quantities instead.
 _PARAMETER_LETTERS = GREEK - {"sigma", "Sigma", "delta", "Delta", "nabla", "ell", "Phi", "phi", "psi", "Psi"}  # a restatement this close to the previous display about the same quantity is a derivation step
@@ -754,8 +754,9 @@ class _Analysis:
         self.context.faulty.discard(name)
         self.tally.definitions += 1
         if check and isinstance(lhs, AppliedUndef):
-            found = check_definition(definition, self.context, self.where(st), self.seed)
-            if found or recursive:
+            ran: list = []
+            found = check_definition(definition, self.context, self.where(st), self.seed, ran)
+            if found or recursive or ran:
                 self.tally.decided += 1
             self.findings += found
 
