@@ -256,3 +256,13 @@ def test_a_bias_correction_of_any_name_is_checked_and_decided():
     wrong = _tallies([average, (r"\hat{q}_t = \frac{q_t}{1 - \rho^{t+1}}", 3, 1, True, "")])
     assert right[1] == (1, [])
     assert wrong[1][1] == ["AUD004"]
+
+
+def test_a_without_replacement_variance_must_vanish_for_the_whole_set():
+    prose = "The batch of $B$ indices is drawn without replacement from the $N$ examples, so"
+    wrong = _run([(r"\mathrm{Var}(\bar g_B) = \frac{\sigma^2}{B}", 5, 1, True, prose)])
+    right = _run([(r"\mathrm{Var}(\bar g_B) = \frac{\sigma^2}{B}\frac{N - B}{N - 1}", 5, 1, True, prose)])
+    with_replacement = _run([(r"\mathrm{Var}(\bar g_B) = \frac{\sigma^2}{B}", 5, 1, True,
+                              prose.replace("without", "with"))])
+    assert [f.code for f in wrong] == ["AUD012"] and "B = N" in wrong[0].evidence
+    assert not right and not with_replacement

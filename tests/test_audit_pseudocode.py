@@ -98,3 +98,12 @@ def test_a_parameter_update_that_climbs_and_an_accumulator_that_is_not_judged():
     result = audit_pseudocode(adagrad, "md", lambda line: 0)
     assert result.findings == [] and result.decided == 1  # w descends; h accumulates (not judged)
     assert _codes("Then `w = w + lr * dw` moves the weights.\n") == [(1, "AUD002")]
+
+
+def test_a_conditional_claim_in_code_spans_is_computed_from_the_stated_definitions():
+    text = ("## Rescaling\n\n- Scale with `u = (x - c) / sqrt(s + eps)`.\n- Shift with `y = a * u + d`.\n"
+            "- If `a = sqrt(s + eps)` and `d = c` then `y = {claim}`.\n")
+    assert _codes(text.format(claim="u")) == [(5, "AUD001")]
+    right = audit_pseudocode(text.format(claim="x"), "md", lambda line: 0)
+    assert right.findings == [] and right.holds >= 1
+    assert parse_assignments("m = sum(x(i)) / n", 1) == []  # a reduction is not a sequence read at an index

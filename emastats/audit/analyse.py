@@ -20,6 +20,7 @@ error.
 """
 from __future__ import annotations
 
+import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ _NEW_DEFINITION = re.compile(r"\b(version|variant|alternative|another|instead|ot
 UNKNOWN = "__unknown__"
 # Greek letters that name parameters (rates, decays): sigma, Sigma and Delta name derived quantities instead.
 _PARAMETER_LETTERS = GREEK - {"sigma", "Sigma", "delta", "Delta", "nabla", "ell", "Phi", "phi", "psi", "Psi"}  # a restatement this close to the previous display about the same quantity is a derivation step
+_WITHOUT_REPLACEMENT = re.compile(r"\bwithout[\s-]+replacement\b", re.I)
 _INDEPENDENCE = re.compile(r"\b(independent(ly)?|i\.\s?i\.\s?d\.?|iid|uncorrelated)\b", re.I)
 _CONDITION_WORDS = re.compile(r"\b(need|needs|must|require|requires|satisf\w*|solve|solving|suppose|assume|if|"
                               r"condition|want|would|should|for .* to be|show|prove|check)\b", re.I)
@@ -308,6 +310,8 @@ class _Analysis:
         if self.derivative_statement(st, sides):
             return sides[-1]
         if len(sides) == 2 and self.limit_statement(st, sides[0], sides[1]):
+            return sides[-1]
+        if len(sides) == 2 and self.without_replacement(st, sides[0], sides[1]):
             return sides[-1]
         if len(sides) == 2 and self.moment_statement(st, sides[0], sides[1]):
             return sides[-1]
@@ -570,6 +574,44 @@ class _Analysis:
                     evidence=f"at {_point(result)} the stated value is {result.lhs_value} and the derived one "
                              f"{result.rhs_value}",
                     suggestion=f"{to_latex(lhs)} = {to_latex(closed(expected))}")
+        return True
+
+    def without_replacement(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
+        """``Var(batch statistic) = f(B, …)`` where this section says the batch is drawn without replacement from N.
+
+        A batch of B = N drawn without replacement is the whole set: its mean is fixed, so the stated variance must
+        vanish at B = N (the finite-population factor (N - B)/(N - 1) does this; sigma^2/B does not). The batch
+        size is the one of B, b, m the right side reads; N must be named in the section's text. An error gives
+        the value at B = N and a point; a right side that vanishes there is not decided by this check."""
+        if not (isinstance(lhs, AppliedUndef) and type(lhs).__name__ == "Var"):
+            return False
+        text = self.run.recent_text + self.info.prose_before
+        if not _WITHOUT_REPLACEMENT.search(text) or not re.search(r"\$N\$|\bN\b", text):
+            return False
+        names = {s.name: s for s in rhs.free_symbols}
+        batch = [names[n] for n in ("B", "b", "m") if n in names]
+        if len(batch) != 1:
+            return False
+        population = names.get("N", sympy.Symbol("N", positive=True))
+        at_full = rhs.xreplace({batch[0]: population})
+        rng = random.Random(self.seed * 7919 + self.info.line)
+        point = {s: sympy.Rational(rng.randint(2, 9), rng.randint(1, 3)) for s in at_full.free_symbols}
+        if population in point:
+            point[population] = sympy.Integer(rng.randint(5, 20))
+        try:
+            value = at_full.xreplace(point)
+        except (TypeError, ValueError):
+            return False
+        if not value.is_number or value.is_zero or not value.is_finite:
+            return False
+        self.tally.decided += 1
+        shown = ", ".join(f"{to_latex(k)} = {to_latex(v)}" for k, v in sorted(point.items(), key=lambda kv: str(kv[0])))
+        self.report(st, "AUD012", f"{to_latex(lhs)} does not vanish for a batch of the whole set: drawn without "
+                                  f"replacement, a batch of {to_latex(batch[0])} = N is the full set and has no "
+                                  "variance, so the finite-population factor (N - B)/(N - 1) is missing",
+                    evidence=f"at {to_latex(batch[0])} = N and {shown} the stated value is {to_latex(value)}, not 0",
+                    suggestion=f"{to_latex(lhs)} = {to_latex(rhs)} \\cdot \\frac{{N - {to_latex(batch[0])}}}{{N - 1}} "
+                               "(for sigma^2 with divisor N; with divisor N - 1 the factor is (N - B)/N)")
         return True
 
     def moment_of_recurrence(self, st: Statement, lhs, rhs, kind: str, subject, context: Context) -> bool:

@@ -28,7 +28,13 @@ checks, each needing a concrete counterexample to report:
   input are positive and the states start at zero (floats here: square roots are allowed). A step that does
   not flip sign with the gradient (an accumulator of squares) or has mixed signs is not judged.
 
-Every other assignment line is a statement with no claim of its own (a definition).
+* **AUD001, a conditional claim in prose** ("if `a = x` and `b = y` then `c = d`"): both sides are computed in
+  floats from the definitions the same section's code spans stated before, with the conditions substituted and
+  every other input a seeded random positive number; the claim is wrong when they differ at two points.
+
+Every other assignment line is a statement with no claim of its own (a definition). ``f(x)`` of an unknown
+``f`` is a sequence read at an index only when the argument is an index (``t``, ``k-1``, ``0``); ``sum(…)``,
+``max(a, b)`` and the like make the line unreadable, so it is skipped.
 """
 from __future__ import annotations
 
@@ -54,6 +60,7 @@ _FUNCTIONS = {"sqrt", "np.sqrt", "math.sqrt", "torch.sqrt", "exp", "np.exp", "ma
               "math.log", "abs", "np.abs"}
 _KEYWORDS = {"if", "for", "while", "def", "return", "import", "print", "else", "elif", "in", "and", "or", "not",
              "lambda", "class", "with", "from", "range", "True", "False", "None"}
+_INDEX_NAMES = {"t", "k", "i", "j", "n", "l", "s", "tau", "step", "epoch", "iter", "iteration"}
 _TOKEN = re.compile(r"\s*(?:(\d+\.\d*|\.\d+|\d+(?:[eE][-+]?\d+)?)|([A-Za-z_][A-Za-z_0-9]*(?:\.[A-Za-z_][A-Za-z_0-9]*)*)"
                     r"|(\*\*|[-+*/^()\[\]]))")
 _ASSIGN = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*(\([^()=]*\)|\[[^\[\]=]*\])?\s*(\+=|-=|<-|←|:=|=)(?!=)\s*(.+?)\s*$")
@@ -158,8 +165,8 @@ class _Parser:
             self.take(")")
             if name in _FUNCTIONS:
                 return ("call", name.split(".")[-1], arg)
-            if "." in name:
-                raise _Unreadable(name)
+            if "." in name or not _index_like(arg):
+                raise _Unreadable(name)  # sum(...), max(a, b), f(x + y): not a sequence read at an index
             return ("name", name)  # theta(t), v(t-1): the variable itself (the index is the loop's)
         if self.peek() == ("op", "["):
             self.take()
@@ -169,6 +176,13 @@ class _Parser:
         if "." in name:
             raise _Unreadable(name)
         return ("name", name)
+
+
+def _index_like(node) -> bool:
+    """``t``, ``0``, ``t-1``, ``k+1``: an index, as in ``theta(t)``."""
+    if node[0] == "num" or node == ("name", node[1]) and node[1] in _INDEX_NAMES:
+        return True
+    return node[0] in ("+", "-") and node[1][0] == "name" and node[1][1] in _INDEX_NAMES and node[2][0] == "num"
 
 
 def parse_expression(text: str):
@@ -235,6 +249,7 @@ class Block:
     line: int
     assignments: list[Assignment] = field(default_factory=list)
     span: bool = False  # code spans of prose (initial values for the blocks of the same section)
+    text: str = ""  # a span block's line of prose (for "if `a = b` then `c = d`")
 
 
 def find_blocks(text: str) -> list[Block]:
@@ -262,7 +277,7 @@ def find_blocks(text: str) -> list[Block]:
     for number, line in enumerate(lines):
         if number in code_lines or "`" not in line:
             continue
-        block = Block(number + 1, span=True)
+        block = Block(number + 1, span=True, text=line)
         for m in _CODE_SPAN.finditer(line):
             block.assignments += parse_assignments(m.group(1), number + 1)
         if block.assignments:
@@ -452,6 +467,7 @@ def _initial_values(block: Block, spans: list[Block]) -> tuple[dict[str, Fractio
 def check_blocks(blocks: list[Block], scope_of, seed: int = 0) -> PseudoCodeResult:
     """Run the checks of the module docstring on every pseudo-code block; spans give initial values only."""
     result = PseudoCodeResult()
+    _check_conditional_claims(blocks, scope_of, result, seed)
     for block in blocks:
         result.statements += len(block.assignments)
         spans = [s for s in blocks if s.span and s is not block and scope_of(s.line) == scope_of(block.line)
@@ -672,6 +688,84 @@ def _run_correction(body: list[Assignment], position: int, init: dict, weighted,
                     if got != expected:
                         return step, got, expected, point
     return None
+
+
+_IF_THEN = re.compile(r"\bif\b(?P<conditions>.*)\bthen\b(?P<claim>.*)$", re.I)
+
+
+def _check_conditional_claims(blocks: list[Block], scope_of, result: PseudoCodeResult, seed: int) -> None:
+    """AUD001 for "if `a = x` and `b = y` then `c = d`" in prose: c and d are computed from the definitions the
+    same section's code spans stated before (latest first), with the conditions substituted and every other
+    input a seeded random positive number; two points where they differ make the claim wrong. A name defined in
+    terms of itself, a function the reader does not know, or a value that cannot be computed: not judged."""
+    for block in blocks:
+        m = _IF_THEN.search(block.text) if block.span else None
+        if m is None:
+            continue
+        conditions = [a for a in block.assignments if block.text.find(a.text) < m.start("claim")]
+        claims = [a for a in block.assignments if a not in conditions]
+        if not conditions or len(claims) != 1:
+            continue
+        claim = claims[0]
+        definitions: dict[str, tuple] = {}
+        for other in blocks:
+            if other.line < block.line and other.span and scope_of(other.line) == scope_of(block.line):
+                for a in other.assignments:
+                    if a.target not in _names(a.expr):
+                        definitions[a.target] = a.expr
+        if claim.target not in definitions:
+            continue
+        differing = []
+        for k in range(SEEDS):
+            rng = random.Random(seed * 1000 + 101 * k + 3)
+            inputs: dict = {}
+            try:
+                env = dict(inputs)
+                for c in conditions:
+                    env[c.target] = _resolve(c.expr, definitions, env, rng, 0)
+                left = _resolve(("name", claim.target), definitions, env, rng, 0)
+                right = _resolve(claim.expr, definitions, env, rng, 0)
+            except (_Unknown, OverflowError, ZeroDivisionError, RecursionError):
+                differing = []
+                break
+            if abs(left - right) > 1e-9 * max(1.0, abs(left), abs(right)):
+                differing.append((left, right, {n: v for n, v in env.items()}))
+            else:
+                break
+        result.decided += 1
+        if len(differing) < SEEDS:
+            result.holds += 1 if not differing else 0
+            if differing:
+                result.decided -= 1
+            continue
+        left, right, env = differing[0]
+        shown = ", ".join(f"{n} = {v:.4g}" for n, v in sorted(env.items()))
+        result.findings.append(Finding(
+            claim.line, claim.line, "AUD001",
+            f"under the stated conditions ({'; '.join(c.text for c in conditions)}) {claim.target} is not "
+            f"{show_node(claim.expr)}",
+            evidence=f"with the definitions stated above and {shown}: {claim.target} = {left:.6g}, "
+                     f"{show_node(claim.expr)} = {right:.6g}"))
+
+
+def _resolve(node, definitions: dict, env: dict, rng: random.Random, depth: int) -> float:
+    """A node's float value: names from env, else from their definition, else a random positive input."""
+    if depth > MAX_DEPTH:
+        raise _Unknown("definitions too deep")
+    if node[0] == "name":
+        name = node[1]
+        if name not in env:
+            if name in definitions:
+                env[name] = _resolve(definitions[name], definitions, env, rng, depth + 1)
+            else:
+                env[name] = rng.uniform(0.5, 3.0)
+        return env[name]
+    if node[0] == "num":
+        return float(node[1])
+    values = {}
+    for name in _names(node):
+        values[name] = _resolve(("name", name), definitions, env, rng, depth + 1)
+    return _value(node, values, approx=True)
 
 
 def audit_pseudocode(text: str, kind: str, scope_of, seed: int = 0) -> PseudoCodeResult:
