@@ -107,3 +107,12 @@ def test_a_conditional_claim_in_code_spans_is_computed_from_the_stated_definitio
     right = audit_pseudocode(text.format(claim="x"), "md", lambda line: 0)
     assert right.findings == [] and right.holds >= 1
     assert parse_assignments("m = sum(x(i)) / n", 1) == []  # a reduction is not a sequence read at an index
+
+
+def test_hostile_pseudocode_is_bounded():
+    # exact powers that would grow without end are unknown; thousands of spans are one pass
+    blow_up = "```\nx = 3\nrepeat:\n    x = x^64 / (1 - b^t)\n    y = b * y + (1 - b) * x\n```\n"
+    audit_pseudocode(blow_up, "md", lambda line: 0)
+    many = "".join(f"- `a{i} = b * a{i} + (1 - b) * g` and `c = {i}`\n" for i in range(3000))
+    result = audit_pseudocode(many, "md", lambda line: 0)
+    assert result.statements == 6000 and result.findings == []

@@ -52,6 +52,7 @@ MAX_LINE_CHARS = 200
 MAX_TOKENS = 80
 MAX_DEPTH = 20
 MAX_EXPONENT = 64
+MAX_BITS = 4096  # exact values beyond this are unknown (bounds the cost of a block)
 ITERATIONS = 5
 SEEDS = 2
 _PSEUDO_FENCES = {"", "text", "txt", "pseudo", "pseudocode", "pseudo-code", "plaintext", "plain", "none",
@@ -312,6 +313,9 @@ def _value(node, env: dict, approx: bool = False):
                 return Fraction(root_n, root_d)
         raise _Unknown(node[1])
     a, b = _value(node[1], env, approx), _value(node[2], env, approx)
+    if not approx and max(a.numerator.bit_length(), a.denominator.bit_length(), b.numerator.bit_length(),
+                          b.denominator.bit_length()) > MAX_BITS:
+        raise _Unknown("numbers too large")  # x = x^64 iterated: exact arithmetic would not end
     if kind == "+":
         return a + b
     if kind == "-":
@@ -450,13 +454,21 @@ class PseudoCodeResult:
     holds: int = 0
 
 
-def _initial_values(block: Block, spans: list[Block]) -> tuple[dict[str, Fraction], list[Assignment]]:
-    """Leading constant assignments of the block (and ``v(0) = 0`` spans of its section); the loop body."""
-    init: dict[str, Fraction] = {}
-    for span in spans:
-        for a in span.assignments:
-            if a.constant and a.index in ("(0)", "[0]", ""):
-                init.setdefault(a.target, _value(a.expr, {}))
+def _span_values(span: Block) -> dict[str, Fraction]:
+    """Initial values a span states (``v(0) = 0``, ``beta = 0.9``)."""
+    values: dict[str, Fraction] = {}
+    for a in span.assignments:
+        if a.constant and a.index in ("(0)", "[0]", ""):
+            try:
+                values.setdefault(a.target, _value(a.expr, {}))
+            except _Unknown:
+                continue
+    return values
+
+
+def _initial_values(block: Block, stated: dict[str, Fraction]) -> tuple[dict[str, Fraction], list[Assignment]]:
+    """Leading constant assignments of the block (over the section's stated values); the loop body."""
+    init: dict[str, Fraction] = dict(stated)
     body = list(block.assignments)
     while body and body[0].constant:
         a = body.pop(0)
@@ -465,17 +477,21 @@ def _initial_values(block: Block, spans: list[Block]) -> tuple[dict[str, Fractio
 
 
 def check_blocks(blocks: list[Block], scope_of, seed: int = 0) -> PseudoCodeResult:
-    """Run the checks of the module docstring on every pseudo-code block; spans give initial values only."""
+    """Run the checks of the module docstring on every pseudo-code block, in one pass over the blocks."""
     result = PseudoCodeResult()
     _check_conditional_claims(blocks, scope_of, result, seed)
+    stated: dict[int, dict[str, Fraction]] = {}  # per scope: values the spans before stated (first one wins)
     for block in blocks:
+        scope = scope_of(block.line)
         result.statements += len(block.assignments)
-        spans = [s for s in blocks if s.span and s is not block and scope_of(s.line) == scope_of(block.line)
-                 and s.line < block.line]
         try:
-            init, body = _initial_values(block, spans)
+            init, body = _initial_values(block, stated.get(scope, {}))
         except _Unknown:
-            continue
+            body = []
+        if block.span:
+            values = stated.setdefault(scope, {})
+            for name, value in _span_values(block).items():
+                values.setdefault(name, value)
         if not body:
             continue
         if not block.span:  # a span's line has no loop around it: no state to keep
@@ -698,21 +714,21 @@ def _check_conditional_claims(blocks: list[Block], scope_of, result: PseudoCodeR
     same section's code spans stated before (latest first), with the conditions substituted and every other
     input a seeded random positive number; two points where they differ make the claim wrong. A name defined in
     terms of itself, a function the reader does not know, or a value that cannot be computed: not judged."""
+    stated: dict[int, dict[str, tuple]] = {}  # per scope: the latest definition of each name in the spans so far
     for block in blocks:
         m = _IF_THEN.search(block.text) if block.span else None
         if m is None:
+            if block.span:
+                for a in block.assignments:
+                    if a.target not in _names(a.expr):
+                        stated.setdefault(scope_of(block.line), {})[a.target] = a.expr
             continue
         conditions = [a for a in block.assignments if block.text.find(a.text) < m.start("claim")]
         claims = [a for a in block.assignments if a not in conditions]
         if not conditions or len(claims) != 1:
             continue
         claim = claims[0]
-        definitions: dict[str, tuple] = {}
-        for other in blocks:
-            if other.line < block.line and other.span and scope_of(other.line) == scope_of(block.line):
-                for a in other.assignments:
-                    if a.target not in _names(a.expr):
-                        definitions[a.target] = a.expr
+        definitions = stated.get(scope_of(block.line), {})
         if claim.target not in definitions:
             continue
         differing = []
