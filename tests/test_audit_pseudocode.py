@@ -68,7 +68,7 @@ def test_an_average_that_forgets_its_state():
     assert (6, "AUD015") in _codes(dropped) and (7, "AUD015") in _codes(dropped)
 
 
-@pytest.mark.parametrize("line", ["m = m / (1 - b1^k)", "mc = m / (1 - b1^(k+1))"])
+@pytest.mark.parametrize("line", ["m = m / (1 - b1^k)", "mc = m / (1 - b1^(k+2))", "mc = m / (1 - b1^(2*k))"])
 def test_a_correction_written_back_or_off_by_one(line):
     text = GOOD.replace("mc = m / (1 - b1^k)", line).replace("lr * mc", "lr * m" if line.startswith("m =") else
                                                               "lr * mc")
@@ -116,3 +116,10 @@ def test_hostile_pseudocode_is_bounded():
     many = "".join(f"- `a{i} = b * a{i} + (1 - b) * g` and `c = {i}`\n" for i in range(3000))
     result = audit_pseudocode(many, "md", lambda line: 0)
     assert result.statements == 6000 and result.findings == []
+
+
+def test_an_exponent_that_is_right_when_the_loop_counts_from_zero_is_not_judged():
+    text = GOOD.replace("mc = m / (1 - b1^k)", "mc = m / (1 - b1^(k+1))")
+    result = audit_pseudocode(text, "md", lambda line: 0)
+    assert all(f.line != 8 for f in result.findings)  # t + 1 from 0 equals t from 1: abstain
+    assert (8, "AUD004") in _codes(GOOD.replace("mc = m / (1 - b1^k)", "mc = m / (1 - b1^(k+2))"))

@@ -21,7 +21,8 @@ checks, each needing a concrete counterexample to report:
 * **AUD004, a bias correction that does not remove the bias.** An assignment ``x = E / (1 - p^t)`` corrects
   an average whose input ``B`` is what ``(1 - p)`` multiplies. With a zero start and a constant input, the
   corrected value must equal ``B`` at every step; the check runs the loop for t = 1..5 and reports the first
-  step where it does not (a correction written back into the average, an off-by-one exponent).
+  step where it does not (a correction written back into the average, an off-by-one exponent), unless counting
+  the steps from t = 0 would make it right (``1 - p^(t+1)`` in a loop from 0).
 
 * **AUD002, a parameter update that climbs.** ``P = P ± step`` whose step reads P's gradient (``dP``, ``grad``,
   ``g``), directly or through the states assigned before it, must lower P when the gradient and every other
@@ -651,6 +652,9 @@ def _check_corrections(init: dict, body: list[Assignment], result: PseudoCodeRes
         if weighted is None or t in assigned or _names(weighted) & assigned:
             continue
         failure = _run_correction(body, position, init, weighted, p, t, seed)
+        if failure not in (None, "unknown") and _run_correction(body, position, init, weighted, p, t, seed,
+                                                                start=0) is None:
+            continue  # right if the loop counts from 0: the notes' convention decides, and it is not read here
         if failure == "unknown":
             continue
         result.decided += 1
@@ -671,7 +675,8 @@ def _check_corrections(init: dict, body: list[Assignment], result: PseudoCodeRes
                        "from 1)"))
 
 
-def _run_correction(body: list[Assignment], position: int, init: dict, weighted, p: str, t: str, seed: int):
+def _run_correction(body: list[Assignment], position: int, init: dict, weighted, p: str, t: str, seed: int,
+                    start: int = 1):
     """None when the corrected value equals the weighted input at t = 1..ITERATIONS for every seed; the first
     failure as (step, got, expected, point); "unknown" when exact arithmetic cannot decide."""
     assigned = {a.target for a in body}
@@ -686,7 +691,7 @@ def _run_correction(body: list[Assignment], position: int, init: dict, weighted,
             env[name] = Fraction(rng.randint(2, 8), 10) if name in decays else Fraction(rng.randint(1, 19),
                                                                                           rng.randint(2, 7))
         point = ", ".join(f"{n} = {env[n]}" for n in [p] + sorted(_names(weighted)))
-        for step in range(1, ITERATIONS + 1):
+        for step in range(start, start + ITERATIONS):
             env[t] = Fraction(step)
             for i, a in enumerate(body):
                 try:
