@@ -20,6 +20,7 @@ error.
 """
 from __future__ import annotations
 
+import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -50,10 +51,11 @@ RUN_GAP_LINES = 14
 RECENT_CHARS = 800
 # Prose that introduces another form of a rule rather than the next line of a derivation.
 _NEW_DEFINITION = re.compile(r"\b(version|variant|alternative|another|instead|otherwise|other form|some slides|"
-                             r"some notes|written as)\b|\\item\b", re.I)  # \item: a list of alternatives
+                             r"some notes|written as|define|we define)\b|\\item\b", re.I)  # \item: a list of alternatives
 UNKNOWN = "__unknown__"
 # Greek letters that name parameters (rates, decays): sigma, Sigma and Delta name derived quantities instead.
 _PARAMETER_LETTERS = GREEK - {"sigma", "Sigma", "delta", "Delta", "nabla", "ell", "Phi", "phi", "psi", "Psi"}  # a restatement this close to the previous display about the same quantity is a derivation step
+_WITHOUT_REPLACEMENT = re.compile(r"\bwithout[\s-]+replacement\b", re.I)
 _INDEPENDENCE = re.compile(r"\b(independent(ly)?|i\.\s?i\.\s?d\.?|iid|uncorrelated)\b", re.I)
 _CONDITION_WORDS = re.compile(r"\b(need|needs|must|require|requires|satisf\w*|solve|solving|suppose|assume|if|"
                               r"condition|want|would|should|for .* to be|show|prove|check)\b", re.I)
@@ -72,6 +74,7 @@ class RunState:
     independent: bool = False  # the scope's prose states independence (iid, uncorrelated)
     recent_text: str = ""  # the last prose and formulas of this scope, for sentences that inline formulas cut
     moments_read: set = field(default_factory=set)  # (kind, subject, value) already taken from the prose
+    inline_recurrences: dict = field(default_factory=dict)  # name -> Definition stated inline in this scope
 
 
 @dataclass
@@ -307,6 +310,8 @@ class _Analysis:
         if self.derivative_statement(st, sides):
             return sides[-1]
         if len(sides) == 2 and self.limit_statement(st, sides[0], sides[1]):
+            return sides[-1]
+        if len(sides) == 2 and self.without_replacement(st, sides[0], sides[1]):
             return sides[-1]
         if len(sides) == 2 and self.moment_statement(st, sides[0], sides[1]):
             return sides[-1]
@@ -571,6 +576,44 @@ class _Analysis:
                     suggestion=f"{to_latex(lhs)} = {to_latex(closed(expected))}")
         return True
 
+    def without_replacement(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
+        """``Var(batch statistic) = f(B, …)`` where this section says the batch is drawn without replacement from N.
+
+        A batch of B = N drawn without replacement is the whole set: its mean is fixed, so the stated variance must
+        vanish at B = N (the finite-population factor (N - B)/(N - 1) does this; sigma^2/B does not). The batch
+        size is the one of B, b, m the right side reads; N must be named in the section's text. An error gives
+        the value at B = N and a point; a right side that vanishes there is not decided by this check."""
+        if not (isinstance(lhs, AppliedUndef) and type(lhs).__name__ == "Var"):
+            return False
+        text = self.run.recent_text + self.info.prose_before
+        if not _WITHOUT_REPLACEMENT.search(text) or not re.search(r"\$N\$|\bN\b", text):
+            return False
+        names = {s.name: s for s in rhs.free_symbols}
+        batch = [names[n] for n in ("B", "b", "m") if n in names]
+        if len(batch) != 1:
+            return False
+        population = names.get("N", sympy.Symbol("N", positive=True))
+        at_full = rhs.xreplace({batch[0]: population})
+        rng = random.Random(self.seed * 7919 + self.info.line)
+        point = {s: sympy.Rational(rng.randint(2, 9), rng.randint(1, 3)) for s in at_full.free_symbols}
+        if population in point:
+            point[population] = sympy.Integer(rng.randint(5, 20))
+        try:
+            value = at_full.xreplace(point)
+        except (TypeError, ValueError):
+            return False
+        if not value.is_number or value.is_zero or not value.is_finite:
+            return False
+        self.tally.decided += 1
+        shown = ", ".join(f"{to_latex(k)} = {to_latex(v)}" for k, v in sorted(point.items(), key=lambda kv: str(kv[0])))
+        self.report(st, "AUD012", f"{to_latex(lhs)} does not vanish for a batch of the whole set: drawn without "
+                                  f"replacement, a batch of {to_latex(batch[0])} = N is the full set and has no "
+                                  "variance, so the finite-population factor (N - B)/(N - 1) is missing",
+                    evidence=f"at {to_latex(batch[0])} = N and {shown} the stated value is {to_latex(value)}, not 0",
+                    suggestion=f"{to_latex(lhs)} = {to_latex(rhs)} \\cdot \\frac{{N - {to_latex(batch[0])}}}{{N - 1}} "
+                               "(for sigma^2 with divisor N; with divisor N - 1 the factor is (N - B)/N)")
+        return True
+
     def moment_of_recurrence(self, st: Statement, lhs, rhs, kind: str, subject, context: Context) -> bool:
         """``Var[m_t] = …`` for a recursively defined m: run the recurrence at t = 1..5 (a linear form of the
         inputs at fixed steps) and compare the stated moment with the derived one at each t."""
@@ -625,10 +668,14 @@ class _Analysis:
 
     def define(self, st: Statement, name: str, lhs: sympy.Basic, rhs: sympy.Basic) -> None:
         is_function = isinstance(lhs, AppliedUndef)
-        recursive = name in referenced_functions(rhs) if is_function else name in {s.name for s in rhs.free_symbols}
+        # f(x) = (1/n) sum_i f_i(x) reads f_i (another arity): a family of functions, not a recurrence
+        recursive = any(type(f).__name__ == name and len(f.args) == len(lhs.args) for f in rhs.atoms(AppliedUndef)) \
+            if is_function else name in {s.name for s in rhs.free_symbols}
         fixed_index = is_function and all(a.is_Integer for a in lhs.args)
         if not self.info.display and not self.assigning and self.info.scope_kind != "algorithm":
             # inline: an assumption for the next display formula; an initial value x_0 = c stays
+            if is_function and self.inline_recurrence(st, name, lhs, rhs, recursive, fixed_index):
+                return
             self.run.assumptions.append((lhs, rhs))
             if fixed_index and _is_number(rhs):
                 self.context.values[(name, tuple(int(a) for a in lhs.args))] = rhs
@@ -642,8 +689,9 @@ class _Analysis:
         self.display_names.add(name)
         self.forms[name] = (lhs, rhs)
         existing = self.context.definitions.get(name)
-        if existing is not None and isinstance(existing.lhs, AppliedUndef) != is_function:
-            existing = None  # \hat\mu and \hat\mu_t are different quantities
+        if existing is not None and (isinstance(existing.lhs, AppliedUndef) != is_function or is_function and
+                                     len(existing.lhs.args) != len(lhs.args)):
+            existing = None  # \hat\mu and \hat\mu_t (or f(x) and f_i(x)) are different quantities
         # a name defined in another section may name another quantity there: a failed comparison with that
         # definition is a new definition, never an error (the scope's own definitions decide)
         same_scope = existing is None or existing.scope == self.info.scope
@@ -682,6 +730,47 @@ class _Analysis:
             return
         self._register(st, name, lhs, rhs, recursive)
 
+    def inline_recurrence(self, st: Statement, name: str, lhs, rhs, recursive: bool, fixed_index: bool) -> bool:
+        """An inline recurrence (``$v_t = \\beta v_{t-1} + (1-\\beta)\\theta_t$``) or an instance of one.
+
+        Notes written mostly in inline maths state their recurrences inline. The first recurrence of a name in a
+        scope is registered as its definition (and checked like a displayed one); a later inline statement about
+        the same indexed name (``$v_{100} = 0.1\\theta_{100} + 0.9 v_{99}$``) is compared with it under the
+        values stated so far: when it holds it is decided; otherwise it stays an assumption (no finding: prose
+        around inline maths often sets conditions the analysis cannot read). False when neither applies.
+        """
+        existing = self.context.definitions.get(name)
+        if existing is None or existing.scope != self.info.scope or not existing.recursive:
+            existing = self.run.inline_recurrences.get(name)
+        same_scope = existing is not None and existing.scope == self.info.scope and isinstance(existing.lhs,
+                                                                                            AppliedUndef)
+        if same_scope and existing.recursive and (fixed_index or not recursive or existing.line != self.where(st).line):
+            index = [a for a in existing.lhs.args if isinstance(a, sympy.Symbol)]
+            if len(existing.lhs.args) != 1 or len(index) != 1 or len(lhs.args) != 1:
+                return False
+            # unrolled 1..4 times, with the name itself an input (v_{99} a free value): an instance holds exactly
+            hidden = self.context.copy()
+            hidden.definitions = {n: d for n, d in self.context.definitions.items() if n != name}
+            step = existing.lhs.func
+            against = lhs
+            for _ in range(4):
+                against = against.replace(lambda e: isinstance(e, AppliedUndef) and e.func == step and len(e.args) == 1,
+                                          lambda e: existing.rhs.xreplace({index[0]: e.args[0]}))
+                assumptions = self.assumptions()
+                result = compare(apply_assumptions(against, assumptions), apply_assumptions(rhs, assumptions), hidden,
+                                 seed=self.seed)
+                if result.verdict == "holds":
+                    self.count_holds()
+                    return True
+            return False
+        if recursive and not fixed_index and not same_scope:
+            # kept for the instances only: as a definition it would make other inline statements that rely on
+            # values stated in prose ("for beta = 0.98") look like identities
+            self.run.inline_recurrences[name] = Definition(name, lhs, rhs, self.where(st).line, True, self.info.scope)
+            self.tally.definitions += 1
+            return True
+        return False
+
     def checked_restatement(self, st: Statement, lhs, rhs, strict: bool, against=None) -> bool:
         result = self.cmp(lhs if against is None else against, rhs)
         if result.verdict == "holds":
@@ -707,8 +796,9 @@ class _Analysis:
         self.context.faulty.discard(name)
         self.tally.definitions += 1
         if check and isinstance(lhs, AppliedUndef):
-            found = check_definition(definition, self.context, self.where(st), self.seed)
-            if found or recursive:
+            ran: list = []
+            found = check_definition(definition, self.context, self.where(st), self.seed, ran)
+            if found or recursive or ran:
                 self.tally.decided += 1
             self.findings += found
 
@@ -768,6 +858,7 @@ class _Analysis:
             self.run.independent = False
             self.run.recent_text = ""
             self.run.moments_read = set()
+            self.run.inline_recurrences = {}
         if _INDEPENDENCE.search(self.info.prose_before):
             self.run.independent = True
         # inline formulas cut a sentence into pieces: read the moments off the recent text with its formulas

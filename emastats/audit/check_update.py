@@ -100,8 +100,28 @@ def _zero_from_index_convention(defn: Definition, context: Context, seed: int) -
     return True
 
 
-def check_definition(defn: Definition, context: Context, where: Where, seed: int = 0) -> list[Finding]:
-    """Findings about a just-stated indexed definition (see the module docstring)."""
+def _corrects_an_average(defn: Definition, context: Context) -> bool:
+    """``x = A / (1 - p^e)`` with e reading the index and A a recursive quantity (a bias correction of an average),
+    whatever the names."""
+    index = _index_symbol(defn)
+    numerator, denominator = sympy.fraction(sympy.together(defn.rhs))
+    for factor in sympy.Mul.make_args(denominator):
+        if isinstance(factor, sympy.Add) and len(factor.args) == 2 and sympy.S.One in factor.args:
+            other = factor - 1
+            power = -other if other.could_extract_minus_sign() else None
+            if isinstance(power, sympy.Pow) and index in power.exp.free_symbols and not power.base.free_symbols & {
+                    index}:
+                return any(context.definitions.get(n) is not None and context.definitions[n].recursive
+                           for n in referenced_functions(numerator))
+    return False
+
+
+def check_definition(defn: Definition, context: Context, where: Where, seed: int = 0,
+                     decided: list | None = None) -> list[Finding]:
+    """Findings about a just-stated indexed definition (see the module docstring).
+
+    ``decided`` (when given) gets one entry when a check that can fail ran to the end (a bias correction that
+    gives back a constant input holds: a decision even without a finding)."""
     if _index_symbol(defn) is None:
         return []
     findings: list[Finding] = []
@@ -122,8 +142,9 @@ def check_definition(defn: Definition, context: Context, where: Where, seed: int
         return findings
     if defn.recursive and defn.name.startswith("<"):
         findings += _check_average(defn, context, where, seed)
-    elif not defn.recursive and moment_order(defn.name) is not None and _reads_average(defn, context):
-        findings += _check_bias_correction(defn, context, where, seed)
+    elif not defn.recursive and (moment_order(defn.name) is not None and _reads_average(defn, context)
+                                 or _corrects_an_average(defn, context)):
+        findings += _check_bias_correction(defn, context, where, seed, decided)
     elif defn.recursive:
         findings += _check_parameter_update(defn, context, where, seed)
     if any(f.severity == "error" for f in findings):
@@ -233,7 +254,8 @@ def _degree(context: Context, name: str, n: int, seed: int, minus_previous: bool
     return float(mpmath.log(b / a) / mpmath.log(_mp(G2) / _mp(G1)))
 
 
-def _check_bias_correction(defn: Definition, context: Context, where: Where, seed: int) -> list[Finding]:
+def _check_bias_correction(defn: Definition, context: Context, where: Where, seed: int,
+                           decided: list | None = None) -> list[Finding]:
     expected_order = moment_order(defn.name)
     shown = to_latex(defn.lhs)
     degree = _degree(context, defn.name, 3, seed)
@@ -268,6 +290,8 @@ def _check_bias_correction(defn: Definition, context: Context, where: Where, see
                 evidence=f"with a constant gradient g = {G1} from zero states, {to_latex(defn.lhs.func(n))} = "
                          f"{show(value)} instead of g^{round(degree)} = {show(stationary)}",
                 suggestion=(f"{shown} = {to_latex(fixed)}" if fixed is not None else ""))]
+        if decided is not None and not decided:
+            decided.append(n)  # the corrected value equals the constant input's power at this step
     return []
 
 

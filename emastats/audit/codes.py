@@ -71,6 +71,10 @@ _CODES = (
          "(or of its E or Var) differs from the stationary value r/(1-a), E[r]/(1-a) or Var[r]/(1-a^2), with "
          "inputs held constant and moments as stated in the same section (Var needs independence stated). The "
          "message names the line of the recurrence; the evidence is a point where the two differ."),
+    Code("AUD015", "error", "running average never reads its previous value",
+         "A pseudo-code update s = p * A + (1 - p) * B of a variable initialised before the loop is an exponential "
+         "average of B only if A is the previous s; when the right side reads no state (or A and B are the same "
+         "quantity) every step forgets the past. The message names the term p multiplies."),
     Code("AUD101", "note", "epsilon convention",
          "epsilon is added inside the square root; PyTorch's Adam/RMSProp and optax add it outside "
          "(sqrt(v) + epsilon). Both are used; they differ when v is comparable to epsilon^2."),

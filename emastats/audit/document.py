@@ -24,6 +24,7 @@ from .extract import Formula, extract
 from .findings import Finding
 from .model import DocumentModel, build_model
 from .parse import ParsedFormula, parse_formula
+from .pseudocode import PseudoCodeResult, audit_pseudocode
 from .readers import PDF_NOTE, Source, read_input, to_source
 from .worker import Worker
 
@@ -59,6 +60,7 @@ class Prepared:
     formulas: list[Formula]
     model: DocumentModel  # scopes and notation: the document-model stage, built in the worker
     seconds: float
+    pseudocode: PseudoCodeResult = field(default_factory=PseudoCodeResult)  # code blocks' checks (pseudocode.py)
 
 
 def _prepare_in_worker(path: str, fmt: str, raw: bytes) -> Prepared | str:
@@ -70,7 +72,8 @@ def _prepare_in_worker(path: str, fmt: str, raw: bytes) -> Prepared | str:
         return str(exc)
     formulas = extract(source.text, source.dialect)
     model = build_model(source.text, source.dialect, formulas)
-    return Prepared(replace(source, text=""), formulas, model, time.perf_counter() - start)
+    pseudo = audit_pseudocode(source.text, source.dialect, model.scope_of)
+    return Prepared(replace(source, text=""), formulas, model, time.perf_counter() - start, pseudo)
 
 
 def prepare(path: str, worker: Worker, raw: tuple[str, bytes] | None = None) -> Prepared:
@@ -187,14 +190,16 @@ def audit_text(text: str, kind: str, path: str, worker: Worker, seed: int = 0) -
     if not result.ok:
         raise InputFileError(f"{path}: cannot find the formulas ({result.error})")
     fmt = {"md": "md", "txt": "txt", "tex": "tex"}.get(kind, "html")
-    formulas, model = result.value
-    return audit_prepared(Prepared(Source(path, fmt, ""), formulas, model, time.perf_counter() - start), worker, seed)
+    formulas, model, pseudo = result.value
+    return audit_prepared(Prepared(Source(path, fmt, ""), formulas, model, time.perf_counter() - start, pseudo),
+                          worker, seed)
 
 
-def _extract_with_model(text: str, kind: str) -> tuple[list[Formula], DocumentModel]:
-    """Runs in the worker: a text's formulas and its document model."""
+def _extract_with_model(text: str, kind: str) -> tuple[list[Formula], DocumentModel, PseudoCodeResult]:
+    """Runs in the worker: a text's formulas, its document model and its pseudo-code checks."""
     formulas = extract(text, kind)
-    return formulas, build_model(text, kind, formulas)
+    model = build_model(text, kind, formulas)
+    return formulas, model, audit_pseudocode(text, kind, model.scope_of)
 
 
 def _restore(worker: Worker, checkpoint: bytes | None, tail: list, seed: int, notation, seconds: float) -> bool:
@@ -258,7 +263,13 @@ def audit_prepared(prepared: Prepared, worker: Worker, seed: int = 0) -> Documen
         rejected += report.rejected
         for name in vars(totals):
             setattr(totals, name, getattr(totals, name) + getattr(report.tally, name))
-    if not formulas:
+    pseudo = prepared.pseudocode
+    findings += pseudo.findings
+    totals.statements += pseudo.statements
+    totals.decided += pseudo.decided
+    totals.holds += pseudo.holds
+    totals.definitions += pseudo.statements - pseudo.decided
+    if not formulas and not pseudo.statements:
         findings.append(Finding(1, 1, "AUD205", _no_formulas_message(prepared.source)))
     findings = [_locate(f, prepared.source) for f in findings]
     findings.sort(key=lambda f: (f.line, f.code))

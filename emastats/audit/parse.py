@@ -155,8 +155,29 @@ def _split_top(tokens: list[str], is_separator) -> list[list[str]]:
 _QUANTIFIER = re.compile(r"[,;]?\s*(\\q?quad\s*)?(\\forall|\\text\{\s*for all\b|\\text\{\s*for every\b)")
 
 
+def _without_leading_quantifier(row: str) -> str:
+    """``\\forall x \\in \\R^n,\\ f(x) = …``: the statement after the quantifier's top-level comma (a statement
+    for every x is what random points check anyway)."""
+    stripped = row.lstrip()
+    if not stripped.startswith("\\forall"):
+        return row
+    depth = 0
+    for i, ch in enumerate(stripped):
+        if ch in "{(":
+            depth += 1
+        elif ch in "})":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            rest = re.sub(r"^(\s|\\[ ;,:!]|\\q?quad)+", "", stripped[i + 1:])
+            if any(r in rest for r in ("=", "\\le", "\\ge", "<", ">")):
+                return rest
+            return row
+    return row
+
+
 def _without_quantifier(row: str) -> str:
     """``a = b, \\forall i``: the statement without its trailing quantifier (it holds for every i anyway)."""
+    row = _without_leading_quantifier(row)
     m = _QUANTIFIER.search(row)
     if m and any(r in row[:m.start()] for r in ("=", "\\le", "\\ge", "<", ">")):
         return row[:m.start()]
