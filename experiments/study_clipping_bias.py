@@ -33,6 +33,7 @@ import numpy as np
 
 from emastats.montecarlo import Context, claim_seed
 from emastats.results import Series
+from emastats.studies.estimators import seed_interval
 from emastats.studies.result import ExactValue, StudyFacts
 from emastats.studies.sweep import SweepOptions, run_sweep
 from emastats.studies.training import train_cell
@@ -67,16 +68,6 @@ def cells(ctx: Context, grid: dict) -> list[dict]:
             for s in range(grid["seeds"])]
 
 
-def _t(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mean over seeds (axis 0), its standard error and a pointwise 95% t interval."""
-    from scipy import stats
-
-    mean = rows.mean(0)
-    se = rows.std(0, ddof=1) / math.sqrt(rows.shape[0])
-    half = stats.t.ppf(0.975, rows.shape[0] - 1) * se
-    return mean, se, mean - half, mean + half
-
-
 def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
     name = tier(ctx)
     grid = TIERS[name]
@@ -104,7 +95,7 @@ def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
                     tr_mean[i, k, j, b], tr_var[i, k, j, b] = brow["trace_ratio_mean"], brow["trace_ratio_var"]
     last, jq = len(steps) - 1, qs.index(1.0)
     test = "t test / t interval over seeds"
-    m, se, _, _ = _t(pe_gap[:, last, jq])
+    m, se, _, _ = seed_interval(pe_gap[:, last, jq])
     ctx.check_estimate(f"per-example clipping, step {steps[last]}, c = median: 1 - cos(E update, G) = 0",
                        float(m), float(se), 0.0, GAP_MARGIN, scale=1.0, replicas=seeds, df=seeds - 1, control=True,
                        test="t test / t interval over seeds", estimator="mean over seeds of the exact 1 - cos",
@@ -122,7 +113,7 @@ def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
                     note="Chen et al. (2020): clipping a distribution symmetric about G keeps a descent direction")
     # -- figures and findings -----------------------------------------------------------------------
     exact, findings = [], []
-    m_pe, _, lo_pe, hi_pe = _t(pe_gap[:, last, jq])
+    m_pe, _, lo_pe, hi_pe = seed_interval(pe_gap[:, last, jq])
     m_sym = sym_gap[:, last, jq].mean()
     findings.append(f"At step {steps[last]} with c = median |g_i| ({frac[:, last, jq].mean():.0%} of examples "
                     f"clipped), per-example clipping has direction bias 1 - cos = {m_pe:.3g} (95% [{lo_pe:.3g}, "
@@ -132,24 +123,24 @@ def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
     for k, step in enumerate(steps):
         for label, rows in (("per-example clipping", pe_gap[:, k, jq]), ("symmetrised", sym_gap[:, k, jq]),
                             (f"batch-mean clipping B={bs[-1]}", batch_gap[:, k, jq, -1])):
-            m, _, lo, hi = _t(rows)
+            m, _, lo, hi = seed_interval(rows)
             exact.append(ExactValue(f"{label}: 1 - cos, step {step}, c = median", float(m), ci_low=float(lo),
                                     ci_high=float(hi), note="95% t interval over seeds"))
     x_b = tuple(float(b) for b in bs)
     for j, q in enumerate(qs):
-        m, _, lo, hi = _t(batch_gap[:, last, j, :])
+        m, _, lo, hi = seed_interval(batch_gap[:, last, j, :])
         ctx.add_series(Series(
             name=f"direction bias against batch size, c = {q:g} x median |g_i|, step {steps[last]}",
             x_label="batch size B", y_label="1 - cos(E update, G)", x=x_b, estimate=tuple(m), ci_low=tuple(lo),
             ci_high=tuple(hi), theory=(float(pe_gap[:, last, j].mean()),) * len(bs),
             theory_label="per-example clipping (exact; independent of B)", log_x=True))
-    m, _, lo, hi = _t(pe_gap[:, last, :])
+    m, _, lo, hi = seed_interval(pe_gap[:, last, :])
     ctx.add_series(Series(
         name=f"per-example clipping bias against threshold, step {steps[last]}", x_label="c / median |g_i|",
         y_label="1 - cos(E update, G)", x=tuple(float(q) for q in qs), estimate=tuple(m), ci_low=tuple(lo),
         ci_high=tuple(hi), theory=tuple(sym_gap[:, last, :].mean(0)),
         theory_label="symmetrised gradients (Chen et al. 2020)", log_x=True))
-    m, _, lo, hi = _t(pe_gap[:, :, jq])
+    m, _, lo, hi = seed_interval(pe_gap[:, :, jq])
     ctx.add_series(Series(
         name="per-example clipping bias along training, c = median", x_label="SGD step",
         y_label="1 - cos(E update, G)", x=tuple(float(s) for s in steps), estimate=tuple(m), ci_low=tuple(lo),

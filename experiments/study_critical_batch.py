@@ -31,7 +31,7 @@ import torch
 
 from emastats.montecarlo import Context, claim_seed
 from emastats.results import Series
-from emastats.studies.estimators import mean_estimate
+from emastats.studies.estimators import mean_estimate, seed_interval
 from emastats.studies.result import ExactValue, StudyFacts
 from emastats.studies.sweep import SweepOptions, run_sweep
 from emastats.studies.tradeoff import best_steps, bootstrap_tradeoff, fit_tradeoff
@@ -87,14 +87,6 @@ def _t_quantile(n: int) -> float:
     from scipy import stats
 
     return float(stats.t.ppf(0.975, n - 1))
-
-
-def _t_interval(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from scipy import stats
-
-    mean = rows.mean(0)
-    half = stats.t.ppf(0.975, rows.shape[0] - 1) * rows.std(0, ddof=1) / math.sqrt(rows.shape[0])
-    return mean, mean - half, mean + half
 
 
 def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
@@ -222,7 +214,7 @@ def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
         n = min(len(c) for c in curves)
         if n < 2 or len(curves) < 2:
             continue
-        mean, low, high = _t_interval(np.array([c[:n] for c in curves]))
+        mean, _, low, high = seed_interval(np.array([c[:n] for c in curves]))
         ctx.add_series(Series(
             name=f"training loss, B={batch}, lr={lr:g}", x_label="step", y_label="training loss",
             x=tuple(float(every * k) for k in range(n)), estimate=tuple(mean), ci_low=tuple(low),

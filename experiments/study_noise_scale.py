@@ -32,7 +32,7 @@ import torch
 
 from emastats.montecarlo import Context, claim_seed
 from emastats.results import Series
-from emastats.studies.estimators import mean_estimate, two_batch_parts
+from emastats.studies.estimators import mean_estimate, seed_interval, two_batch_parts
 from emastats.studies.result import ExactValue, StudyFacts
 from emastats.studies.sweep import SweepOptions, run_sweep
 from emastats.studies.training import train_cell
@@ -69,15 +69,6 @@ def cells(ctx: Context, grid: dict) -> list[dict]:
                             checkpoints=grid["checkpoints"], pairs=grid["pairs"], b_small=grid["b_small"],
                             b_big=grid["b_big"], device=ctx.device.type))
     return out
-
-
-def _t(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean over seeds (axis 0) with a pointwise 95% t interval."""
-    from scipy import stats
-
-    mean = rows.mean(0)
-    half = stats.t.ppf(0.975, rows.shape[0] - 1) * rows.std(0, ddof=1) / math.sqrt(rows.shape[0])
-    return mean, mean - half, mean + half
 
 
 def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
@@ -140,7 +131,7 @@ def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
             f"{steps[last]} (factor {math.exp(growth.value):.2f}, training loss {loss[:, 0].mean():.2f} -> "
             f"{loss[:, last].mean():.3f}); its seed-mean peaks at step {steps[peak]} ({bsim[:, peak].mean():.3g}).")
         x = tuple(float(s) for s in steps)
-        m, lo, hi = _t(bsim)
+        m, _, lo, hi = seed_interval(bsim)
         exact += [ExactValue(f"{label}: B_simple at step {s} (seed mean)", float(m[k]), ci_low=float(lo[k]),
                              ci_high=float(hi[k]), note="exact per seed; pointwise 95% t interval over seeds")
                   for k, s in enumerate(steps) if k in tested]
@@ -149,7 +140,7 @@ def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
                               ci_high=tuple(hi), theory=tuple(est_bsim.mean(0)),
                               theory_label="two-batch estimate (McCandlish et al. App. A)", log_y=True))
         for arr, what in ((trace, "tr Sigma"), (g2, "|G|^2")):
-            m, lo, hi = _t(arr)
+            m, _, lo, hi = seed_interval(arr)
             ctx.add_series(Series(name=f"{label}: {what} along training", x_label="SGD step", y_label=what, x=x,
                                   estimate=tuple(m), ci_low=tuple(np.maximum(lo, m * 1e-3)), ci_high=tuple(hi),
                                   log_y=True))

@@ -36,6 +36,7 @@ import numpy as np
 
 from emastats.montecarlo import Context, claim_seed
 from emastats.results import Series
+from emastats.studies.estimators import seed_interval
 from emastats.studies.result import ExactValue, StudyFacts
 from emastats.studies.sweep import SweepOptions, run_sweep
 from emastats.studies.training import train_cell
@@ -97,15 +98,6 @@ def _finished(curve: list[float], points: int) -> bool:
     return len(curve) == points and all(map(math.isfinite, curve))
 
 
-def _t(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from scipy import stats
-
-    mean = rows.mean(0)
-    se = rows.std(0, ddof=1) / math.sqrt(rows.shape[0])
-    half = stats.t.ppf(0.975, rows.shape[0] - 1) * se
-    return mean, se, mean - half, mean + half
-
-
 def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
     name = tier(ctx)
     grid = TIERS[name]
@@ -143,7 +135,7 @@ def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
                 exact.append(ExactValue(f"{rule_name[optimizer]}, base eta {lr:g}: runs diverged (of {2 * seeds})",
                                         float(broken), note="training loss doubled; this learning rate is not tested"))
                 continue
-            m, se, a, b = _t(logs)
+            m, se, a, b = seed_interval(logs)
             ctx.check_estimate(f"{rule_name[optimizer]}, base eta {lr:g}: log(L_scaled / L_base) at equal examples",
                                float(m), float(se), 0.0, MARGIN, scale=1.0, replicas=seeds, df=seeds - 1,
                                test="t test / t interval over seeds (paired by start)",
@@ -163,7 +155,7 @@ def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
         control_lr = lrs[len(lrs) // 2]
         logs = final_logs(optimizer, control_lr, "none")
         if logs is not None:
-            m, se, _, _ = _t(logs)
+            m, se, _, _ = seed_interval(logs)
             ctx.check_estimate(f"{optimizer.upper()} without any rule (k B, same hyperparameters), base eta "
                                f"{control_lr:g}: log(L_scaled / L_base) = 0", float(m), float(se), 0.0, MARGIN,
                                scale=1.0, replicas=seeds, df=seeds - 1, control=True,
@@ -174,7 +166,7 @@ def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
         base = [res[(optimizer, lr, "base", s)]["curve"] for s in range(seeds)]
         scaled = [res[(optimizer, lr, "rule", s)]["curve"] for s in range(seeds)]
         if all(len(c) == points for c in base + scaled):
-            m, _, a, b = _t(np.array(scaled))
+            m, _, a, b = seed_interval(np.array(scaled))
             e = grid["steps"] // grid["records"] * B0
             ctx.add_series(Series(
                 name=f"{rule_name[optimizer]}: training loss against examples, base eta {lr:g}",

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
 
 import torch
 from torch import Tensor
@@ -76,3 +79,23 @@ def two_batch_parts(small_sq: Tensor, big_sq: Tensor, b_small: int, b_big: int) 
     gradient_sq = (b_big * big_sq - b_small * small_sq) / (b_big - b_small)
     trace = (small_sq - big_sq) / (1.0 / b_small - 1.0 / b_big)
     return NoiseScaleParts(gradient_sq, trace)
+
+
+class SeedInterval(NamedTuple):
+    """Mean over seeds (axis 0), its standard error s/sqrt(n), and the pointwise 95 % t interval around it."""
+
+    mean: np.ndarray
+    stderr: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def seed_interval(rows: np.ndarray) -> SeedInterval:
+    """Across independent seeds (rows along axis 0): mean +- t_{0.975, n-1} s/sqrt(n), pointwise (not simultaneous)."""
+    from scipy import stats
+
+    n = rows.shape[0]
+    mean = rows.mean(0)
+    se = rows.std(0, ddof=1) / math.sqrt(n)
+    half = stats.t.ppf(0.975, n - 1) * se
+    return SeedInterval(mean, se, mean - half, mean + half)
