@@ -1,4 +1,5 @@
-"""Every file emastats writes goes through ``write_atomic``: records, reports, summary and figures.
+"""Every file emastats writes goes through ``write_atomic``: records, reports, summary and figures;
+every file it reads from a user or a store goes through ``read_regular``.
 
 Readers see the old file or the new one, never a partial one, and a run killed
 or failing at any instant leaves no temporary file behind:
@@ -19,11 +20,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from .errors import OutputFileError
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 _TRIES = 16  # name clashes with 64 random bits only happen when someone plants files on purpose
 
 
@@ -80,3 +83,30 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
                 pass
     _fsync_folder(path.parent)
     return path
+
+
+class NotRegularFile(OSError):
+    """A path that is a pipe, device, socket or folder: refused before a single byte is read."""
+
+
+def read_regular(path: str | Path, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of the regular file at ``path`` (more than ``limit`` means: too large).
+
+    The file is opened non-blocking and checked with ``fstat`` on the open descriptor, so a FIFO, a
+    device such as ``/dev/zero`` or a file swapped for one after a ``stat`` is refused (``NotRegularFile``)
+    instead of blocking or being read without end. Other OS errors propagate as ``OSError``.
+    """
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(f"{path}: not a regular file")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)

@@ -26,6 +26,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from ..errors import InputFileError
+from ..files import NotRegularFile, read_regular
 from .extract import MAX_DOCUMENT_CHARS
 
 FORMATS = {
@@ -97,26 +98,14 @@ def read_bytes(path: str, limit: int) -> bytes:
     """At most ``limit`` bytes of a regular file; InputFileError for anything else (never blocks)."""
     _check_regular(path, limit)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        data = read_regular(path, limit)
+    except NotRegularFile:  # replaced between stat and open
+        raise InputFileError(f"{path}: not a regular file; save the notes to a file first") from None
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced between stat and open
-            raise InputFileError(f"{path}: not a regular file; save the notes to a file first")
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    finally:
-        os.close(fd)
-    if size > limit:
+    if len(data) > limit:
         raise InputFileError(f"{path}: larger than the {limit}-byte limit for notes (the file grew while read)")
-    return b"".join(chunks)
+    return data
 
 
 def read_input(path: str) -> tuple[str, bytes]:

@@ -35,7 +35,6 @@ import json
 import math
 import os
 import re
-import stat
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +42,7 @@ from typing import Any, Callable, Iterable, Literal, Mapping
 
 from ..claim import Claim
 from ..errors import InputFileError
-from ..files import write_atomic
+from ..files import NotRegularFile, read_regular, write_atomic
 from .schema import record_problem
 
 CLAIM_SCHEMA = "emastats.claim/1"
@@ -362,22 +361,13 @@ _UNREADABLE = object()  # what _read_json returns for a file it could not parse 
 
 def _read_bounded(path: Path) -> str:
     """The text of a regular file of at most ``MAX_RECORD_BYTES``; never blocks on a FIFO or device."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise InputFileError("is not a regular file")
-        chunks, size = [], 0
-        while size <= MAX_RECORD_BYTES:
-            chunk = os.read(fd, min(1 << 20, MAX_RECORD_BYTES + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    finally:
-        os.close(fd)
-    if size > MAX_RECORD_BYTES:
+        data = read_regular(path, MAX_RECORD_BYTES)
+    except NotRegularFile:
+        raise InputFileError("is not a regular file") from None
+    if len(data) > MAX_RECORD_BYTES:
         raise InputFileError(f"is larger than the {MAX_RECORD_BYTES // 2**20} MiB limit for a record")
-    return b"".join(chunks).decode("utf-8")
+    return data.decode("utf-8")
 
 
 def _no_constant(name: str) -> Any:
