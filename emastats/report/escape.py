@@ -5,9 +5,10 @@ store record (names, messages, numbers, formulas) goes through one function of
 this module, and nothing else in ``html.py`` / ``markdown.py`` escapes anything:
 
 - HTML: ``text`` (entities), ``number`` (formatted, then escaped), ``math``
-  (MathML re-serialised through an allow-list of MathML elements and
-  attributes; anything else, e.g. markup smuggled through ``\\text{...}``, falls
-  back to the TeX shown as escaped code), ``rich`` (prose with formulas).
+  (MathML from ``mathml.to_mathml``, which rebuilds it from an allow-list of MathML
+  elements and attributes; a formula it cannot typeset that way, e.g. one with
+  markup smuggled through ``\\text{...}`` in an attribute, falls back to the TeX
+  shown as escaped code), ``rich`` (prose with formulas).
 - Markdown: ``md_text`` (backslash escapes, so no emphasis, link, autolink or
   raw HTML can start), ``md_code`` (a code span whose fence is longer than any
   backtick run inside), ``md_number``, ``md_math`` (``$...$`` whose body cannot
@@ -18,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import html as _html
 import re
-from html.parser import HTMLParser
 from typing import Any, Iterator
 
 from .formatting import fmt_number
@@ -38,94 +38,6 @@ def text(value: Any) -> str:
 def number(value: Any, digits: int = 4) -> str:
     """A number from a record, formatted (``fmt_number``) and escaped: a tampered string field stays text."""
     return text(fmt_number(value, digits))
-
-
-# MathML Core elements and the attributes latex2mathml writes; nothing else may reach the page.
-_MATHML_ELEMENTS = frozenset(
-    "math mrow mi mn mo ms mtext mspace msub msup msubsup munder mover munderover mfrac msqrt mroot mstyle "
-    "mtable mtr mtd mpadded mphantom menclose merror semantics annotation mmultiscripts mprescripts none".split())
-_MATHML_ATTRIBUTES = frozenset(
-    "xmlns display mathvariant stretchy fence form separator accent accentunder lspace rspace width height depth "
-    "linethickness columnalign columnspacing rowspacing columnlines rowlines frame framespacing symmetric largeop "
-    "movablelimits minsize maxsize displaystyle scriptlevel notation encoding mathsize class".split())
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9 .:/#%+\-]*$")
-
-
-def _attribute_ok(name: str, value: str | None) -> bool:
-    """A presentation attribute with a plain value; never a handler, link, style or other active attribute.
-
-    Known MathML attributes pass; an unknown one passes only if it is a plain word that is not an event
-    handler (``on*``), a link (``href``, ``src``, ``xlink:*``) or a style, so that a stricter or richer
-    converter upstream (``mathml.to_mathml``) cannot make every formula fall back to TeX.
-    """
-    if value is None or not _SAFE_VALUE.match(value):
-        return False
-    if name in _MATHML_ATTRIBUTES:
-        return True
-    return (re.fullmatch(r"[a-z][a-z-]{0,30}", name) is not None and not name.startswith("on")
-            and name not in _ACTIVE_ATTRIBUTES)
-
-
-_ACTIVE_ATTRIBUTES = frozenset({"href", "src", "style", "action", "formaction", "background", "srcdoc", "data",
-                                "http-equiv", "content", "target", "ping", "id", "name", "autofocus", "tabindex"})
-
-
-class _MathMLCheck(HTMLParser):
-    """Re-serialise MathML, refusing any element or attribute outside the allow-list."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.ok = True
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in _MATHML_ELEMENTS:
-            self.ok = False
-            return
-        kept = []
-        for name, value in attrs:
-            if not _attribute_ok(name, value):
-                self.ok = False
-                return
-            kept.append(f' {name}="{_html.escape(value, quote=True)}"')
-        self.out.append(f"<{tag}{''.join(kept)}>")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if self.ok:
-            self.out.append(f"</{tag}>")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag not in _MATHML_ELEMENTS:
-            self.ok = False
-            return
-        self.out.append(f"</{tag}>")
-
-    def handle_data(self, data: str) -> None:
-        self.out.append(_html.escape(data, quote=False))
-
-    def handle_comment(self, data: str) -> None:
-        self.ok = False
-
-    def handle_decl(self, decl: str) -> None:
-        self.ok = False
-
-    def handle_pi(self, data: str) -> None:
-        self.ok = False
-
-    def unknown_decl(self, data: str) -> None:
-        self.ok = False
-
-
-def safe_mathml(markup: str) -> str | None:
-    """``markup`` re-serialised when it is MathML of allowed elements and attributes only; else None."""
-    checker = _MathMLCheck()
-    try:
-        checker.feed(markup)
-        checker.close()
-    except Exception:  # a parser error on odd input: refuse, never pass it through
-        return None
-    return "".join(checker.out) if checker.ok else None
 
 
 def _tex_fallback(tex: str, display: bool) -> str:
@@ -178,12 +90,8 @@ def math(tex: Any, display: bool = False) -> str:
 
 
 def _math(source: str, display: bool) -> str:
-    markup = to_mathml(source, display=display)
-    if markup.typeset:
-        checked = safe_mathml(markup.html)
-        if checked is not None:
-            return checked
-    return _tex_fallback(source, display)
+    markup = to_mathml(source, display=display)  # allow-listed MathML (mathml.safe_mathml) or not typeset
+    return markup.html if markup.typeset else _tex_fallback(source, display)
 
 
 # ASCII spellings proofs use in quantity names, and their TeX (labels only, never a statement).
@@ -225,8 +133,7 @@ def label(value: Any) -> str:
     if _MEMO is not None and isinstance(_MEMO.get(key), str):
         return _MEMO[key]
     markup = to_mathml(s)
-    checked = safe_mathml(markup.html) if markup.typeset else None
-    out = checked if checked is not None else f"<code>{text(s)}</code>"
+    out = markup.html if markup.typeset else f"<code>{text(s)}</code>"
     if _MEMO is not None:
         _MEMO[key] = out
     return out
