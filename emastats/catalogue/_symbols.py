@@ -23,3 +23,7 @@ g = sp.Symbol("g", real=True)  # mean gradient
 p = sp.Symbol("p", positive=True)  # BatchNorm momentum
 eta0 = sp.Symbol("eta0", positive=True)  # learning rate per unit batch
 lam = sp.Symbol("lambda", positive=True)  # curvature of the quadratic loss
+alpha = sp.IndexedBase("alpha")  # weights alpha_1..alpha_n of a weighted sum (a formula takes them as a sequence)
+i = sp.Symbol("i", integer=True, positive=True)  # summation index
+n = sp.Symbol("n", integer=True, positive=True)  # number of terms of a weighted sum
+Sigma_g = sp.Symbol("Sigma_g", real=True)  # an entry of the covariance of one gradient vector

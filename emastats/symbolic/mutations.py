@@ -12,6 +12,8 @@ left out, so every variant returned is genuinely different from the original.
 * ``complement``: a parameter in (0, 1) (beta, p, mu as momentum) replaced by 1 minus itself;
 * ``sign_flips``: the sign of one term of a sum flipped;
 * ``dropped_factors``: one factor of a product that depends on a parameter dropped (e.g. (N - B)/(N - 1));
+* ``summand_forms``: in a sum over an index (``sum_i alpha_i^2``), the summand's power +1 and -1 (``sum_i alpha_i``)
+  and the square of the sum for the sum of squares (``(sum_i alpha_i)^2``);
 * ``agreeing_at``: the formula times (x / x0) for a parameter x: it agrees with the truth wherever x = x0,
   which a single-point experiment at x0 cannot tell from the truth.
 """
@@ -69,6 +71,22 @@ def dropped_factors(expr: sp.Expr) -> list[Variant]:
     return out
 
 
+def summand_forms(expr: sp.Expr) -> list[Variant]:
+    out = []
+    for total in sorted(expr.atoms(sp.Sum), key=sp.default_sort_key):
+        body, limits = total.function, total.limits
+        for power in sorted(body.atoms(sp.Pow), key=sp.default_sort_key):
+            if power.exp.is_Integer:
+                for shift in (1, -1):
+                    changed = power.base ** (power.exp + shift)
+                    out.append((f"summand {power} -> {changed}",
+                                expr.xreplace({total: sp.Sum(body.xreplace({power: changed}), *limits)})))
+        if body.is_Pow and body.exp == 2:
+            out.append((f"{total} -> its square of the sum",
+                        expr.xreplace({total: sp.Sum(body.base, *limits) ** 2})))
+    return out
+
+
 def agreeing_at(expr: sp.Expr, point: Mapping[str, float]) -> list[Variant]:
     """The formula times x / x0 for each parameter x of ``point`` (nonzero x0): right only where x = x0."""
     out = []
@@ -82,7 +100,7 @@ def agreeing_at(expr: sp.Expr, point: Mapping[str, float]) -> list[Variant]:
 def mutants(expr: sp.Expr, point: Mapping[str, float] | None = None) -> list[Variant]:
     """Every variant above that differs from ``expr``, without duplicates."""
     candidates = (scaled(expr) + exponent_shifts(expr) + complement(expr) + sign_flips(expr)
-                  + dropped_factors(expr) + (agreeing_at(expr, point) if point else []))
+                  + dropped_factors(expr) + summand_forms(expr) + (agreeing_at(expr, point) if point else []))
     seen: list[sp.Expr] = []
     out = []
     for name, variant in candidates:
@@ -97,6 +115,12 @@ def rewrites(expr: sp.Expr) -> list[Variant]:
     """Equivalent forms of ``expr`` (expanded, factored, over a common denominator): never to be refuted."""
     forms = [("expand", sp.expand(expr)), ("factor", sp.factor(expr)), ("together", sp.together(expr)),
              ("cancel", sp.cancel(expr))]
+    for total in sorted(expr.atoms(sp.Sum), key=sp.default_sort_key):
+        (index, low, high), = total.limits[:1] if len(total.limits) == 1 else [(None, None, None)]
+        if index is not None:  # the same sum with its index shifted by one
+            j = sp.Dummy(str(index))
+            forms.append(("sum index shifted",
+                          expr.xreplace({total: sp.Sum(total.function.xreplace({index: j + 1}), (j, low - 1, high - 1))})))
     out, seen = [], [expr]
     for name, form in forms:
         if any(form == s for s in seen):
