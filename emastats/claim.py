@@ -87,6 +87,12 @@ class Formula:
             raise ValueError(f"{self.quantity} = {self.expr} is not a finite real number at {dict(values)}")
         return float(value)
 
+    def component(self, k: int) -> "Formula":
+        """Entry ``k`` of a formula whose value is a tuple (several laws asserted together, e.g. two estimators)."""
+        if not isinstance(self.expr, sp.Tuple):
+            raise ValueError(f"{self.quantity} is a single expression, not a tuple")
+        return Formula(f"{self.quantity}[{k}]", self.expr[k])
+
     def with_expr(self, expr: sp.Expr) -> "Formula":
         """The same quantity with another expression (a corrected or a mutated law)."""
         return replace(self, expr=sp.sympify(expr))

@@ -62,6 +62,27 @@ def test_editing_the_weighted_sum_laws_changes_both_verdicts(tmp_path, monkeypat
     assert {c.parameters["n"] for c in wrong} == {2, 4, 10}
 
 
+def test_editing_adams_corrected_estimates_changes_both_corrected_verdicts(tmp_path, monkeypatch):
+    """adam.bias_correction: the corrected pair (mhat, vhat) with exponent t instead of t + 1 (the notes' exponent,
+    without their swap) is refuted by the proof and by the Monte Carlo run, at every grid point."""
+    from emastats.catalogue._symbols import avg_g, avg_g2, beta1, beta2, t
+
+    claim_id = "adam.bias_correction"
+    claim = catalogue.get(claim_id)
+    before = _verify([claim_id], tmp_path, "before")[claim_id]
+    assert (before.symbolic.corrected_verdict, before.empirical.corrected_verdict) == (Verdict.PROVED,
+                                                                                        Verdict.CONFIRMED)
+    wrong = sp.Tuple(avg_g / (1 - beta1**t), avg_g2 / (1 - beta2**t))
+    edited = dataclasses.replace(claim, corrected_formula=claim.corrected_formula.with_expr(wrong))
+    monkeypatch.setitem(catalogue.CLAIMS, claim_id, edited)
+    after = _verify([claim_id], tmp_path, "after")[claim_id]
+    assert (after.symbolic.corrected_verdict, after.empirical.corrected_verdict) == (Verdict.REFUTED, Verdict.REFUTED)
+    assert after.claim.to_dict()["corrected_latex"].endswith(sp.latex(wrong))
+    checks = [c for c in after.empirical.checks if c.theory_of == "corrected" and c.kind == "statistical"]
+    assert {(c.parameters["beta1"], c.parameters["t"]) for c in checks if c.verdict is Verdict.REFUTED} == {
+        (b, h - 1) for b in (0.9, 0.7, 0.3) for h in (2, 4, 10)}
+
+
 def test_a_claims_verdict_does_not_depend_on_what_else_ran(tmp_path):
     ids = ["batchnorm.variance.unbiased", "ema.bias.debias"]
     together = _verify(ids, tmp_path, "together")

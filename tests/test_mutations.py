@@ -42,6 +42,7 @@ SYMBOLIC = {
 # claims false as stated: the variants are of the corrected law, which the proof must then refute as the correction
 CORRECTED = {
     "noise.weighted_sum.covariance": {"n": 4},
+    "adam.bias_correction": {"t": 3, "beta1": 0.9},  # a pair of laws (mhat, vhat): each entry is mutated
 }
 
 
@@ -64,7 +65,7 @@ def _edited(claim_id, expr, field="formula"):
 
 
 def test_every_wrong_variant_of_a_corrected_law_is_refuted_and_its_rewrites_proved():
-    assert len(WRONG_FIX) >= 8 and SAME_FIX
+    assert len(WRONG_FIX) >= 30 and SAME_FIX
     proofs = registered_proofs()
     survivors = [(cid, name) for cid, name, expr in WRONG_FIX
                  if run_proof(_edited(cid, expr, "corrected_formula"), proofs[cid]).corrected_verdict

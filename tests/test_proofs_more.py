@@ -183,9 +183,9 @@ def test_adam_with_exponent_t_is_refuted_and_the_correct_exponent_proved():
     wrong = adaptive.adam_verdict(lambda m, v, t: m / (1 - b1**t), lambda m, v, t: v / (1 - b2**t), update)
     assert wrong.verdict is Verdict.REFUTED
     assert wrong.counterexample["t"] == "1" and wrong.counterexample["m_hat_2"] == "3"
-    right = adaptive.adam_verdict(adaptive.adam_corrected_m, adaptive.adam_corrected_v, update)
+    right = adaptive.adam_verdict(*adaptive.estimators(catalogue.get("adam.bias_correction").corrected_formula), update)
     assert right.verdict is Verdict.PROVED
-    ascent = adaptive.adam_verdict(adaptive.adam_corrected_m, adaptive.adam_corrected_v,
+    ascent = adaptive.adam_verdict(*adaptive.estimators(catalogue.get("adam.bias_correction").corrected_formula),
                                    lambda m, v, e: m / (sp.sqrt(v) + e))
     assert ascent.verdict is Verdict.REFUTED
 

@@ -9,7 +9,7 @@ left out, so every variant returned is genuinely different from the original.
 
 * ``scaled``: the formula times (1 + 2/100) or (1 - 2/100);
 * ``exponent_shifts``: every power whose exponent depends on a parameter, with the exponent +1 and -1;
-* ``complement``: a parameter in (0, 1) (beta, p, mu as momentum) replaced by 1 minus itself;
+* ``complement``: a parameter in (0, 1) (beta, Adam's beta1 and beta2, p, mu as momentum) replaced by 1 minus itself;
 * ``sign_flips``: the sign of one term of a sum flipped;
 * ``dropped_factors``: one factor of a product that depends on a parameter dropped (e.g. (N - B)/(N - 1));
 * ``summand_forms``: in a sum over an index (``sum_i alpha_i^2``), the summand's power +1 and -1 (``sum_i alpha_i``)
@@ -44,7 +44,7 @@ def exponent_shifts(expr: sp.Expr) -> list[Variant]:
     return out
 
 
-def complement(expr: sp.Expr, names: Iterable[str] = ("beta", "p", "mu")) -> list[Variant]:
+def complement(expr: sp.Expr, names: Iterable[str] = ("beta", "beta1", "beta2", "p", "mu")) -> list[Variant]:
     out = []
     for s in sorted(expr.free_symbols, key=str):
         if str(s) in names:
@@ -97,8 +97,16 @@ def agreeing_at(expr: sp.Expr, point: Mapping[str, float]) -> list[Variant]:
     return out
 
 
+def _entrywise(laws: sp.Tuple, vary) -> list[Variant]:
+    """``vary`` applied to each entry of a tuple of laws, the other entries kept."""
+    return [(f"entry {k}: {name}", sp.Tuple(*laws[:k], variant, *laws[k + 1:]))
+            for k, entry in enumerate(laws) for name, variant in vary(entry)]
+
+
 def mutants(expr: sp.Expr, point: Mapping[str, float] | None = None) -> list[Variant]:
-    """Every variant above that differs from ``expr``, without duplicates."""
+    """Every variant above that differs from ``expr``, without duplicates (of each entry, for a tuple of laws)."""
+    if isinstance(expr, sp.Tuple):
+        return _entrywise(expr, lambda e: mutants(e, point))
     candidates = (scaled(expr) + exponent_shifts(expr) + complement(expr) + sign_flips(expr)
                   + dropped_factors(expr) + summand_forms(expr) + (agreeing_at(expr, point) if point else []))
     seen: list[sp.Expr] = []
@@ -113,6 +121,8 @@ def mutants(expr: sp.Expr, point: Mapping[str, float] | None = None) -> list[Var
 
 def rewrites(expr: sp.Expr) -> list[Variant]:
     """Equivalent forms of ``expr`` (expanded, factored, over a common denominator): never to be refuted."""
+    if isinstance(expr, sp.Tuple):
+        return _entrywise(expr, rewrites)
     forms = [("expand", sp.expand(expr)), ("factor", sp.factor(expr)), ("together", sp.together(expr)),
              ("cancel", sp.cancel(expr))]
     for total in sorted(expr.atoms(sp.Sum), key=sp.default_sort_key):
