@@ -37,6 +37,8 @@ SYMBOLIC = {
     "adam.batch_size_coupling": {"B": 8},
     "batchnorm.variance.biased": {"B": 5, "sigma^2": 4},
     "batchnorm.running_var": {"p": 0.1, "t": 5, "sigma^2": 4},
+    "clipping.value.gaussian": {"mu": 1.5, "sigma": 1.0, "c": 1.0},
+    "clipping.norm.gaussian": {"d": 4, "c": 2.0},
 }
 
 # claims false as stated: the variants are of the corrected law, which the proof must then refute as the correction
@@ -46,12 +48,17 @@ CORRECTED = {
 }
 
 
+# rewrites whose proofs take seconds each (sympy simplifying erf over a common denominator): left to the benchmark
+SLOW_REWRITES = {"clipping.value.gaussian": ("factor", "together")}
+
+
 def _variants(kind, table=SYMBOLIC, field="formula"):
     out = []
     for claim_id, point in table.items():
         expr = getattr(catalogue.get(claim_id), field).expr
         for name, variant in (mutants(expr, point) if kind == "wrong" else rewrites(expr)):
-            out.append((claim_id, name, variant))
+            if name not in SLOW_REWRITES.get(claim_id, ()):
+                out.append((claim_id, name, variant))
     return out
 
 

@@ -31,3 +31,5 @@ beta1 = sp.Symbol("beta1", positive=True)  # Adam's first-moment decay, 0 < beta
 beta2 = sp.Symbol("beta2", positive=True)  # Adam's second-moment decay, 0 < beta2 < 1
 avg_g = sp.Symbol("m", real=True)  # Adam's running average <g>_{t+1}
 avg_g2 = sp.Symbol("v", nonnegative=True)  # Adam's running average <g^2>_{t+1}
+c = sp.Symbol("c", positive=True)  # clipping bound
+d = sp.Symbol("d", integer=True, positive=True)  # dimension
