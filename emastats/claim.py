@@ -26,6 +26,13 @@ class Source:
 DEFAULT_MARGIN = 0.01  # relative equivalence margin of a claim's Monte Carlo checks at the full budget
 
 
+def _exact(value: object) -> sp.Expr:
+    """A float as the exact rational it prints as, an int as an Integer (sympy numbers as they are)."""
+    if isinstance(value, sp.Basic):
+        return value
+    return sp.Rational(str(value)) if isinstance(value, float) else sp.Integer(value)
+
+
 @dataclass(frozen=True)
 class Formula:
     """``quantity = expr``: the value a claim asserts, as a sympy expression over named parameters.
@@ -42,8 +49,8 @@ class Formula:
 
     @property
     def parameters(self) -> tuple[str, ...]:
-        """The names of the free symbols, sorted."""
-        return tuple(sorted(str(s) for s in self.expr.free_symbols))
+        """The names of the free symbols, sorted (an indexed family such as alpha_i is one parameter, ``alpha``)."""
+        return tuple(sorted(str(s) for s in self.expr.free_symbols if isinstance(s, sp.Symbol)))
 
     def latex(self) -> str:
         return f"{self.quantity} = {sp.latex(self.expr)}"
@@ -57,18 +64,34 @@ class Formula:
         """A function of the parameters ``names`` (positionally) returning the bound expression."""
         return lambda *args: self.bind(dict(zip(names, args, strict=True)))
 
-    def __call__(self, **values: float) -> float:
-        """The formula's value at ``values`` (every parameter must be given), as a float."""
+    def __call__(self, **values: object) -> float:
+        """The formula's value at ``values`` (every parameter must be given), as a float.
+
+        An indexed family (``alpha`` in ``sum_{i=1}^n alpha_i``) is given as a sequence,
+        ``alpha=(a_1, ..., a_n)``, with its length as the sum's bound (``n=len(alpha)``).
+        """
         missing = set(self.parameters) - set(values)
         if missing:
             raise ValueError(f"{self.quantity}: no value for {', '.join(sorted(missing))}")
+        sequences = {name: v for name, v in values.items() if isinstance(v, (list, tuple))}
         # exact substitution first (floats as exact rationals), so a pole is a pole and not a huge number
-        exact = {s: sp.Rational(str(values[str(s)])) if isinstance(values[str(s)], float)
-                 else sp.Integer(values[str(s)]) for s in self.expr.free_symbols}
-        value = self.expr.xreplace(exact).evalf(30)
+        exact = {s: _exact(values[str(s)]) for s in self.expr.free_symbols
+                 if isinstance(s, sp.Symbol) and str(s) not in sequences}
+        expr = self.expr.xreplace(exact)
+        if sequences:
+            expr = expr.doit().replace(
+                lambda e: isinstance(e, sp.Indexed) and str(e.base) in sequences,
+                lambda e: _exact(sequences[str(e.base)][int(e.indices[0]) - 1]))
+        value = expr.evalf(30)
         if not (value.is_real and value.is_finite):
             raise ValueError(f"{self.quantity} = {self.expr} is not a finite real number at {dict(values)}")
         return float(value)
+
+    def component(self, k: int) -> "Formula":
+        """Entry ``k`` of a formula whose value is a tuple (several laws asserted together, e.g. two estimators)."""
+        if not isinstance(self.expr, sp.Tuple):
+            raise ValueError(f"{self.quantity} is a single expression, not a tuple")
+        return Formula(f"{self.quantity}[{k}]", self.expr[k])
 
     def with_expr(self, expr: sp.Expr) -> "Formula":
         """The same quantity with another expression (a corrected or a mutated law)."""

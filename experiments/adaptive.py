@@ -16,7 +16,8 @@ import math
 
 import torch
 
-from emastats.experiments._sweep import rel_se_mean, sized
+from emastats.claim import Formula
+from emastats.experiments._sweep import label, record_grid, rel_se_mean, sized
 from emastats.montecarlo import Context, experiment, gaussian, minibatch_indices, minibatch_means
 from emastats.montecarlo import optimizers as opt
 from emastats.montecarlo.datasets import gradient_moments, minimiser, spector_logistic
@@ -101,47 +102,75 @@ def adam_second_moment_first_step(ctx: Context) -> None:
                     control=True)
 
 
+# (beta1, beta2, mu, sigma): beta1 in {0.9, 0.7, 0.3}, beta2 in {0.999, 0.95, 0.8} (none 1/2, so beta <-> 1 - beta is
+# seen), mu in {2, 0.5, -1.5} (mu != 1 and mu^2 != mu, so <g> and <g^2> cannot be swapped unseen), each at 2, 4 and
+# 10 updates (an exponent off by one is wrong at every t)
+ADAM_GRID = ({"beta1": 0.9, "beta2": 0.999, "mu": 2.0, "sigma": 1.0}, {"beta1": 0.7, "beta2": 0.95, "mu": 0.5, "sigma": 1.5},
+             {"beta1": 0.3, "beta2": 0.8, "mu": -1.5, "sigma": 0.5})
+HORIZONS = (2, 4, 10)  # numbers of updates made; the notes' formula divides by 0 after one
+
+
+def _affine(law: Formula, point: dict[str, float]) -> tuple[float, float, float]:
+    """``(c0, cm, cv)`` with ``law = c0 + cm m + cv v`` at ``point`` (m, v the running averages), checked at a third
+    pair; the proof shows the estimates are affine in the averages (else it raises)."""
+    c0 = law(m=0.0, v=0.0, **point)
+    cm, cv = law(m=1.0, v=0.0, **point) - c0, law(m=0.0, v=1.0, **point) - c0
+    if not math.isclose(law(m=2.0, v=3.0, **point), c0 + 2 * cm + 3 * cv, rel_tol=1e-9, abs_tol=1e-12):
+        raise ValueError(f"{law.quantity} is not affine in the running averages m, v")
+    return c0, cm, cv
+
+
 @experiment("adam.bias_correction")
 def adam_bias_correction(ctx: Context) -> None:
-    beta1, beta2 = ctx.param("beta1", 0.9), ctx.param("beta2", 0.999)
-    mu, sigma, steps = ctx.param("mu", 2.0), ctx.param("sigma", 1.0), 10
     ctx.param("gradients", "iid N(mu, sigma^2), scalar, one stream per replica")
-    horizons = (2, 4, 10)  # numbers of updates made; the notes' formula divides by 0 after one
+    record_grid(ctx, ADAM_GRID)
+    ctx.param("updates", list(HORIZONS))
+    steps = max(HORIZONS)
+    laws = {"stated": ctx.formula, "corrected": ctx.corrected_formula}
+    family = 4 * len(HORIZONS) * len(ADAM_GRID) + 3
+    for g_index, grid_point in enumerate(ADAM_GRID):
+        b1, b2, mu, sigma = (grid_point[k] for k in ("beta1", "beta2", "mu", "sigma"))
+        # per horizon and law (stated, corrected): the affine coefficients of mhat and vhat in (<g>, <g^2>)
+        coeffs = {(c, th, k): _affine(laws[th].component(k), {"beta1": b1, "beta2": b2, "t": c - 1})
+                  for c in HORIZONS for th in laws for k in (0, 1)}
 
-    def estimates(n: int) -> torch.Tensor:
-        """Per replica, for each horizon: corrected mhat, corrected shat, the notes' mhat and vhat."""
-        grads = gaussian((steps, n), ctx.generator, mean=mu, std=sigma).to(F64)
-        m, s, cols = torch.zeros(n, dtype=F64, device=grads.device), torch.zeros(n, dtype=F64, device=grads.device), []
-        for t in range(1, steps + 1):  # t = number of updates made so far
-            m = beta1 * m + (1 - beta1) * grads[t - 1]
-            s = beta2 * s + (1 - beta2) * grads[t - 1] ** 2
-            if t in horizons:
-                m_hat, s_hat = opt.bias_corrected_moments(m, s, t, beta1, beta2)
-                cols += [m_hat, s_hat, s / (1 - beta1 ** (t - 1)), m / (1 - beta2 ** (t - 1))]
-        return torch.stack(cols, dim=1)
+        def estimates(n: int, b1: float = b1, b2: float = b2, mu: float = mu, sigma: float = sigma,
+                      coeffs: dict = coeffs) -> torch.Tensor:
+            """Per replica, per horizon: corrected mhat, corrected vhat, the notes' mhat and vhat."""
+            grads = gaussian((steps, n), ctx.generator, mean=mu, std=sigma).to(F64)
+            m = torch.zeros(n, dtype=F64, device=grads.device)
+            v, cols = torch.zeros_like(m), []
+            for c in range(1, steps + 1):  # c = number of updates made so far; the averages are <.>_c, t = c - 1
+                m = b1 * m + (1 - b1) * grads[c - 1]
+                v = b2 * v + (1 - b2) * grads[c - 1] ** 2
+                if c in HORIZONS:
+                    for th in ("corrected", "stated"):
+                        for k in (0, 1):
+                            c0, cm, cv = coeffs[(c, th, k)]
+                            cols.append(c0 + cm * m + cv * v)
+            return torch.stack(cols, dim=1)
 
-    first, second = mu, mu**2 + sigma**2
-    # sized on the corrected estimates (the notes' divide by ~0 and are refuted by orders of magnitude)
-    acc = sized(ctx, estimates, lambda a: max(max(float(a.stderr_mean()[4 * k]) / first,
-                                                  float(a.stderr_mean()[4 * k + 1]) / second) for k in range(3)),
-                family=15)
-    tol = ctx.margin
-    for k, t in enumerate(horizons):
-        base = 4 * k
-        ctx.check_mean(f"corrected: E[m_t / (1 - beta1^t)] = E[g] at t = {t}", acc, first, tol, index=base,
-                       theory_of="corrected")
-        ctx.check_mean(f"corrected: E[s_t / (1 - beta2^t)] = E[g^2] at t = {t}", acc, second, tol, index=base + 1,
-                       theory_of="corrected")
-        ctx.check_mean(f"notes: E[mhat] = E[g] with mhat = <g^2>_t / (1 - beta1^(t-1)), t = {t}", acc, first, tol,
-                       index=base + 2)
-        ctx.check_mean(f"notes: E[vhat] = E[g^2] with vhat = <g>_t / (1 - beta2^(t-1)), t = {t}", acc, second, tol,
-                       index=base + 3)
-    ctx.check_mean("control: E[m_t / (1 - beta1^t)] = (1 - beta1^t) E[g] at t = 4 (correction undone)", acc,
-                   (1 - beta1**4) * first, tol, index=4, control=True)
-    ctx.check_mean("control: E[s_t / (1 - beta2^t)] = E[g]^2 at t = 10 (variance forgotten)", acc,
-                   first**2, tol, index=9, control=True)
-    ctx.check_mean("control: E[s_t / (1 - beta2^t)] = E[g^2] x (1 + 1.5 margins) at t = 10", acc, second, tol,
-                   index=9, shift=1.5)
+        first, second = mu, mu**2 + sigma**2
+        # sized on the corrected estimates (the notes' divide by ~0 and are refuted by orders of magnitude)
+        acc = sized(ctx, estimates, rel_se_mean(None, [4 * h + k for h in range(len(HORIZONS)) for k in (0, 1)]),
+                    family=family)
+        for h, c in enumerate(HORIZONS):
+            point = {"beta1": b1, "beta2": b2, "t": c - 1, "mu": mu, "sigma": sigma}
+            for k, (what, truth) in enumerate((("mhat", first), ("vhat", second))):
+                target = ("E[g]", "E[g^2]")[k]
+                ctx.check_mean(f"corrected: E[{what}] = {target} after {c} updates, {label(grid_point)}", acc, truth,
+                               ctx.margin, index=4 * h + k, theory_of="corrected", point=point)
+                ctx.check_mean(f"notes: E[{what}] = {target} after {c} updates, {label(grid_point)}", acc, truth,
+                               ctx.margin, index=4 * h + 2 + k, point=point)
+        if g_index == 0:
+            point = {"beta1": b1, "beta2": b2, "t": 3, "mu": mu, "sigma": sigma}
+            ctx.check_mean("control: E[corrected mhat] = (1 - beta1^4) E[g] after 4 updates (correction undone)", acc,
+                           (1 - b1**4) * first, ctx.margin, index=4, control=True, point=point)
+            point = {**point, "t": 9}
+            ctx.check_mean("control: E[corrected vhat] = E[g]^2 after 10 updates (variance forgotten)", acc,
+                           first**2, ctx.margin, index=9, control=True, point=point)
+            ctx.check_mean("control: E[corrected vhat] = E[g^2] x (1 + 1.5 margins) after 10 updates", acc, second,
+                           ctx.margin, index=9, shift=1.5, point=point)
 
 
 @experiment("adam.batch_size_coupling")

@@ -17,9 +17,8 @@ from __future__ import annotations
 import math
 
 import torch
-from scipy import special, stats
 
-from emastats.experiments._sweep import rel_se_mean, sized
+from emastats.experiments._sweep import label, record_grid, rel_se_mean, sized
 from emastats.montecarlo import Context, experiment, gaussian, minibatch_indices, minibatch_means
 from emastats.montecarlo.datasets import GradientMoments, gradient_moments, spector_logistic
 from emastats.montecarlo.optimizers import clip_by_norm, clip_by_value
@@ -67,59 +66,53 @@ def clipping_biased(ctx: Context) -> None:
                    shift=1.5)
 
 
-def clipped_gaussian_mean(m: float, s: float, c: float) -> float:
-    """Closed form of E[clip(X, -c, c)], X ~ N(m, s^2) (the claim's formula)."""
-    a, b = (-c - m) / s, (c - m) / s
-    cdf, pdf = stats.norm.cdf, stats.norm.pdf
-    return m * (cdf(b) - cdf(a)) + s * (pdf(a) - pdf(b)) + c * (1 - cdf(b)) - c * cdf(a)
+# (mu, sigma, c): mu in {1.5, 0.3, -0.8, 0, -1.2}, sigma in {1, 2, 0.5, 1.5}, c in {1, 0.5, 2}; mu = 0 is the symmetric
+# case and mu < 0 makes the sign of each tail term matter; a form right only at one value of a parameter is wrong elsewhere
+VALUE_GRID = ({"mu": 1.5, "sigma": 1.0, "c": 1.0}, {"mu": 0.3, "sigma": 2.0, "c": 1.0}, {"mu": -0.8, "sigma": 0.5, "c": 0.5},
+              {"mu": 0.0, "sigma": 1.0, "c": 0.5}, {"mu": -1.2, "sigma": 1.5, "c": 2.0})
 
 
 @experiment("clipping.value.gaussian")
 def clipping_value_gaussian(ctx: Context) -> None:
-    configs = ((1.5, 1.0, 1.0), (0.3, 2.0, 1.0), (-0.8, 0.5, 0.5), (0.0, 1.0, 0.5))
-    ctx.param("(m, s, c)", [list(x) for x in configs])
-    m = torch.tensor([x[0] for x in configs], device=ctx.device)
-    s = torch.tensor([x[1] for x in configs], device=ctx.device)
-    c = torch.tensor([x[2] for x in configs], device=ctx.device)
+    record_grid(ctx, VALUE_GRID)
+    m = torch.tensor([p["mu"] for p in VALUE_GRID], device=ctx.device)
+    s = torch.tensor([p["sigma"] for p in VALUE_GRID], device=ctx.device)
+    c = torch.tensor([p["c"] for p in VALUE_GRID], device=ctx.device)
     # margins are relative to c, the range of the clipped variable (its mean may be 0)
-    acc = sized(ctx, lambda n: torch.clamp(m + s * gaussian((n, len(configs)), ctx.generator), -c, c),
-                lambda a: max(float(a.stderr_mean()[k]) / configs[k][2] for k in range(len(configs))))
-    tol = ctx.margin
-    for k, (mk, sk, ck) in enumerate(configs):
-        ctx.check_mean(f"E[clip(X, -c, c)] = closed form at m = {mk}, s = {sk}, c = {ck}", acc,
-                       clipped_gaussian_mean(mk, sk, ck), tol, index=k, scale=ck, point={"m": mk, "s": sk, "c": ck})
-    ctx.check_mean("control: closed form + 1.5 margins of c at m = 1.5, s = 1, c = 1", acc,
-                   clipped_gaussian_mean(1.5, 1.0, 1.0), tol, index=0, scale=1.0, shift=1.5)
-    ctx.check_mean("control: E[clip(X, -c, c)] = clip(m, -c, c) (clip the mean) at m = 0.3, s = 2, c = 1", acc,
-                   min(max(0.3, -1.0), 1.0), tol, index=1, scale=1.0, control=True)
-
-
-def clipped_norm_mean(d: int, s: float, c: float) -> float:
-    """Closed form of E[min(||X||, c)], X ~ N(0, s^2 I_d) (the claim's formula)."""
-    x = c * c / (2 * s * s)
-    ratio = math.exp(special.gammaln((d + 1) / 2) - special.gammaln(d / 2))
-    return s * math.sqrt(2) * ratio * special.gammainc((d + 1) / 2, x) + c * (1 - special.gammainc(d / 2, x))
+    acc = sized(ctx, lambda n: torch.clamp(m + s * gaussian((n, len(VALUE_GRID)), ctx.generator), -c, c),
+                lambda a: max(float(a.stderr_mean()[k]) / p["c"] for k, p in enumerate(VALUE_GRID)),
+                family=len(VALUE_GRID) + 2)
+    for k, point in enumerate(VALUE_GRID):
+        ctx.check_mean(f"E[clip(X, -c, c)] = catalogue formula at {label(point)}", acc, ctx.formula(**point),
+                       ctx.margin, index=k, scale=point["c"], point=point)
+    ctx.check_mean(f"control: formula + 1.5 margins of c at {label(VALUE_GRID[0])}", acc,
+                   ctx.formula(**VALUE_GRID[0]), ctx.margin, index=0, scale=VALUE_GRID[0]["c"], shift=1.5,
+                   point=VALUE_GRID[0])
+    ctx.check_mean(f"control: E[clip(X, -c, c)] = clip(mu, -c, c) (clip the mean) at {label(VALUE_GRID[1])}", acc,
+                   min(max(VALUE_GRID[1]["mu"], -VALUE_GRID[1]["c"]), VALUE_GRID[1]["c"]), ctx.margin, index=1,
+                   scale=VALUE_GRID[1]["c"], control=True)
 
 
 @experiment("clipping.norm.gaussian")
 def clipping_norm_gaussian(ctx: Context) -> None:
-    configs = ((1, 1.0, 1.0), (4, 1.0, 2.0), (32, 0.5, 2.5))
-    ctx.param("(d, s, c)", [list(x) for x in configs])
+    # (d, sigma, c): d in {1, 4, 32}, sigma in {1, 0.5, 2}, c in {1, 2, 2.5}; c / (sigma sqrt d) from 0.18 to 1,
+    # so both the clipped and the unclipped parts of the formula carry weight
+    configs = ((1, 1.0, 1.0), (4, 1.0, 2.0), (32, 0.5, 2.5), (4, 2.0, 2.5))
+    record_grid(ctx, [{"d": d, "sigma": s, "c": c} for d, s, c in configs])
     tol = ctx.margin
     for d, s, c in configs:
         def clipped_norm(n: int, d: int = d, s: float = s, c: float = c) -> torch.Tensor:
             x = s * gaussian((n, d), ctx.generator)
             return torch.linalg.vector_norm(clip_by_norm(x, c), dim=-1)  # = min(||x||, c)
 
-        value = clipped_norm_mean(d, s, c)
-        acc = sized(ctx, clipped_norm, rel_se_mean())
-        ctx.check_mean(f"E[min(||X||, c)] = closed form at d = {d}, s = {s}, c = {c}", acc, value, tol,
-                       point={"d": d, "s": s, "c": c})
-        if d == 4:
+        point = {"d": d, "sigma": s, "c": c}
+        value = ctx.formula(**point)
+        acc = sized(ctx, clipped_norm, rel_se_mean(), family=len(configs) + 2)
+        ctx.check_mean(f"E[min(||X||, c)] = catalogue formula at {label(point)}", acc, value, tol, point=point)
+        if (d, s) == (4, 1.0):
             ctx.check_mean("control: E[min(||X||, c)] = min(s sqrt(d), c) at d = 4", acc, min(s * math.sqrt(d), c),
                            tol, control=True)
-            ctx.check_mean("control: closed form x (1 - 1.5 margins) at d = 4", acc, value, tol, shift=-1.5,
-                           point={"d": d, "s": s, "c": c})
+            ctx.check_mean("control: formula x (1 - 1.5 margins) at d = 4", acc, value, tol, shift=-1.5, point=point)
 
 
 @experiment("clipping.per_example.bias_independent_of_b")

@@ -31,6 +31,13 @@ F64 = torch.float64
 STATIONARY = 1e-5  # run until the start's influence on the variance is below this, relative (a tenth of any se)
 
 
+# weight vectors alpha (n = 2, 4, 10 terms; sum alpha = 0.9, 1.25, 0.46; sum alpha^2 = 0.45, 1.625, 0.037): unequal
+# weights, so (sum alpha)^2 / n differs from sum alpha^2; one negative weight, so sum |alpha| differs from sum alpha;
+# n varies, so a form right only at one n (sum alpha^2 x n / n0) is wrong somewhere
+WEIGHTS = ((0.6, 0.3), (1.0, -0.5, 0.25, 0.5), tuple(round(0.1 * 0.8**k, 12) for k in range(10)))
+ENTRIES = ((1, 1), (2, 2), (1, 2))  # Sigma_g takes the three values Sigma_11, Sigma_22, Sigma_12
+
+
 @experiment("noise.weighted_sum.covariance")
 def weighted_sum_covariance(ctx: Context) -> None:
     data = synthetic_linear_regression(size=500, dim=4, noise=1.0, seed=7)
@@ -38,29 +45,38 @@ def weighted_sum_covariance(ctx: Context) -> None:
     w = torch.zeros(data.dim, dtype=F64)  # away from the fit, so gradients have a mean and a spread
     moments = gradient_moments(data, w)
     per_example = moments.per_example.to(ctx.device, torch.float32)
-    alpha = 0.1 * 0.8 ** torch.arange(10, dtype=F64)  # e.g. a learning rate times momentum weights
-    ctx.param("alpha_i", "0.1 * 0.8^i, i = 0..9")
+    ctx.param("alpha_i", [list(a) for a in WEIGHTS])
     ctx.param("g_i", "per-example gradients at w = 0, index iid uniform on the N examples")
-    alpha_dev = alpha.to(ctx.device, torch.float32)
-
-    def weighted_sum(n: int) -> torch.Tensor:
-        idx = minibatch_indices(data.size, alpha.numel(), n, ctx.generator, replacement=True)  # iid g_i
-        return torch.einsum("i,nid->nd", alpha_dev, per_example[idx]).to(F64)
-
-    acc = sized(ctx, weighted_sum, rel_se_covariance(((1, 1), (2, 2), (1, 2))), family=8)
-    s1, s2 = float(alpha.sum()), float(alpha.square().sum())
     sigma = moments.covariance
-    tol = ctx.margin
-    for i, j in ((1, 1), (2, 2), (1, 2)):
-        scale = math.sqrt(float(sigma[i, i] * sigma[j, j]))  # margins relative to the variances' scale
-        ctx.check_covariance(f"notes: Cov[dPhi]_{i}{j} = (sum alpha) Sigma_{i}{j}", acc, s1 * float(sigma[i, j]),
-                             tol, i, j, scale=s1 * scale)
-        ctx.check_covariance(f"corrected: Cov[dPhi]_{i}{j} = (sum alpha^2) Sigma_{i}{j}", acc,
-                             s2 * float(sigma[i, j]), tol, i, j, scale=s2 * scale, theory_of="corrected")
-    ctx.check_covariance("control: Cov[dPhi]_11 = (sum alpha)^2 Sigma_11 (perfectly correlated g_i)", acc,
-                         s1 * s1 * float(sigma[1, 1]), tol, 1, 1, control=True)
-    ctx.check_covariance("control: corrected Cov[dPhi]_11 x (1 + 1.5 margins)", acc, s2 * float(sigma[1, 1]), tol,
-                         1, 1, shift=1.5)
+    family = 2 * len(ENTRIES) * len(WEIGHTS) + 2
+    for k, weights in enumerate(WEIGHTS):
+        alpha_dev = torch.tensor(weights, dtype=torch.float32, device=ctx.device)
+
+        def weighted_sum(reps: int, alpha_dev: torch.Tensor = alpha_dev) -> torch.Tensor:
+            idx = minibatch_indices(data.size, alpha_dev.numel(), reps, ctx.generator, replacement=True)  # iid g_i
+            return torch.einsum("i,nid->nd", alpha_dev, per_example[idx]).to(F64)
+
+        acc = sized(ctx, weighted_sum, rel_se_covariance(ENTRIES), family=family)
+        for i, j in ENTRIES:
+            point = {"alpha": weights, "n": len(weights), "Sigma_g": float(sigma[i, j])}
+            shown = {"n": len(weights), "entry": f"{i}{j}", "Sigma_g": float(sigma[i, j])}
+            # margins relative to the variances' scale (an off-diagonal entry can be near 0)
+            unit = {**point, "Sigma_g": math.sqrt(float(sigma[i, i] * sigma[j, j]))}
+            ctx.check_covariance(f"notes: Cov[dPhi]_{i}{j} = catalogue formula, {label(shown)}", acc,
+                                 ctx.formula(**point), ctx.margin, i, j, scale=abs(ctx.formula(**unit)),
+                                 point={**point, "alpha": list(weights), "entry": [i, j]})
+            ctx.check_covariance(f"corrected: Cov[dPhi]_{i}{j} = corrected formula, {label(shown)}", acc,
+                                 ctx.corrected_formula(**point), ctx.margin, i, j,
+                                 scale=abs(ctx.corrected_formula(**unit)), theory_of="corrected",
+                                 point={**point, "alpha": list(weights), "entry": [i, j]})
+        if k == len(WEIGHTS) - 1:
+            s1, s11 = sum(weights), float(sigma[1, 1])
+            ctx.check_covariance("control: Cov[dPhi]_11 = (sum alpha)^2 Sigma_11 (perfectly correlated g_i)", acc,
+                                 s1 * s1 * s11, ctx.margin, 1, 1, control=True)
+            point = {"alpha": weights, "n": len(weights), "Sigma_g": s11}
+            ctx.check_covariance("control: corrected Cov[dPhi]_11 x (1 + 1.5 margins)", acc,
+                                 ctx.corrected_formula(**point), ctx.margin, 1, 1, shift=1.5,
+                                 point={**point, "alpha": list(weights), "entry": [1, 1]})
 
 
 def _settle_steps(radius: float) -> int:

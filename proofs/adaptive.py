@@ -15,6 +15,7 @@ from typing import Callable
 
 import sympy as sp
 
+from emastats.claim import Formula
 from emastats.proving import Derivation, claimed, inconclusive, proof, proved, refuted, script_main
 from emastats.symbolic.decide import all_of, decide
 from emastats.symbolic.enumeration import minibatch_moments, population_moments
@@ -291,29 +292,9 @@ def adam_verdict(m_hat: Estimator, v_hat: Estimator, update: Update, corrected: 
     return replace(descent, method="descent by the chain rule", steps=tuple(steps), corrected_verdict=corrected)
 
 
-def adam_printed_m(avg_g: sp.Expr, avg_g2: sp.Expr, index: sp.Expr) -> sp.Expr:
-    """Notes' Eq. (41): <g^2>_{t+1} / (1 - beta1^t) (the two averages swapped, exponent t)."""
-    return avg_g2 / (1 - beta1**index)
-
-
-def adam_printed_v(avg_g: sp.Expr, avg_g2: sp.Expr, index: sp.Expr) -> sp.Expr:
-    """Notes' Eq. (42): <g>_{t+1} / (1 - beta2^t)."""
-    return avg_g / (1 - beta2**index)
-
-
 def adam_printed_update(m: sp.Expr, second: sp.Expr, epsilon: sp.Expr) -> sp.Expr:
     """Notes' Eq. (43) per unit eta: + m_hat / sqrt(v_hat + eps)."""
     return m / sp.sqrt(second + epsilon)
-
-
-def adam_corrected_m(avg_g: sp.Expr, avg_g2: sp.Expr, index: sp.Expr) -> sp.Expr:
-    """m_hat_{t+1} = <g>_{t+1} / (1 - beta1^{t+1})."""
-    return avg_g / (1 - beta1 ** (index + 1))
-
-
-def adam_corrected_v(avg_g: sp.Expr, avg_g2: sp.Expr, index: sp.Expr) -> sp.Expr:
-    """v_hat_{t+1} = <g^2>_{t+1} / (1 - beta2^{t+1})."""
-    return avg_g2 / (1 - beta2 ** (index + 1))
 
 
 def adam_corrected_update(m: sp.Expr, second: sp.Expr, epsilon: sp.Expr) -> sp.Expr:
@@ -327,8 +308,17 @@ def adam_bias_correction() -> Derivation:
 
     The corrected one, <g>_{t+1} / (1 - beta1^{t+1}) and <g^2>_{t+1} / (1 - beta2^{t+1}), is unbiased.
     """
-    fixed = adam_verdict(adam_corrected_m, adam_corrected_v, adam_corrected_update)
-    return adam_verdict(adam_printed_m, adam_printed_v, adam_printed_update, corrected=fixed.verdict)
+    fixed = adam_verdict(*estimators(claimed("adam.bias_correction", corrected=True)), adam_corrected_update)
+    return adam_verdict(*estimators(claimed("adam.bias_correction")), adam_printed_update, corrected=fixed.verdict)
+
+
+def estimators(law: Formula) -> tuple[Estimator, Estimator]:
+    """``(m_hat, v_hat)`` of the catalogue's pair of estimates, bound by name (m, v, t, beta1, beta2)."""
+    def entry(k: int) -> Estimator:
+        return lambda avg1, avg2, index: law.component(k).bind(
+            {"m": avg1, "v": avg2, "t": index, "beta1": beta1, "beta2": beta2})
+
+    return entry(0), entry(1)
 
 
 # ---------------------------------------------------------------- batch size and the second moment

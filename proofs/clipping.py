@@ -17,15 +17,13 @@ from typing import Callable, Sequence
 import mpmath
 import sympy as sp
 
-from emastats.proving import Derivation, inconclusive, proof, proved, refuted, script_main
+from emastats.proving import Derivation, claimed, inconclusive, proof, proved, refuted, script_main
 from emastats.symbolic.decide import all_of, decide
 from emastats.symbolic.enumeration import minibatch_moments
 from emastats.symbolic.gaussian import (
     norm_clip_mean,
     norm_clip_mean_quadrature,
     regularized_lower_gamma,
-    std_normal_cdf,
-    std_normal_pdf,
     value_clip_mean,
     value_clip_mean_quadrature,
 )
@@ -89,10 +87,14 @@ def _quadrature_disagreement(closed: sp.Expr, symbols: Sequence[sp.Symbol], poin
     """The first rational point where the closed form and the quadrature differ by more than TOLERANCE."""
     with mpmath.workdps(DIGITS + 10):
         for point in points:
-            exact = mpmath.mpf(str(sp.N(closed.xreplace(dict(zip(symbols, point))), DIGITS + 10)))
+            value = sp.N(closed.xreplace(dict(zip(symbols, point))), DIGITS + 10)
             numeric = quadrature(*point, digits=DIGITS)
+            values = {sym.name: val for sym, val in zip(symbols, point)}
+            if not (value.is_real and value.is_finite):  # a pole or a complex value where the mean is finite
+                return {**values, "formula": f"{value} (not a finite real number)",
+                        "quadrature": mpmath.nstr(numeric, 20)}
+            exact = mpmath.mpf(str(value))
             if abs(exact - numeric) > TOLERANCE:
-                values = {sym.name: val for sym, val in zip(symbols, point)}
                 return {**values, "formula": mpmath.nstr(exact, 20), "quadrature": mpmath.nstr(numeric, 20)}
     return None
 
@@ -129,17 +131,10 @@ def value_clip_verdict(formula_of: ValueFormula) -> Derivation:
                                     value_clip_mean_quadrature, derived.steps)
 
 
-def notes_value_formula(mean: sp.Expr, scale: sp.Expr, bound: sp.Expr) -> sp.Expr:
-    """The catalogue's formula: m[Phi(b)-Phi(a)] + s[phi(a)-phi(b)] + c[1-Phi(b)] - c Phi(a)."""
-    a, b = (-bound - mean) / scale, (bound - mean) / scale
-    Phi, phi = std_normal_cdf, std_normal_pdf
-    return mean * (Phi(b) - Phi(a)) + scale * (phi(a) - phi(b)) + bound * (1 - Phi(b)) - bound * Phi(a)
-
-
 @proof("clipping.value.gaussian")
 def value_clipped_gaussian() -> Derivation:
     """The closed form equals the integral of clip(x) against the N(m, s^2) density."""
-    return value_clip_verdict(notes_value_formula)
+    return value_clip_verdict(claimed("clipping.value.gaussian").as_function("mu", "sigma", "c"))
 
 
 # ---------------------------------------------------------------- norm clipping of a Gaussian
@@ -164,18 +159,10 @@ def norm_clip_verdict(formula_of: NormFormula) -> Derivation:
                                     norm_clip_mean_quadrature, steps, extra=(slope, start), trials=1)
 
 
-def notes_norm_formula(dim: sp.Expr, scale: sp.Expr, bound: sp.Expr) -> sp.Expr:
-    """The catalogue's formula: s sqrt2 Gamma((d+1)/2)/Gamma(d/2) P((d+1)/2, U) + c (1 - P(d/2, U))."""
-    U = bound**2 / (2 * scale**2)
-    P = regularized_lower_gamma
-    return (scale * sp.sqrt(2) * sp.gamma((dim + 1) / 2) / sp.gamma(dim / 2) * P((dim + 1) / 2, U)
-            + bound * (1 - P(dim / 2, U)))
-
-
 @proof("clipping.norm.gaussian")
 def norm_clipped_gaussian() -> Derivation:
     """The closed form equals the integral over the chi density, for every dimension d."""
-    return norm_clip_verdict(notes_norm_formula)
+    return norm_clip_verdict(claimed("clipping.norm.gaussian").as_function("d", "sigma", "c"))
 
 
 # ---------------------------------------------------------------- per-example clipping

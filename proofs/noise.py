@@ -11,11 +11,13 @@ formula under test as an argument, so wrong variants are judged by the same code
 """
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 from typing import Callable, Mapping
 
 import sympy as sp
 
+from emastats.claim import Formula
 from emastats.proving import Derivation, claimed, proof, refuted, script_main
 from emastats.symbolic.decide import all_of, as_check, decide, verdict_of
 from emastats.symbolic.enumeration import minibatch_moments, population_moments
@@ -35,36 +37,38 @@ _NICE = {lam: sp.Integer(1), sigma: sp.Integer(1), eta0: sp.Rational(1, 4)}
 
 # ---------------------------------------------------------------- covariance of a weighted sum
 
+alpha = sp.IndexedBase("alpha")  # the catalogue's weights, same name, so the law binds to them
 
-def weighted_sum_covariance_verdict(factor: Callable[[sp.IndexedBase, sp.Symbol, sp.Symbol], sp.Expr],
-                                    corrected: Verdict | None = None) -> Derivation:
-    """Decide ``Cov(sum_i alpha_i g_i) = factor(alpha, i, N) Sigma_g`` for iid ``g_i``.
+
+def weighted_sum_covariance_verdict(law: Formula, corrected: Verdict | None = None) -> Derivation:
+    """Decide ``Cov(sum_{i=1}^n alpha_i g_i) = law(alpha, n, Sigma_g)`` for iid ``g_i``.
 
     A covariance matrix is fixed by its quadratic form, so it is enough that for
     every fixed vector ``u`` the scalars ``X_i = u^T g_i`` (iid, variance
-    ``q = u^T Sigma_g u``) satisfy ``Var(sum alpha_i X_i) = factor q``; the toolkit
-    gives ``Var = q sum alpha_i^2`` for a symbolic number ``N`` of terms.
+    ``q = u^T Sigma_g u``) satisfy ``Var(sum alpha_i X_i) = law`` at ``Sigma_g = q``;
+    the toolkit gives ``Var = q sum alpha_i^2`` for a symbolic number ``n`` of terms.
+    ``law`` is the catalogue's :class:`Formula`, bound by name (``alpha``, ``n``, ``Sigma_g``).
     """
     i, N = sp.Symbol("i", integer=True, positive=True), sp.Symbol("N", integer=True, positive=True)
-    alpha, X, q = sp.IndexedBase("alpha"), sp.IndexedBase("X"), sp.Symbol("q", positive=True)
+    X, q = sp.IndexedBase("X"), sp.Symbol("q", positive=True)
     family = IidSequence(X, sp.Symbol("m", real=True), q, "u^T g_i iid with variance q = u^T Sigma_g u")
     variance = family.variance_of(sp.Sum(alpha[i] * X[i], (i, 1, N)))
-    claimed = factor(alpha, i, N) * q
+    claimed = law.bind({"n": N, "Sigma_g": q})
     steps = [r"\mathrm{Var}\Big(u^\top\sum_i\alpha_i\hat g_i\Big) = " + sp.latex(variance)
              + r",\quad q = u^\top\Sigma_g u",
              r"\text{claimed: } " + sp.latex(claimed)]
-    # compare for N = 1..4 with symbolic alphas, then for symbolic N when the sums match term by term
-    for n in range(1, 5):
-        alphas = {alpha[k]: sp.Symbol(f"alpha{k}", real=True) for k in range(1, n + 1)}
-        exact = (variance.subs(N, n).doit()).xreplace(alphas)
-        stated = (claimed.subs(N, n).doit()).xreplace(alphas)
+    # compare for n = 1..4 with symbolic alphas, then for symbolic n when the sums match term by term
+    for size in range(1, 5):
+        alphas = {alpha[k]: sp.Symbol(f"alpha{k}", real=True) for k in range(1, size + 1)}
+        exact = (variance.subs(N, size).doit()).xreplace(alphas)
+        stated = (claimed.subs(N, size).doit()).xreplace(alphas)
         test = equal(exact, stated)
         if test.verdict is False:
             return refuted("variance of a linear form (iid), polarisation; exact enumeration",
-                           _weighted_sum_counterexample(factor), steps, corrected=corrected)
+                           _weighted_sum_counterexample(law, size), steps, corrected=corrected)
         if test.verdict is None:
             return decide(test, "variance of a linear form (iid)", steps, corrected=corrected)
-    general = sp.simplify(variance - claimed)
+    general = sp.simplify(variance - _indexed_from_one(claimed, i))
     if general == 0:
         # the vector check by enumeration: alpha = (1/2, 1/2) is the minibatch mean of B = 2 draws
         data = [(1, 0), (0, 1), (-1, -1)]
@@ -78,20 +82,40 @@ def weighted_sum_covariance_verdict(factor: Callable[[sp.IndexedBase, sp.Symbol,
     return decide(is_zero(general), "variance of a linear form (iid)", steps, corrected=corrected)
 
 
-def _weighted_sum_counterexample(factor: Callable[[sp.IndexedBase, sp.Symbol, sp.Symbol], sp.Expr]) -> dict:
-    """g_i = +-1 with probability 1/2 (Sigma_g = 1), alpha = (1/2, 1/2): Var((g_1 + g_2)/2) by enumeration."""
-    i, alpha = sp.Symbol("i", integer=True, positive=True), sp.IndexedBase("alpha")
-    enumerated = minibatch_moments([-1, 1], 2, replacement=True).variance
-    claimed = factor(alpha, i, sp.Integer(2)).doit().subs({alpha[1]: sp.Rational(1, 2), alpha[2]: sp.Rational(1, 2)})
-    return {"g_i": "+1 or -1 with probability 1/2 each (Sigma_g = 1)", "N": 2, "alpha": "(1/2, 1/2)",
-            "Var(DeltaPhi) (enumerated)": enumerated, "claimed": claimed}
+def _indexed_from_one(expr: sp.Expr, index: sp.Symbol) -> sp.Expr:
+    """Every single sum of ``expr`` re-indexed to run from ``index`` = 1 (so equal sums compare equal)."""
+    def from_one(total: sp.Sum) -> sp.Expr:
+        var, low, _ = total.limits[0]
+        return total.change_index(var, var - (low - 1), index)
+
+    return expr.replace(lambda e: isinstance(e, sp.Sum) and len(e.limits) == 1, from_one)
+
+
+def _weighted_sum_counterexample(law: Formula, size: int) -> dict:
+    """Var(sum alpha_i g_i) by enumeration of g_i = +-1 with probability 1/2 each (Sigma_g = 1), against the law.
+
+    Tried at alpha = (1/2, 1/2), then at unequal weights with ``size`` terms (where the law failed)."""
+    candidates = [(sp.Rational(1, 2),) * 2, tuple(sp.Rational(1, 2**k) for k in range(size)),
+                  tuple(sp.Rational((-1) ** k * (k + 1), k + 2) for k in range(size))]
+    for weights in candidates:
+        signs = list(itertools.product((-1, 1), repeat=len(weights)))  # every outcome, equally likely
+        sums = [sum(w * x for w, x in zip(weights, outcome)) for outcome in signs]
+        mean = sp.Rational(sum(sums), 1) / len(signs)
+        enumerated = sum((v - mean) ** 2 for v in sums) / len(signs)
+        value = law.bind({"n": len(weights), "Sigma_g": 1}).doit().xreplace(
+            {alpha[k + 1]: w for k, w in enumerate(weights)})
+        if sp.simplify(value - enumerated) != 0:
+            return {"g_i": "+1 or -1 with probability 1/2 each (Sigma_g = 1)", "n": len(weights),
+                    "alpha": "(" + ", ".join(str(w) for w in weights) + ")",
+                    "Var(DeltaPhi) (enumerated)": enumerated, "claimed": value}
+    return {"n": size, "note": "the law differs from (sum alpha_i^2) Sigma_g with symbolic weights at this n"}
 
 
 @proof("noise.weighted_sum.covariance")
 def weighted_sum_covariance() -> Derivation:
     """(sum alpha) Sigma_g is wrong (alpha = (1/2, 1/2) gives 1/2, not 1); the factor is sum alpha^2."""
-    fixed = weighted_sum_covariance_verdict(lambda a, i, n: sp.Sum(a[i] ** 2, (i, 1, n)))
-    return weighted_sum_covariance_verdict(lambda a, i, n: sp.Sum(a[i], (i, 1, n)), corrected=fixed.verdict)
+    fixed = weighted_sum_covariance_verdict(claimed("noise.weighted_sum.covariance", corrected=True))
+    return weighted_sum_covariance_verdict(claimed("noise.weighted_sum.covariance"), corrected=fixed.verdict)
 
 
 # ---------------------------------------------------------------- stationary variances

@@ -43,6 +43,46 @@ def test_editing_a_catalogue_formula_changes_both_verdicts(claim_id, wrong, tmp_
     assert {c.verdict for c in stated} == {Verdict.REFUTED} and all(c.parameters for c in stated)
 
 
+def test_editing_the_weighted_sum_laws_changes_both_verdicts(tmp_path, monkeypatch):
+    """noise.weighted_sum.covariance: the notes' (sum alpha) Sigma_g is refuted and (sum alpha^2) Sigma_g holds.
+
+    Swapping the two catalogue objects swaps every verdict, on both sides, at every weight vector simulated."""
+    claim_id = "noise.weighted_sum.covariance"
+    claim = catalogue.get(claim_id)
+    before = _verify([claim_id], tmp_path, "before")[claim_id]
+    assert (before.symbolic.verdict, before.symbolic.corrected_verdict) == (Verdict.REFUTED, Verdict.PROVED)
+    assert (before.empirical.verdict, before.empirical.corrected_verdict) == (Verdict.REFUTED, Verdict.CONFIRMED)
+    swapped = dataclasses.replace(claim, formula=claim.corrected_formula, corrected_formula=claim.formula)
+    monkeypatch.setitem(catalogue.CLAIMS, claim_id, swapped)
+    after = _verify([claim_id], tmp_path, "after")[claim_id]
+    assert (after.symbolic.verdict, after.symbolic.corrected_verdict) == (Verdict.PROVED, Verdict.REFUTED)
+    assert (after.empirical.verdict, after.empirical.corrected_verdict) == (Verdict.CONFIRMED, Verdict.REFUTED)
+    wrong = [c for c in after.empirical.checks if c.theory_of == "corrected" and c.kind == "statistical"]
+    assert {c.verdict for c in wrong} == {Verdict.REFUTED}
+    assert {c.parameters["n"] for c in wrong} == {2, 4, 10}
+
+
+def test_editing_adams_corrected_estimates_changes_both_corrected_verdicts(tmp_path, monkeypatch):
+    """adam.bias_correction: the corrected pair (mhat, vhat) with exponent t instead of t + 1 (the notes' exponent,
+    without their swap) is refuted by the proof and by the Monte Carlo run, at every grid point."""
+    from emastats.catalogue._symbols import avg_g, avg_g2, beta1, beta2, t
+
+    claim_id = "adam.bias_correction"
+    claim = catalogue.get(claim_id)
+    before = _verify([claim_id], tmp_path, "before")[claim_id]
+    assert (before.symbolic.corrected_verdict, before.empirical.corrected_verdict) == (Verdict.PROVED,
+                                                                                        Verdict.CONFIRMED)
+    wrong = sp.Tuple(avg_g / (1 - beta1**t), avg_g2 / (1 - beta2**t))
+    edited = dataclasses.replace(claim, corrected_formula=claim.corrected_formula.with_expr(wrong))
+    monkeypatch.setitem(catalogue.CLAIMS, claim_id, edited)
+    after = _verify([claim_id], tmp_path, "after")[claim_id]
+    assert (after.symbolic.corrected_verdict, after.empirical.corrected_verdict) == (Verdict.REFUTED, Verdict.REFUTED)
+    assert after.claim.to_dict()["corrected_latex"].endswith(sp.latex(wrong))
+    checks = [c for c in after.empirical.checks if c.theory_of == "corrected" and c.kind == "statistical"]
+    assert {(c.parameters["beta1"], c.parameters["t"]) for c in checks if c.verdict is Verdict.REFUTED} == {
+        (b, h - 1) for b in (0.9, 0.7, 0.3) for h in (2, 4, 10)}
+
+
 def test_a_claims_verdict_does_not_depend_on_what_else_ran(tmp_path):
     ids = ["batchnorm.variance.unbiased", "ema.bias.debias"]
     together = _verify(ids, tmp_path, "together")
@@ -68,3 +108,10 @@ def test_a_formula_evaluates_binds_and_refuses_missing_parameters():
     assert sp.simplify(f.bind({"N": n, "sigma_x^2": 1}) - 1 / (2 * n - 1)) == 0
     with pytest.raises(ValueError, match="sigma_x"):
         f(N=5)
+
+
+def test_a_formula_over_an_indexed_family_takes_a_sequence():
+    law = catalogue.get("noise.weighted_sum.covariance").corrected_formula
+    assert law.parameters == ("Sigma_g", "alpha", "n")
+    assert law(alpha=(0.6, 0.3), n=2, Sigma_g=2.0) == pytest.approx(0.9)
+    assert law(alpha=[1, -1, 2], n=3, Sigma_g=1) == pytest.approx(6.0)

@@ -183,9 +183,9 @@ def test_adam_with_exponent_t_is_refuted_and_the_correct_exponent_proved():
     wrong = adaptive.adam_verdict(lambda m, v, t: m / (1 - b1**t), lambda m, v, t: v / (1 - b2**t), update)
     assert wrong.verdict is Verdict.REFUTED
     assert wrong.counterexample["t"] == "1" and wrong.counterexample["m_hat_2"] == "3"
-    right = adaptive.adam_verdict(adaptive.adam_corrected_m, adaptive.adam_corrected_v, update)
+    right = adaptive.adam_verdict(*adaptive.estimators(catalogue.get("adam.bias_correction").corrected_formula), update)
     assert right.verdict is Verdict.PROVED
-    ascent = adaptive.adam_verdict(adaptive.adam_corrected_m, adaptive.adam_corrected_v,
+    ascent = adaptive.adam_verdict(*adaptive.estimators(catalogue.get("adam.bias_correction").corrected_formula),
                                    lambda m, v, e: m / (sp.sqrt(v) + e))
     assert ascent.verdict is Verdict.REFUTED
 
@@ -209,10 +209,17 @@ def test_batch_second_moment_without_the_one_over_b_is_refuted():
 
 
 def test_weighted_sum_with_sum_alpha_or_its_square_is_refuted():
+    from emastats.catalogue._symbols import Sigma_g, alpha, i, n
+    from emastats.claim import Formula
+
     noise = _proofs_module("noise")
-    for factor in (lambda a, i, n: sp.Sum(a[i], (i, 1, n)), lambda a, i, n: sp.Sum(a[i], (i, 1, n)) ** 2):
-        assert noise.weighted_sum_covariance_verdict(factor).verdict is Verdict.REFUTED
-    assert noise.weighted_sum_covariance_verdict(lambda a, i, n: sp.Sum(a[i] ** 2, (i, 1, n))).verdict is Verdict.PROVED
+    for factor in (sp.Sum(alpha[i], (i, 1, n)), sp.Sum(alpha[i], (i, 1, n)) ** 2):
+        result = noise.weighted_sum_covariance_verdict(Formula("C", factor * Sigma_g))
+        assert result.verdict is Verdict.REFUTED
+        cx = result.counterexample
+        assert float(F(cx["claimed"])) != float(F(cx["Var(DeltaPhi) (enumerated)"]))
+    right = Formula("C", sp.Sum(alpha[i] ** 2, (i, 1, n)) * Sigma_g)
+    assert noise.weighted_sum_covariance_verdict(right).verdict is Verdict.PROVED
 
 
 def test_stationary_sgd_variance_without_the_two_minus_eta_lambda_factor_is_refuted():

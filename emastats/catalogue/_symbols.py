@@ -23,3 +23,13 @@ g = sp.Symbol("g", real=True)  # mean gradient
 p = sp.Symbol("p", positive=True)  # BatchNorm momentum
 eta0 = sp.Symbol("eta0", positive=True)  # learning rate per unit batch
 lam = sp.Symbol("lambda", positive=True)  # curvature of the quadratic loss
+alpha = sp.IndexedBase("alpha")  # weights alpha_1..alpha_n of a weighted sum (a formula takes them as a sequence)
+i = sp.Symbol("i", integer=True, positive=True)  # summation index
+n = sp.Symbol("n", integer=True, positive=True)  # number of terms of a weighted sum
+Sigma_g = sp.Symbol("Sigma_g", real=True)  # an entry of the covariance of one gradient vector
+beta1 = sp.Symbol("beta1", positive=True)  # Adam's first-moment decay, 0 < beta1 < 1
+beta2 = sp.Symbol("beta2", positive=True)  # Adam's second-moment decay, 0 < beta2 < 1
+avg_g = sp.Symbol("m", real=True)  # Adam's running average <g>_{t+1}
+avg_g2 = sp.Symbol("v", nonnegative=True)  # Adam's running average <g^2>_{t+1}
+c = sp.Symbol("c", positive=True)  # clipping bound
+d = sp.Symbol("d", integer=True, positive=True)  # dimension

@@ -1,9 +1,13 @@
 """Claims about RMSProp and Adam."""
 from __future__ import annotations
 
+import sympy as sp
+
 from ..claim import Claim, Formula
-from ._symbols import B, g, sigma
+from ._symbols import B, avg_g, avg_g2, beta1, beta2, g, sigma, t
 from ._sources import emat, ttic
+
+_ESTIMATES = r"(\hat m_{t+1}, \hat v_{t+1})\ \text{with } m = \langle g\rangle_{t+1},\ v = \langle g^2\rangle_{t+1}"
 
 CLAIMS = (
     Claim(
@@ -52,6 +56,10 @@ CLAIMS = (
         r"\hat v_{t+1} = \frac{\langle g^2\rangle_{t+1}}{1-\beta_2^{t+1}},\ "
         r"w_{t+1} = w_t - \frac{\eta\,\hat m_{t+1}}{\sqrt{\hat v_{t+1}}+\epsilon}",
         empirical="statistical",
+        # the two bias-corrected estimates, as functions of m = <g>_{t+1}, v = <g^2>_{t+1} and t; the update's sign is
+        # the proof's (deterministic) part
+        formula=Formula(_ESTIMATES, sp.Tuple(avg_g2 / (1 - beta1**t), avg_g / (1 - beta2**t))),
+        corrected_formula=Formula(_ESTIMATES, sp.Tuple(avg_g / (1 - beta1 ** (t + 1)), avg_g2 / (1 - beta2 ** (t + 1)))),
     ),
     Claim(
         id="adam.batch_size_coupling",

@@ -1,8 +1,22 @@
 """Claims about gradient clipping."""
 from __future__ import annotations
 
-from ..claim import Claim
+import sympy as sp
+
+from ..claim import Claim, Formula
+from ..symbolic.gaussian import regularized_lower_gamma as _P, std_normal_cdf as _Phi, std_normal_pdf as _phi
 from ._sources import emat
+from ._symbols import c, d, mu, sigma
+
+
+
+# X ~ N(mu, sigma^2): mu and sigma are the statement's m and s
+_a, _b = (-c - mu) / sigma, (c - mu) / sigma
+VALUE_CLIPPED_MEAN = mu * (_Phi(_b) - _Phi(_a)) + sigma * (_phi(_a) - _phi(_b)) + c * (1 - _Phi(_b)) - c * _Phi(_a)
+# X ~ N(0, sigma^2 I_d)
+_U = c**2 / (2 * sigma**2)
+NORM_CLIPPED_MEAN = (sigma * sp.sqrt(2) * sp.gamma((d + 1) / 2) / sp.gamma(d / 2) * _P((d + 1) / 2, _U)
+                     + c * (1 - _P(d / 2, _U)))
 
 CLAIMS = (
     Claim(
@@ -21,6 +35,7 @@ CLAIMS = (
         assumptions=(r"X \sim N(m, s^2)", "c > 0"),
         general="closed form used to measure clipping bias (EMAT31530 §6 states only that a bias exists)",
         empirical="statistical",
+        formula=Formula(r"E[\mathrm{clip}(X,-c,c)]", VALUE_CLIPPED_MEAN),
     ),
     Claim(
         id="clipping.norm.gaussian",
@@ -30,6 +45,7 @@ CLAIMS = (
         assumptions=(r"X \sim N(0, s^2 I_d)", "P is the regularised lower incomplete gamma function"),
         general="closed form for norm clipping (EMAT31530 §6 names clipping; the notes give no formula)",
         empirical="statistical",
+        formula=Formula(r"E[\min(\|X\|, c)]", NORM_CLIPPED_MEAN),
     ),
     Claim(
         id="clipping.per_example.bias_independent_of_b",

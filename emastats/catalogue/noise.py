@@ -1,8 +1,10 @@
 """Claims about gradient noise and the 'temperature' of SGD."""
 from __future__ import annotations
 
+import sympy as sp
+
 from ..claim import Claim, Formula
-from ._symbols import B, eta0, lam, mu, sigma
+from ._symbols import B, Sigma_g, alpha, eta0, i, lam, mu, n, sigma
 from ._sources import ttic
 
 CLAIMS = (
@@ -14,6 +16,8 @@ CLAIMS = (
         sources=(ttic("Problem 6, the identity to show"),),
         corrected=r"\Sigma_{\Delta\Phi} = \Big(\sum_i\alpha_i^2\Big)\Sigma_g",
         empirical="statistical",
+        formula=Formula(r"\Sigma_{\Delta\Phi}", sp.Sum(alpha[i], (i, 1, n)) * Sigma_g),
+        corrected_formula=Formula(r"\Sigma_{\Delta\Phi}", sp.Sum(alpha[i] ** 2, (i, 1, n)) * Sigma_g),
     ),
     Claim(
         id="noise.temperature.langevin",

@@ -9,9 +9,11 @@ left out, so every variant returned is genuinely different from the original.
 
 * ``scaled``: the formula times (1 + 2/100) or (1 - 2/100);
 * ``exponent_shifts``: every power whose exponent depends on a parameter, with the exponent +1 and -1;
-* ``complement``: a parameter in (0, 1) (beta, p, mu as momentum) replaced by 1 minus itself;
+* ``complement``: a parameter in (0, 1) (beta, Adam's beta1 and beta2, p, mu as momentum) replaced by 1 minus itself;
 * ``sign_flips``: the sign of one term of a sum flipped;
 * ``dropped_factors``: one factor of a product that depends on a parameter dropped (e.g. (N - B)/(N - 1));
+* ``summand_forms``: in a sum over an index (``sum_i alpha_i^2``), the summand's power +1 and -1 (``sum_i alpha_i``)
+  and the square of the sum for the sum of squares (``(sum_i alpha_i)^2``);
 * ``agreeing_at``: the formula times (x / x0) for a parameter x: it agrees with the truth wherever x = x0,
   which a single-point experiment at x0 cannot tell from the truth.
 """
@@ -24,8 +26,22 @@ import sympy as sp
 Variant = tuple[str, sp.Expr]
 
 
+def _numerically_different(expr: sp.Expr, variant: sp.Expr) -> bool:
+    """True when the two differ at a rational test point (cheap; a special function defeats simplify for minutes)."""
+    symbols = [s for s in (expr.free_symbols | variant.free_symbols) if isinstance(s, sp.Symbol)]
+    for k in range(2):
+        point = {s: sp.Integer(3 + 2 * k) if s.is_integer else sp.Rational(7 + k, 5) for s in symbols}
+        try:
+            a, b = (sp.N(e.xreplace(point), 30) for e in (expr, variant))
+        except (TypeError, ValueError, ZeroDivisionError):
+            return False
+        if a.is_number and b.is_number and a.is_finite and b.is_finite and abs(complex(a - b)) > 1e-12:
+            return True
+    return False
+
+
 def _different(expr: sp.Expr, variant: sp.Expr) -> bool:
-    return sp.simplify(variant - expr) != 0
+    return _numerically_different(expr, variant) or sp.simplify(variant - expr) != 0
 
 
 def scaled(expr: sp.Expr, size: sp.Rational = sp.Rational(2, 100)) -> list[Variant]:
@@ -42,7 +58,7 @@ def exponent_shifts(expr: sp.Expr) -> list[Variant]:
     return out
 
 
-def complement(expr: sp.Expr, names: Iterable[str] = ("beta", "p", "mu")) -> list[Variant]:
+def complement(expr: sp.Expr, names: Iterable[str] = ("beta", "beta1", "beta2", "p", "mu")) -> list[Variant]:
     out = []
     for s in sorted(expr.free_symbols, key=str):
         if str(s) in names:
@@ -69,6 +85,22 @@ def dropped_factors(expr: sp.Expr) -> list[Variant]:
     return out
 
 
+def summand_forms(expr: sp.Expr) -> list[Variant]:
+    out = []
+    for total in sorted(expr.atoms(sp.Sum), key=sp.default_sort_key):
+        body, limits = total.function, total.limits
+        for power in sorted(body.atoms(sp.Pow), key=sp.default_sort_key):
+            if power.exp.is_Integer:
+                for shift in (1, -1):
+                    changed = power.base ** (power.exp + shift)
+                    out.append((f"summand {power} -> {changed}",
+                                expr.xreplace({total: sp.Sum(body.xreplace({power: changed}), *limits)})))
+        if body.is_Pow and body.exp == 2:
+            out.append((f"{total} -> its square of the sum",
+                        expr.xreplace({total: sp.Sum(body.base, *limits) ** 2})))
+    return out
+
+
 def agreeing_at(expr: sp.Expr, point: Mapping[str, float]) -> list[Variant]:
     """The formula times x / x0 for each parameter x of ``point`` (nonzero x0): right only where x = x0."""
     out = []
@@ -79,14 +111,22 @@ def agreeing_at(expr: sp.Expr, point: Mapping[str, float]) -> list[Variant]:
     return out
 
 
+def _entrywise(laws: sp.Tuple, vary) -> list[Variant]:
+    """``vary`` applied to each entry of a tuple of laws, the other entries kept."""
+    return [(f"entry {k}: {name}", sp.Tuple(*laws[:k], variant, *laws[k + 1:]))
+            for k, entry in enumerate(laws) for name, variant in vary(entry)]
+
+
 def mutants(expr: sp.Expr, point: Mapping[str, float] | None = None) -> list[Variant]:
-    """Every variant above that differs from ``expr``, without duplicates."""
+    """Every variant above that differs from ``expr``, without duplicates (of each entry, for a tuple of laws)."""
+    if isinstance(expr, sp.Tuple):
+        return _entrywise(expr, lambda e: mutants(e, point))
     candidates = (scaled(expr) + exponent_shifts(expr) + complement(expr) + sign_flips(expr)
-                  + dropped_factors(expr) + (agreeing_at(expr, point) if point else []))
+                  + dropped_factors(expr) + summand_forms(expr) + (agreeing_at(expr, point) if point else []))
     seen: list[sp.Expr] = []
     out = []
     for name, variant in candidates:
-        if not _different(expr, variant) or any(sp.simplify(variant - v) == 0 for v in seen):
+        if not _different(expr, variant) or any(not _different(v, variant) for v in seen):
             continue
         seen.append(variant)
         out.append((name, variant))
@@ -95,8 +135,16 @@ def mutants(expr: sp.Expr, point: Mapping[str, float] | None = None) -> list[Var
 
 def rewrites(expr: sp.Expr) -> list[Variant]:
     """Equivalent forms of ``expr`` (expanded, factored, over a common denominator): never to be refuted."""
+    if isinstance(expr, sp.Tuple):
+        return _entrywise(expr, rewrites)
     forms = [("expand", sp.expand(expr)), ("factor", sp.factor(expr)), ("together", sp.together(expr)),
              ("cancel", sp.cancel(expr))]
+    for total in sorted(expr.atoms(sp.Sum), key=sp.default_sort_key):
+        (index, low, high), = total.limits[:1] if len(total.limits) == 1 else [(None, None, None)]
+        if index is not None:  # the same sum with its index shifted by one
+            j = sp.Dummy(str(index))
+            forms.append(("sum index shifted",
+                          expr.xreplace({total: sp.Sum(total.function.xreplace({index: j + 1}), (j, low - 1, high - 1))})))
     out, seen = [], [expr]
     for name, form in forms:
         if any(form == s for s in seen):
