@@ -208,6 +208,10 @@ def test_cpu_defaults_to_one_thread(monkeypatch):
     monkeypatch.setenv("EMASTATS_CPU_THREADS", "zero")
     with pytest.raises(UsageError):
         resolve_device("cpu")
+    # a library caller gets the command line's rule too: at most the machine's CPUs (issue 11 H)
+    monkeypatch.delenv("EMASTATS_CPU_THREADS", raising=False)
+    with pytest.raises(UsageError, match="CPUs of this machine"):
+        resolve_device("cpu", threads=100000)
 
 
 # ----- runner ---------------------------------------------------------------------------------------

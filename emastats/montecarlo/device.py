@@ -18,22 +18,21 @@ import os
 
 import torch
 
+from .. import params
 from ..errors import UsageError
 
-THREADS_ENV = "EMASTATS_CPU_THREADS"
+THREADS_ENV = params.THREADS_ENV
 
 
 def cpu_threads(threads: int | None = None) -> int:
-    """The intra-op thread count to use on the CPU: ``threads``, else $EMASTATS_CPU_THREADS, else 1."""
+    """The intra-op thread count to use on the CPU: ``threads``, else $EMASTATS_CPU_THREADS, else 1.
+
+    Checked by ``params.cpu_threads`` (an integer from 1 to the machine's CPUs), the same rule and message
+    as on the command line, so a library caller cannot ask for 100000 threads either.
+    """
     if threads is None:
-        raw = os.environ.get(THREADS_ENV, "1")
-        try:
-            threads = int(raw)
-        except ValueError:
-            raise UsageError(f"{THREADS_ENV} must be a positive integer, got {raw!r}") from None
-    if threads < 1:
-        raise UsageError(f"the CPU thread count must be at least 1, got {threads}")
-    return threads
+        return params.cpu_threads(os.environ.get(THREADS_ENV, "1"))
+    return params.cpu_threads(threads, "the CPU thread count")
 
 
 def normalize_device(device: torch.device | str | None) -> torch.device:
