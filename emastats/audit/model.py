@@ -25,6 +25,7 @@ import re
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from .normalise import (DECORATIONS, FONT_STRIP, GREEK, TEXT_CMDS, Notation, clean_text, index_like,
                         tokenize)
@@ -254,25 +255,31 @@ def scan_atoms(latex: str, line: int = 0) -> list[_Occurrence]:
     return out
 
 
-def _lhs_atoms(latex: str) -> list[str]:
-    """The left sides of a formula's rows, when a left side is a single name with a superscript."""
-    found = []
+def _row_left_sides(latex: str) -> Iterator[str]:
+    """The left side of each row of a formula (rows split at ``\\\\``): the tokens before its first
+    assignment or equals sign outside brackets; rows without one yield nothing."""
     for row in re.split(r"\\\\", clean_text(latex)):
         tokens = tokenize(row.replace("&", " "))
         depth = 0
         for k, t in enumerate(tokens):
             depth += t in ("{", "(", "[") or -(t in ("}", ")", "]"))
             if t in _ASSIGN_TOKENS and depth == 0:
-                lhs = "".join(tokens[:k])
-                plain = re.sub(r"\\(bf|mathbf|boldsymbol|bm|vec|it|rm)(?![A-Za-z])", "", lhs).replace(" ", "")
-                plain = re.sub(r"^\{(\\?[A-Za-z]+)\}", r"\1", plain)
-                if not _SINGLE_NAME.fullmatch(plain):
-                    break
-                occ = scan_atoms(lhs)
-                if len(occ) == 1 and occ[0].superscript is not None and occ[0].subscript is None \
-                        and index_like(occ[0].superscript):
-                    found.append((occ[0].base, occ[0].superscript))
+                yield "".join(tokens[:k])
                 break
+
+
+def _lhs_atoms(latex: str) -> list[str]:
+    """The left sides of a formula's rows, when a left side is a single name with a superscript."""
+    found = []
+    for lhs in _row_left_sides(latex):
+        plain = re.sub(r"\\(bf|mathbf|boldsymbol|bm|vec|it|rm)(?![A-Za-z])", "", lhs).replace(" ", "")
+        plain = re.sub(r"^\{(\\?[A-Za-z]+)\}", r"\1", plain)
+        if not _SINGLE_NAME.fullmatch(plain):
+            continue
+        occ = scan_atoms(lhs)
+        if len(occ) == 1 and occ[0].superscript is not None and occ[0].subscript is None \
+                and index_like(occ[0].superscript):
+            found.append((occ[0].base, occ[0].superscript))
     return found
 
 
@@ -334,19 +341,12 @@ _FUNCTION_LHS = re.compile(r"(\\?[A-Za-z]+)(_(\{[^{}]*\}|[A-Za-z0-9]))?\(((\\?[A
 def _defined_functions(latex: str) -> set[str]:
     """Names defined as functions on a left side: ``f(x) = …``, ``f_i(w) := …``, ``\\ell(w, b) = …``."""
     found = set()
-    for row in re.split(r"\\\\", clean_text(latex)):
-        tokens = tokenize(row.replace("&", " "))
-        depth = 0
-        for k, t in enumerate(tokens):
-            depth += t in ("{", "(", "[") or -(t in ("}", ")", "]"))
-            if t in _ASSIGN_TOKENS and depth == 0:
-                lhs = "".join(tokens[:k]).replace(" ", "")
-                m = _FUNCTION_LHS.fullmatch(lhs)
-                args = set(re.findall(r"\\?[A-Za-z]+", m.group(4))) if m else set()
-                if m and (m.group(1).lstrip("\\") in GREEK or len(m.group(1)) == 1) and \
-                        not args <= _INDEX_LETTERS | {"\\tau"}:  # v(t) = …: a sequence, not a function
-                    found.add(m.group(1).lstrip("\\"))
-                break
+    for lhs in _row_left_sides(latex):
+        m = _FUNCTION_LHS.fullmatch(lhs.replace(" ", ""))
+        args = set(re.findall(r"\\?[A-Za-z]+", m.group(4))) if m else set()
+        if m and (m.group(1).lstrip("\\") in GREEK or len(m.group(1)) == 1) and \
+                not args <= _INDEX_LETTERS | {"\\tau"}:  # v(t) = …: a sequence, not a function
+            found.add(m.group(1).lstrip("\\"))
     return found
 
 
