@@ -4,6 +4,10 @@ Usage::
 
     python benchmarks/audit_corpus.py --corpus /work/corpus --split heldout [--format text|json]
 
+Splits: ``dev`` (develop on), ``heldout`` (the first held-back half, since measured and now developed on),
+``heldout2`` (a second held-back split from other repositories, measured once at the end), ``all`` (dev and
+heldout, as before heldout2 existed) and ``everything`` (all three).
+
 The corpus lives outside the repository (its documents are third-party text, never committed); the labels live
 in ``benchmarks/audit_corpus/manifest.json``: per document its source (repository, commit, path), its split
 (``dev`` to develop on, ``heldout`` measured once at the end), its formula count, and the hand-labelled errors
@@ -38,6 +42,10 @@ from pathlib import Path
 
 MANIFEST = Path(__file__).resolve().parent / "audit_corpus" / "manifest.json"
 WINDOW = 2  # lines either side of a label within which an error finding counts as a match
+SPLITS = ("dev", "heldout", "heldout2")
+# a split name on the command line -> the manifest splits it measures, in report order
+SPLIT_GROUPS = {"dev": ("dev",), "heldout": ("heldout",), "heldout2": ("heldout2",),
+                "all": ("dev", "heldout"), "everything": SPLITS}
 
 _DISPLAY = re.compile(
     r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\begin\{(equation|align|eqnarray|gather|multline|displaymath|math)(\*?)\}(.+?)"
@@ -238,10 +246,11 @@ def run_audit(path: Path, command: list[str], timeout: float) -> tuple[dict | No
 
 def measure(corpus: Path, split: str, manifest: dict, command: list[str], window: int = WINDOW,
             timeout: float = 900.0, progress=None) -> tuple[list[DocResult], dict]:
-    """Audit every document of ``split`` (``dev``, ``heldout`` or ``all``) and score it."""
+    """Audit every document of ``split`` (a key of :data:`SPLIT_GROUPS`) and score it."""
+    wanted = SPLIT_GROUPS[split]
     results = []
     for doc in manifest["documents"]:
-        if split != "all" and doc["split"] != split:
+        if doc["split"] not in wanted:
             continue
         path = corpus / doc["file"]
         if not path.exists():
@@ -284,8 +293,10 @@ def format_text(split: str, summary: dict, results: list[DocResult], detail: boo
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--corpus", required=True, help="corpus root holding dev/ and heldout/ (e.g. /work/corpus)")
-    p.add_argument("--split", choices=["dev", "heldout", "all"], default="dev")
+    p.add_argument("--corpus", required=True,
+                   help="corpus root holding dev/, heldout/ and heldout2/ (e.g. /work/corpus)")
+    p.add_argument("--split", choices=list(SPLIT_GROUPS), default="dev",
+                   help="all = dev + heldout; everything = dev + heldout + heldout2")
     p.add_argument("--manifest", default=str(MANIFEST))
     p.add_argument("--window", type=int, default=WINDOW, help="lines either side of a label that count as a match")
     p.add_argument("--format", choices=["text", "json"], default="text")
@@ -296,14 +307,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     corpus = Path(args.corpus)
     if not corpus.is_dir():
-        print(f"error: corpus root {corpus} is not a directory (expected dev/ and heldout/ under it)", file=sys.stderr)
+        print(f"error: corpus root {corpus} is not a directory (expected dev/, heldout/ and heldout2/ under it)", file=sys.stderr)
         return 2
     try:
         manifest = json.loads(Path(args.manifest).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         print(f"error: cannot read manifest {args.manifest}: {exc}", file=sys.stderr)
         return 2
-    splits = ["dev", "heldout"] if args.split == "all" else [args.split]
+    splits = list(SPLIT_GROUPS[args.split])
     out = {}
     texts = []
     for split in splits:

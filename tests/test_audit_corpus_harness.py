@@ -136,9 +136,78 @@ def test_committed_manifest_is_consistent():
     """Every document has a split, a positive formula count and labels with line, severity and ground truth."""
     manifest = json.loads(harness.MANIFEST.read_text(encoding="utf-8"))
     docs = manifest["documents"]
-    assert {d["split"] for d in docs} == {"dev", "heldout"}
+    assert {d["split"] for d in docs} == set(harness.SPLITS)
     assert len({d["id"] for d in docs}) == len(docs)
     for d in docs:
         assert d["file"].startswith(d["split"] + "/") and d["formulas"] >= 0
         for e in d["errors"]:
             assert e["severity"] in {"high", "low"} and 1 <= e["line"] <= d["lines"] and e["ground_truth"]
+
+
+_STUB = """import json
+print(json.dumps({"documents": [{"findings": [], "stats": {"statements": 0, "decided": 0, "seconds": 0.0}}]}))
+"""
+
+
+def _three_split_corpus(tmp_path):
+    """A corpus root with one empty document per split and a stub audit command that finds nothing."""
+    docs = []
+    for split in harness.SPLITS:
+        (tmp_path / split).mkdir()
+        (tmp_path / split / "a.md").write_text("$x = 1$\n", encoding="utf-8")
+        docs.append(_doc(id=f"{split}-a", split=split, file=f"{split}/a.md", formulas=1,
+                         errors=[{"line": 1, "severity": "high"}]))
+    stub = tmp_path / "stub_emastats.py"
+    stub.write_text(_STUB, encoding="utf-8")
+    return {"documents": docs}, [sys.executable, str(stub)]
+
+
+def test_split_groups_keep_all_as_dev_plus_heldout(tmp_path):
+    """'all' keeps meaning dev + heldout; heldout2 is measured alone or through 'everything'."""
+    manifest, stub = _three_split_corpus(tmp_path)
+    ids = {name: [r.id for r in harness.measure(tmp_path, name, manifest, stub, timeout=60)[0]]
+           for name in harness.SPLIT_GROUPS}
+    assert ids["all"] == ["dev-a", "heldout-a"]
+    assert ids["heldout2"] == ["heldout2-a"]
+    assert ids["everything"] == ["dev-a", "heldout-a", "heldout2-a"]
+    assert ids["dev"] == ["dev-a"] and ids["heldout"] == ["heldout-a"]
+    # the stub finds nothing: the labelled error is missed, nothing is false
+    results, summary = harness.measure(tmp_path, "heldout2", manifest, stub, timeout=60)
+    assert results[0].status == "ok" and summary["high_found"] == 0 and summary["false_errors"] == 0
+
+
+def test_cli_runs_heldout2_through_a_given_command(tmp_path, capsys):
+    manifest, stub = _three_split_corpus(tmp_path)
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    code = harness.main(["--corpus", str(tmp_path), "--manifest", str(path), "--split", "heldout2",
+                         "--emastats", " ".join(stub), "--format", "json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out["splits"]) == ["heldout2"] and out["splits"]["heldout2"]["summary"]["documents"] == 1
+
+
+_RESERVED = ("d2l-ai/", "Atcold/NYU-DLSP20", "google-research/tuning_playbook", "bighuang624/Andrew-Ng-Deep-Learning-notes",
+             "MansMeg/IntroML", "distillpub/post--momentum", "spbu-math-cs/llm-overview-fall-2023",
+             "cs231n/cs231n.github.io")
+
+
+def test_heldout2_is_fresh_and_large_enough():
+    """heldout2: >= 10 public documents from >= 6 repositories used by no other split (none reserved), >= 1,000
+    formulas, own notes with planted high-severity errors, every label inside its file and backed by ground truth."""
+    docs = json.loads(harness.MANIFEST.read_text(encoding="utf-8"))["documents"]
+    new = [d for d in docs if d["split"] == "heldout2"]
+    public = [d for d in new if d["source"] == "public"]
+    own = [d for d in new if d["source"] == "own"]
+    older_repos = {d["repo"] for d in docs if d["split"] != "heldout2" and d["repo"]}
+    assert len(public) >= 10 and len({d["repo"] for d in public}) >= 6
+    assert sum(d["formulas"] for d in new) >= 1000
+    for d in public:
+        assert d["repo"] not in older_repos and not d["repo"].startswith(_RESERVED)
+        assert len(d["commit"]) == 40 and d["path"]
+    assert len(own) >= 3 and all(d["repo"] is None for d in own)
+    assert all(any(e["severity"] == "high" and e["ground_truth"].startswith("planted") for e in d["errors"]) for d in own)
+    for d in new:
+        assert d["file"].startswith("heldout2/")
+        for item in d["errors"] + d["controls"]:
+            assert 1 <= item["line"] <= d["lines"]
