@@ -39,11 +39,13 @@ from . import fused
 from .accumulators import Moments
 from .context import Context, MomentSource
 from .datasets import Dataset
+from .sampling import _WORD_BITS, _WORD_RANGE, _lemire_indices_, check_batch, check_replicas
 
 ENGINE_ENV = "EMASTATS_ENGINE"
 ENGINES = ("auto", "fused", "torch")
 LAUNCH_REPLICAS = 1 << 28  # replicas per launch when moments are streamed (the kernel's counters are 32-bit)
 STATES_REPLICAS = 1 << 22  # replicas per launch when the states of several columns are kept (memory)
+FLOAT_EXACT_N = 1 << 22  # ExactIndexSampler computes in float64 up to this n (u n < 2^53)
 
 Engine = Literal["fused", "torch"]
 Sampler = Callable[[int], torch.Tensor]
@@ -173,3 +175,48 @@ def linear_sgd_sampler(ctx: Context, data: Dataset, *, learning_rate: float, bat
         return fallback
     backend = _record(ctx, "linear_sgd_kernel")
     return LinearSGDSource(ctx, data, float(learning_rate), int(batch), int(steps), w0, float(scale), backend)
+
+
+class ExactIndexSampler:
+    """``minibatch_indices(n, batch, replicas, generator, replacement=True)`` with its work buffers kept.
+
+    The CPU SGD loop's sampler: the same generator calls and the same indices as ``sampling.uniform_indices``
+    (Lemire's multiply-shift of 31-bit words, the rare biased words redrawn the same way), but the words, the
+    products and the rejection test live in buffers made once, so a step allocates nothing (fresh pages cost
+    more than the arithmetic) and the indices can be int32 (half the bytes for the sparse kernel to read).
+    Each call overwrites and returns ``out``, (replicas, batch).
+    """
+
+    def __init__(self, n: int, batch: int, replicas: int, generator: torch.Generator,
+                 dtype: torch.dtype = torch.int32) -> None:
+        check_batch(n, batch, True)
+        check_replicas(replicas)
+        if not 1 <= n <= _WORD_RANGE or dtype not in (torch.int32, torch.int64):
+            raise UsageError(f"need 1 <= n <= 2^31 and int32/int64 indices, got n = {n}, {dtype}")
+        device, count = generator.device, replicas * batch
+        self.n, self.generator, self._threshold = int(n), generator, _WORD_RANGE % int(n)
+        self.out = torch.empty((replicas, batch), dtype=dtype, device=device)
+        self._flat = self.out.view(-1)
+        self._words = torch.empty(count, dtype=torch.int32, device=device)
+        # u n / 2^31 is exact in float64 while u n < 2^53, i.e. n <= 2^22: then its integer part is the index and
+        # its fraction times 2^31 the low word Lemire rejects on (float64 multiplies are vectorised, int64 are not)
+        self._exact_in_float = self.n <= FLOAT_EXACT_N
+        self._work = torch.empty(count, dtype=torch.float64 if self._exact_in_float else torch.int64, device=device)
+
+    def __call__(self) -> torch.Tensor:
+        work = self._work.copy_(self._words.random_(generator=self.generator))
+        if self._exact_in_float:
+            self._flat.copy_(work.mul_(self.n * 2.0 ** -_WORD_BITS))  # truncation = floor (>= 0)
+            low, threshold = work.frac_(), self._threshold * 2.0 ** -_WORD_BITS
+        else:
+            work.mul_(self.n)  # u n < 2^62: exact in int64
+            torch.bitwise_right_shift(work, _WORD_BITS, out=self._flat)
+            low, threshold = work.bitwise_and_(_WORD_RANGE - 1), self._threshold
+        if low.numel() and low.min() < threshold:  # rare (3e-7 per word for n = 1000)
+            redraw = (low < threshold).nonzero().squeeze(1)
+            while redraw.numel():  # exactly as sampling.uniform_indices: each position's own iid stream
+                fresh = torch.empty(redraw.numel(), dtype=torch.int64, device=self._flat.device)
+                rejected = _lemire_indices_(fresh, self.generator, self.n)
+                self._flat[redraw] = fresh.to(self._flat.dtype)
+                redraw = redraw[rejected]
+        return self.out
