@@ -44,7 +44,7 @@ from .sampling import _WORD_BITS, _WORD_RANGE, _lemire_indices_, check_batch, ch
 ENGINE_ENV = "EMASTATS_ENGINE"
 ENGINES = ("auto", "fused", "torch")
 LAUNCH_REPLICAS = 1 << 28  # replicas per launch when moments are streamed (the kernel's counters are 32-bit)
-STATES_REPLICAS = 1 << 22  # replicas per launch when the states of several columns are kept (memory)
+STATES_REPLICAS = 1 << 24  # replicas per launch when the states of several columns are kept (64 MB a column)
 FLOAT_EXACT_N = 1 << 22  # ExactIndexSampler computes in float64 up to this n (u n < 2^53)
 
 Engine = Literal["fused", "torch"]
