@@ -60,7 +60,8 @@ def triton_available() -> bool:
     return True
 
 
-def _interpreting() -> bool:
+def interpreting() -> bool:
+    """Whether ``TRITON_INTERPRET`` asks triton to interpret kernels on CPU tensors."""
     return os.environ.get("TRITON_INTERPRET", "0").strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -75,7 +76,7 @@ def choose_backend(device: torch.device | str, backend: Backend = "auto") -> str
         raise UsageError(f"unknown backend {backend!r}; use auto, torch or triton")
     if not triton_available():
         raise UsageError("the triton backend needs triton: pip install 'emastats[gpu]'")
-    if dev.type != "cuda" and not (dev.type == "cpu" and _interpreting()):
+    if dev.type != "cuda" and not (dev.type == "cpu" and interpreting()):
         raise UsageError(f"the triton kernels run on CUDA devices (or on the CPU under TRITON_INTERPRET=1), "
                          f"not on {dev}")
     return "triton"

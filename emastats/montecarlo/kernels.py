@@ -22,7 +22,8 @@ Streams differ by design between the engines: the fused run's Philox keys are
 drawn from ``ctx.generator`` (one key per call and column), so a run is still a
 function of (seed, device), but it does not reproduce the torch path's draws;
 the two engines agree in distribution (same law of the noise, same recursion),
-which the tests check against theory. Each call of a fused source draws fresh
+which the tests check by running the wired experiments on both (|z| <= 5 between
+their estimates, same verdicts). Each call of a fused source draws fresh
 keys, so the two stages of ``Context.sized_moments`` are independent.
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ from . import fused
 from .accumulators import Moments
 from .context import Context, MomentSource
 from .datasets import Dataset
+from .device import normalize_device
 from .sampling import _WORD_BITS, _WORD_RANGE, _lemire_indices_, check_batch, check_replicas
 
 ENGINE_ENV = "EMASTATS_ENGINE"
@@ -63,6 +65,8 @@ def engine(device: torch.device | str) -> Engine:
 
 def fused_backend(device: torch.device | str) -> str:
     """The backend of a fused run on ``device``: ``triton`` where the kernel can run, else its ``torch`` reference."""
+    if normalize_device(device).type != "cuda" and not fused.interpreting():
+        return "torch"  # decided without importing triton (which would fix its mode for this process)
     try:
         return fused.choose_backend(device, "triton")
     except UsageError:
