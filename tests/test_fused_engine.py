@@ -93,3 +93,21 @@ def test_wired_experiment_agrees_across_engines(claim_id, monkeypatch):
         assert abs(z) <= 5, (a.name, a.estimate, b.estimate, z)
         assert b.verdict == a.verdict, (a.name, a.verdict, b.verdict)
     assert fused_run.verdict == torch_run.verdict
+
+
+@pytest.mark.parametrize("engine_name", ["torch", "fused"])
+def test_study_simulation_matches_the_exact_variance_on_both_engines(engine_name, monkeypatch):
+    # study "temperature" takes its heavy-ball states from kernels.recursion_states (the kernel writes them)
+    from emastats.experiments import study_temperature as study
+    from emastats.studies.temperature_theory import heavy_ball_variance_exact
+
+    monkeypatch.setattr(kernels, "fused_backend", lambda device: "torch")
+    monkeypatch.setenv(kernels.ENGINE_ENV, engine_name)
+    ctx = _ctx()
+    eta, batch, mu = 0.4, 4, 0.5
+    w = study._simulate_1d(ctx, 1 << 14, study._steps_1d(eta, mu), eta, batch, mu)
+    assert w.dtype == torch.float64 and w.shape == (1 << 14,)
+    m = Moments.from_samples(w)
+    theory = heavy_ball_variance_exact(eta, mu, study.LAMBDA, study.SIGMA2, batch)
+    assert abs(m.variance()[0] - theory) <= 5 * m.stderr_variance()[0]
+    assert ("engine" in ctx.params) == (engine_name == "fused")

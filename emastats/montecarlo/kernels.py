@@ -150,7 +150,7 @@ def _record(ctx: Context, kernel: str) -> str:
     """Record the engine among the run's parameters; returns the fused run's backend."""
     backend = fused_backend(ctx.device)
     how = f"Triton {kernel}" if backend == "triton" else f"torch reference of {kernel}"
-    ctx.param("engine", f"fused ({how}; Philox streams keyed from the claim's generator, moments streamed)")
+    ctx.param("engine", f"fused ({how}; Philox streams keyed from the claim's generator)")
     return backend
 
 
@@ -163,8 +163,25 @@ def recursion_sampler(ctx: Context, recursions: Sequence[fused.Recursion], steps
     """
     if engine(ctx.device) == "torch":
         return fallback
-    backend = _record(ctx, "recursion_kernel")
+    backend = _record(ctx, "recursion_kernel, moments streamed" if len(recursions) == 1
+                      else "recursion_kernel, states of the columns side by side")
     return RecursionSource(ctx, tuple(recursions), int(steps), float(scale), backend)
+
+
+def recursion_states(ctx: Context, recursion: fused.Recursion, steps: int, replicas: int,
+                     fallback: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """The (replicas,) final states of ``recursion`` after ``steps`` steps, for code that needs the states.
+
+    On the fused engine the kernel writes them (float32, one key per call); on the torch engine
+    ``fallback()`` (the caller's own simulation) computes them.
+    """
+    if engine(ctx.device) == "torch":
+        return fallback()
+    backend = _record(ctx, "recursion_kernel, states written")
+    (key,) = _keys(ctx, 1)
+    return torch.cat([fused.recursion_moments(recursion, steps=int(steps), replicas=n, seed=key, device=ctx.device,
+                                              backend=backend, replica_offset=start, keep_states=True).states
+                      for start, n in _pieces(int(replicas), STATES_REPLICAS)])
 
 
 def linear_sgd_sampler(ctx: Context, data: Dataset, *, learning_rate: float, batch: int, steps: int,
@@ -177,7 +194,7 @@ def linear_sgd_sampler(ctx: Context, data: Dataset, *, learning_rate: float, bat
     """
     if engine(ctx.device) == "torch":
         return fallback
-    backend = _record(ctx, "linear_sgd_kernel")
+    backend = _record(ctx, "linear_sgd_kernel, moments streamed")
     return LinearSGDSource(ctx, data, float(learning_rate), int(batch), int(steps), w0, float(scale), backend)
 
 
