@@ -16,7 +16,7 @@ import math
 import torch
 
 from emastats.experiments._sweep import grid_series, label, record_grid, rel_se_mean, rel_se_variance, sized
-from emastats.montecarlo import Context, ema_final, ema_path, experiment, running_average_beta, skewed
+from emastats.montecarlo import Context, ema_final, ema_path, experiment, fused, kernels, running_average_beta, skewed
 
 F64 = torch.float64
 ROUNDING = 1e-10  # float64 agreement bound for trajectories of <= a few hundred steps of O(1) values
@@ -29,10 +29,15 @@ BIAS_GRID = ({"beta": 0.6, "t": 1, "mu": -1.5}, {"beta": 0.9, "t": 4, "mu": 0.5}
 SIGMA_INPUTS = 1.0
 
 
-def _ema_at(ctx: Context, point, sigma: float = SIGMA_INPUTS):
-    """A sampler n -> (n,) of m_t (EMA from m_0 = 0) at ``point``'s beta, t, mu, skewed inputs."""
+def _ema_at(ctx: Context, point, sigma: float = SIGMA_INPUTS, correction: float = 1.0):
+    """A sampler n -> (n,) of m_t / correction (EMA from m_0 = 0) at ``point``'s beta, t, mu, skewed inputs
+    (the fused kernel on a GPU: ``kernels.recursion_sampler``)."""
     beta, steps, mu = point["beta"], point["t"], point["mu"]
-    return lambda n: ema_final(skewed((steps, n), ctx.generator, mean=mu, std=sigma), beta)
+    fallback = lambda n: ema_final(skewed((steps, n), ctx.generator, mean=mu, std=sigma), beta)  # noqa: E731
+    if correction != 1.0:
+        fallback = lambda n, plain=fallback: plain(n).double() / correction  # noqa: E731
+    return kernels.recursion_sampler(ctx, [fused.ema(beta, mu, sigma, noise="exponential")], steps, fallback,
+                                     scale=1 / correction)
 
 
 @experiment("ema.bias.mean")
@@ -56,9 +61,7 @@ def ema_bias_debias(ctx: Context) -> None:
     for k, point in enumerate(BIAS_GRID):
         theory = ctx.formula(**point)
         correction = 1 - point["beta"] ** point["t"]
-        ema = _ema_at(ctx, point)
-        acc = sized(ctx, lambda n, ema=ema, correction=correction: ema(n).double() / correction,
-                    rel_se_mean())
+        acc = sized(ctx, _ema_at(ctx, point, correction=correction), rel_se_mean())
         ctx.check_mean(f"E[m_t / (1 - beta^t)] = catalogue formula at {label(point)}", acc, theory, ctx.margin,
                        point=point)
         if k == 2:
@@ -93,7 +96,8 @@ def _burn_in(n_avg: int, relative: float = 1e-4) -> int:
 def _running_average_final(ctx: Context, n_avg: int, steps: int, sigma: float):
     """A sampler n -> (n,) of the running average (beta = 1 - 1/N, zero start) after ``steps`` inputs."""
     beta = running_average_beta(n_avg)
-    return lambda n: ema_final(skewed((steps, n), ctx.generator, mean=0.5, std=sigma), beta)
+    fallback = lambda n: ema_final(skewed((steps, n), ctx.generator, mean=0.5, std=sigma), beta)  # noqa: E731
+    return kernels.recursion_sampler(ctx, [fused.ema(beta, 0.5, sigma, noise="exponential")], steps, fallback)
 
 
 # N in {2, 3, 8} (not 5, where sigma^2/(N+4) agrees with the truth), sigma_x^2 in {0.25, 2.25, 9}:

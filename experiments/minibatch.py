@@ -24,7 +24,7 @@ from torch.func import grad, vmap
 
 from emastats.experiments._sweep import (grid_series, label, record_grid, rel_se_covariance, rel_se_mean,
                                          rel_se_variance, sized)
-from emastats.montecarlo import Context, Moments, experiment, minibatch_indices
+from emastats.montecarlo import Context, Moments, experiment, kernels, minibatch_indices
 from emastats.montecarlo.datasets import Dataset, GradientMoments, example_loss, gradient_moments
 from emastats.montecarlo.datasets import synthetic_linear_regression
 
@@ -40,14 +40,19 @@ def _dataset(ctx: Context) -> tuple[Dataset, GradientMoments]:
     return data, moments
 
 
-def _minibatch_gradients(ctx: Context, grads: torch.Tensor, batch: int, replacement: bool):
-    """A sampler n -> (n, d) of minibatch-mean gradients (rows of ``grads`` (N, d)), one minibatch per replica."""
+def _minibatch_gradients(ctx: Context, grads: torch.Tensor, batch: int, replacement: bool, data: Dataset | None = None):
+    """A sampler n -> (n, d) of minibatch-mean gradients (rows of ``grads`` (N, d)), one minibatch per replica.
+
+    With replacement, and ``data`` the linear model whose gradients at w = 0 ``grads`` are, the fused engine
+    computes the same quantity as minus one SGD step from w = 0 with learning rate 1 (``kernels``)."""
 
     def sample(n: int) -> torch.Tensor:
         idx = minibatch_indices(grads.shape[0], batch, n, ctx.generator, replacement=replacement)
         return grads[idx].mean(dim=1)
 
-    return sample
+    if not replacement or data is None:
+        return sample
+    return kernels.linear_sgd_sampler(ctx, data, learning_rate=1.0, batch=batch, steps=1, fallback=sample, scale=-1.0)
 
 
 def _check_equals_full_batch(ctx: Context, acc: Moments, quantity: str, g_fb: list[float], scale: float,
@@ -59,12 +64,12 @@ def _check_equals_full_batch(ctx: Context, acc: Moments, quantity: str, g_fb: li
 
 
 def _unbiased(ctx: Context, replacement: bool, batch: int) -> None:
-    _, exact = _dataset(ctx)
+    data, exact = _dataset(ctx)
     ctx.param("B", batch)
     ctx.param("sampling", "with replacement (iid indices)" if replacement else "without replacement (random subset)")
     g_fb = exact.full_batch.cpu().tolist()
     scale = math.hypot(*g_fb)
-    acc = sized(ctx, _minibatch_gradients(ctx, exact.per_example, batch, replacement),
+    acc = sized(ctx, _minibatch_gradients(ctx, exact.per_example, batch, replacement, data),
                 rel_se_mean(scale, range(len(g_fb))))
     tol = ctx.margin
     _check_equals_full_batch(ctx, acc, "g_mb", g_fb, scale, tol)
@@ -116,11 +121,11 @@ WITH_REPLACEMENT_GRID = ({"N": N_EXAMPLES, "B": 2}, {"N": N_EXAMPLES, "B": 4}, {
 
 @experiment("minibatch.covariance.with_replacement")
 def covariance_with_replacement(ctx: Context) -> None:
-    _, exact = _dataset(ctx)
+    data, exact = _dataset(ctx)
     record_grid(ctx, WITH_REPLACEMENT_GRID)
     for k, point in enumerate(WITH_REPLACEMENT_GRID):
-        acc = sized(ctx, _minibatch_gradients(ctx, exact.per_example, point["B"], True), rel_se_covariance(PAIRS),
-                    family=10)
+        acc = sized(ctx, _minibatch_gradients(ctx, exact.per_example, point["B"], True, data),
+                    rel_se_covariance(PAIRS), family=10)
         _covariance_checks(ctx, acc, exact.covariance, point, ctx.formula, "Cov[g_mb] = catalogue formula",
                            control_shift=1.5 if k == 1 else None)
     grid_series(ctx, "Cov[g_mb] entries over the grid", "Cov[g_mb]_ij")

@@ -24,7 +24,7 @@ import math
 import torch
 
 from emastats.experiments._sweep import label, record_grid, rel_se_covariance, rel_se_variance, sized
-from emastats.montecarlo import Context, experiment, gaussian, minibatch_indices
+from emastats.montecarlo import Context, experiment, fused, gaussian, kernels, minibatch_indices
 from emastats.montecarlo.datasets import gradient_moments, synthetic_linear_regression
 
 F64 = torch.float64
@@ -111,7 +111,10 @@ def temperature_sgd(ctx: Context) -> None:
             w = w - lrs * (lams * w + sds * gaussian(w.shape, ctx.generator))
         return w
 
-    acc = sized(ctx, final, rel_se_variance(range(len(SGD_GRID))), family=6)
+    fused_run = [fused.heavy_ball(p["B"] * p["eta0"], 0.0, p["lambda"], p["sigma"] / math.sqrt(p["B"]))
+                 for p in SGD_GRID]
+    acc = sized(ctx, kernels.recursion_sampler(ctx, fused_run, steps, final), rel_se_variance(range(len(SGD_GRID))),
+                family=6)
     theory = [ctx.corrected_formula(**p) for p in SGD_GRID]
     for k, point in enumerate(SGD_GRID):
         ctx.check_variance(f"corrected: Var_inf = catalogue corrected formula at {label(point)}", acc, theory[k],
@@ -141,7 +144,8 @@ def _independence_check(ctx: Context, points, name: str, lr_mu) -> None:
             w = w + v
         return w
 
-    acc = ctx.moments(final, ctx.budget(1 << 16))
+    fused_run = [fused.heavy_ball(*lr_mu(p), p["lambda"], p["sigma"] / math.sqrt(p["B"])) for p in points]
+    acc = ctx.moments(kernels.recursion_sampler(ctx, fused_run, steps, final), ctx.budget(1 << 16))
     var, se = acc.variance(), acc.stderr_variance()
     ratio = float(var[1] / var[0])
     rel_se = math.hypot(float(se[1] / var[1]), float(se[0] / var[0]))
@@ -186,7 +190,10 @@ def temperature_momentum(ctx: Context) -> None:
             w = w + v
         return w
 
-    acc = sized(ctx, final, rel_se_variance(range(len(MOMENTUM_GRID))), family=7)
+    fused_run = [fused.heavy_ball((1 - p["mu"]) * p["B"] * p["eta0"], p["mu"], p["lambda"],
+                                  p["sigma"] / math.sqrt(p["B"])) for p in MOMENTUM_GRID]
+    acc = sized(ctx, kernels.recursion_sampler(ctx, fused_run, steps, final),
+                rel_se_variance(range(len(MOMENTUM_GRID))), family=7)
     theory = [ctx.corrected_formula(**p) for p in MOMENTUM_GRID]
     for k, point in enumerate(MOMENTUM_GRID):
         ctx.check_variance(f"corrected: Var_inf = catalogue corrected formula at {label(point)}", acc, theory[k],

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from emastats.montecarlo import Context, minibatch_indices
+from emastats.montecarlo import Context, fused, kernels, minibatch_indices
 from emastats.montecarlo.datasets import gradient_moments, minimiser, spector_logistic
 from emastats.results import Series
 from emastats.studies.result import ExactValue, StudyFacts
@@ -61,14 +61,20 @@ def _noise(ctx: Context, shape: tuple[int, ...], std: float | torch.Tensor) -> t
 
 
 def _simulate_1d(ctx: Context, replicas: int, steps: int, eta: float, batch: float, mu: float = 0.0) -> torch.Tensor:
-    """w_T of heavy ball (SGD when mu = 0) on lambda w^2 / 2 with noise N(0, sigma^2/B), from the minimum."""
-    w = torch.zeros(replicas, dtype=torch.float64, device=ctx.device)
-    v = torch.zeros_like(w)
+    """w_T of heavy ball (SGD when mu = 0) on lambda w^2 / 2 with noise N(0, sigma^2/B), from the minimum
+    (the fused kernel on a GPU: ``kernels.recursion_states``)."""
     std = math.sqrt(SIGMA2 / batch)
-    for _ in range(steps):
-        v = mu * v - eta * (LAMBDA * w + _noise(ctx, (replicas,), std))
-        w = w + v
-    return w
+
+    def torch_path() -> torch.Tensor:
+        w = torch.zeros(replicas, dtype=torch.float64, device=ctx.device)
+        v = torch.zeros_like(w)
+        for _ in range(steps):
+            v = mu * v - eta * (LAMBDA * w + _noise(ctx, (replicas,), std))
+            w = w + v
+        return w
+
+    run = fused.heavy_ball(eta, mu, LAMBDA, std)
+    return kernels.recursion_states(ctx, run, steps, replicas, torch_path).to(torch.float64)
 
 
 def _steps_1d(eta: float, mu: float) -> int:

@@ -16,7 +16,8 @@ Two figures, each against a baseline measured in the same process on the same de
 
   Sampling (stated in the report as ``sgd.sampling``): each step samples its
   own way, as its user would — the kernel with the package's exact
-  ``minibatch_indices`` into a preallocated buffer, the naive step with
+  ``minibatch_indices`` stream (``kernels.ExactIndexSampler``: int32 indices,
+  work buffers kept between steps), the naive step with
   ``torch.randint``, numpy with ``Generator.integers``. Since the kernel's
   sampler is itself faster than ``torch.randint``, the naive step is also
   timed with the kernel's sampler (``speedup_vs_naive_same_sampler``), which
@@ -64,7 +65,8 @@ import torch
 from ..errors import UsageError
 from .datasets import LinearMinibatchGradient, naive_linear_minibatch_gradient, synthetic_linear_regression
 from .device import describe, resolve_device
-from .sampling import check_replicas, ema_final, gaussian, minibatch_indices
+from .kernels import ExactIndexSampler
+from .sampling import check_replicas, ema_final, gaussian
 
 CPU_CURVE_CAP = {"ema": 1 << 20, "sgd": 1 << 16}  # replicas: keeps a full CPU bench to a few minutes
 QUICK_CURVE_CAP = 1 << 14  # --quick: two points, 4096 and 16384
@@ -75,8 +77,8 @@ CPU_AIMS = {"ema_ratio_to_rng": 0.8, "sgd_speedup_vs_naive": 4.0}  # on 2 CPU co
 CUDA_AIMS = {"fused_ema_ratio_to_rng": 1.0, "fused_sgd_fraction_of_flop_limit": 0.25}  # (issue 13)
 
 LEARNING_RATE = 0.01  # small enough that w stays bounded over the timed steps
-SAMPLING = ("each step samples its own way, as its user would: kernel with emastats minibatch_indices (exact, "
-            "preallocated buffer), naive with torch.randint, numpy with numpy.random.Generator.integers; "
+SAMPLING = ("each step samples its own way, as its user would: kernel with the exact minibatch_indices stream "
+            "(kernels.ExactIndexSampler: int32, work buffers kept), naive with torch.randint, numpy with numpy.random.Generator.integers; "
             "speedup_vs_naive_same_sampler gives the naive step the kernel's sampler instead")
 
 
@@ -241,16 +243,15 @@ def bench_sgd(device: torch.device, examples: int, dim: int, batch: int, replica
     gen = torch.Generator(device=device).manual_seed(0)
     w0 = torch.zeros((replicas, dim), dtype=torch.float32, device=device)
 
-    def emastats_indices() -> Callable[[], torch.Tensor]:
-        """The package's exact sampler, writing into a buffer of its own."""
-        buffer = torch.empty((replicas, batch), dtype=torch.int64, device=device)
-        return lambda: minibatch_indices(examples, batch, replicas, gen, replacement=True, out=buffer)
+    def emastats_indices(dtype: torch.dtype = torch.int64) -> Callable[[], torch.Tensor]:
+        """The package's exact sampler (``minibatch_indices``' numbers), with work buffers of its own."""
+        return ExactIndexSampler(examples, batch, replicas, gen, dtype)
 
     def randint_indices() -> torch.Tensor:
         return torch.randint(0, examples, (replicas, batch), generator=gen, device=device)
 
     def kernel_step() -> Callable[[], None]:
-        w, sample = w0.clone(), emastats_indices()
+        w, sample = w0.clone(), emastats_indices(torch.int32)  # int32: half the index bytes for the sparse kernel
         return lambda: kernel.sgd_step_(w, sample(), LEARNING_RATE)
 
     def naive_step(sample: Callable[[], torch.Tensor]) -> Callable[[], None]:
@@ -367,12 +368,11 @@ def _naive_sgd_run(device: torch.device, kernel: LinearMinibatchGradient, exampl
 
 def _package_sgd_run(device: torch.device, kernel: LinearMinibatchGradient, examples: int, batch: int,
                      replicas: int) -> Callable[[], object]:
-    """One step of the package's torch path: exact indices into a buffer, then ``sgd_step_``."""
+    """One step of the package's torch path: exact int32 indices (``ExactIndexSampler``), then ``sgd_step_``."""
     gen = torch.Generator(device=device).manual_seed(0)
     w = torch.zeros((replicas, kernel.dim), dtype=torch.float32, device=device)
-    buffer = torch.empty((replicas, batch), dtype=torch.int64, device=device)
-    return lambda: kernel.sgd_step_(w, minibatch_indices(examples, batch, replicas, gen, replacement=True,
-                                                         out=buffer), LEARNING_RATE)
+    sample = ExactIndexSampler(examples, batch, replicas, gen, torch.int32)
+    return lambda: kernel.sgd_step_(w, sample(), LEARNING_RATE)
 
 
 def bench_fused(device: torch.device, limits: DeviceLimits, *, ema_replicas: int, ema_steps: int, examples: int,

@@ -13,6 +13,7 @@ confidence level depends on how many checks the claim has.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Sequence
 
@@ -55,6 +56,19 @@ def replica_multiplier(device: torch.device | str | None) -> float:
     this; the sized budgets' pilots and caps scale with it too.
     """
     return float(budget_multiplier(device))
+
+
+class MomentSource(ABC):
+    """A source of replicas that gives their float64 ``Moments`` directly (e.g. a fused kernel that streams them).
+
+    ``Context.moments`` and ``Context.sized_moments`` accept one wherever they accept a sampler
+    ``n -> samples``; ``moments(n)`` must return the moments of ``n`` fresh replicas, independent of those
+    of earlier calls. ``kernels.py`` builds them.
+    """
+
+    @abstractmethod
+    def moments(self, replicas: int) -> Moments:
+        """The moments of ``replicas`` new replicas."""
 
 
 def _plain(point: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -131,7 +145,8 @@ class Context:
         q = stats.quantile(1 - stats.claim_alpha() / (2 * family))
         return self.margin / 2 / (q + POWER_Z)
 
-    def sized_moments(self, sampler: Callable[[int], torch.Tensor], relative_stderr: Callable[[Moments], float],
+    def sized_moments(self, sampler: Callable[[int], torch.Tensor] | MomentSource,
+                      relative_stderr: Callable[[Moments], float],
                       pilot: int, cap: int, family: int = SIZING_FAMILY) -> Moments:
         """Moments with enough replicas that ``relative_stderr(acc)`` reaches :meth:`target_stderr`, or the cap.
 
@@ -155,8 +170,11 @@ class Context:
         return acc
 
     # ----- sampling helpers -----------------------------------------------------------------
-    def moments(self, sampler: Callable[[int], torch.Tensor], replicas: int | None = None) -> Moments:
-        """Stream ``replicas`` (default: the budget) samples from ``sampler(n)`` into float64 moments."""
+    def moments(self, sampler: Callable[[int], torch.Tensor] | MomentSource, replicas: int | None = None) -> Moments:
+        """Stream ``replicas`` (default: the budget) samples from ``sampler(n)`` into float64 moments
+        (a ``MomentSource`` gives its moments itself, in as many pieces as it likes)."""
+        if isinstance(sampler, MomentSource):
+            return sampler.moments(replicas or self.replicas)
         return Moments.stream(sampler, replicas or self.replicas, self.chunk)
 
     def param(self, name: str, value: Any) -> Any:

@@ -48,6 +48,7 @@ from .sampling import check_batch, check_beta, check_replicas, ema_final
 
 Backend = Literal["auto", "torch", "triton"]
 Rule = Literal["ema", "heavy_ball", "adam"]
+Noise = Literal["gaussian", "exponential"]
 
 
 def triton_available() -> bool:
@@ -59,7 +60,8 @@ def triton_available() -> bool:
     return True
 
 
-def _interpreting() -> bool:
+def interpreting() -> bool:
+    """Whether ``TRITON_INTERPRET`` asks triton to interpret kernels on CPU tensors."""
     return os.environ.get("TRITON_INTERPRET", "0").strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -74,7 +76,7 @@ def choose_backend(device: torch.device | str, backend: Backend = "auto") -> str
         raise UsageError(f"unknown backend {backend!r}; use auto, torch or triton")
     if not triton_available():
         raise UsageError("the triton backend needs triton: pip install 'emastats[gpu]'")
-    if dev.type != "cuda" and not (dev.type == "cpu" and _interpreting()):
+    if dev.type != "cuda" and not (dev.type == "cpu" and interpreting()):
         raise UsageError(f"the triton kernels run on CUDA devices (or on the CPU under TRITON_INTERPRET=1), "
                          f"not on {dev}")
     return "triton"
@@ -82,7 +84,8 @@ def choose_backend(device: torch.device | str, backend: Backend = "auto") -> str
 
 @dataclass(frozen=True)
 class Recursion:
-    """A scalar noise-driven recursion: ``rule``, its parameters ``values`` (kernel order) and the start ``init``.
+    """A scalar noise-driven recursion: ``rule``, its parameters ``values`` (kernel order), the start ``init``
+    and the standardised noise z (``gaussian`` N(0, 1), or ``exponential`` Exp(1) - 1: mean 0, variance 1).
 
     Build it with ``ema``, ``heavy_ball`` or ``adam`` below.
     """
@@ -90,6 +93,7 @@ class Recursion:
     rule: Rule
     values: tuple[float, ...]
     init: float
+    noise: Noise = "gaussian"
 
     def noise_free(self, steps: int) -> float:
         """The final state with z = 0 throughout (float64): the mean of the EMA and heavy ball exactly."""
@@ -128,9 +132,15 @@ class Recursion:
         return optimizers.run(rule, lambda w, t: w * h + noise[t] * sigma, start, noise.shape[0])[-1]
 
 
-def ema(beta: float, mean: float = 0.0, std: float = 1.0, init: float = 0.0) -> Recursion:
-    """EMA ``m <- beta m + (1-beta) x_t`` of ``x_t = mean + std z_t`` from ``m_0 = init``."""
-    return Recursion("ema", (check_beta(beta), float(mean), float(std)), float(init))
+def _check_noise(noise: str) -> Noise:
+    if noise not in philox.NOISES:
+        raise UsageError(f"unknown noise {noise!r}; use {' or '.join(philox.NOISES)}")
+    return noise  # type: ignore[return-value]
+
+
+def ema(beta: float, mean: float = 0.0, std: float = 1.0, init: float = 0.0, noise: Noise = "gaussian") -> Recursion:
+    """EMA ``m <- beta m + (1-beta) x_t`` of ``x_t = mean + std z_t`` from ``m_0 = init`` (z of kind ``noise``)."""
+    return Recursion("ema", (check_beta(beta), float(mean), float(std)), float(init), _check_noise(noise))
 
 
 def heavy_ball(lr: float, momentum: float, curvature: float = 1.0, noise: float = 1.0,
@@ -194,13 +204,13 @@ def recursion_moments(recursion: Recursion, *, steps: int, replicas: int, seed: 
         partial, states = triton_kernels.launch_recursion(
             recursion.rule, recursion.values, recursion.init, recursion.corrections(steps, dev), seed=seed,
             replicas=replicas, steps=steps, shift=centre, replica_offset=replica_offset, device=dev,
-            write_states=keep_states)
+            write_states=keep_states, noise=recursion.noise)
         # with d = 1 the kernel's four power sums (y, y^2, y^3, y^4) are exactly S1, S11, S21, S22
         sums = partial.to("cpu", torch.float64).sum(dim=0).numpy()
         return FusedRun(_moments_from_sums(replicas, shift_arr, sums), which, states)
     acc, kept = Moments.empty(1, shift_arr), []
     for start, n in _chunks(replicas, chunk):
-        z = philox.normals(seed, n, steps, replica_offset=replica_offset + start, device=dev)
+        z = philox.noise(recursion.noise, seed, n, steps, replica_offset=replica_offset + start, device=dev)
         final = recursion.reference(z)
         acc.add(final)
         if keep_states:

@@ -10,8 +10,9 @@ step, by the package's torch code path (the reference).
 
 Counters used (``c0, c1, c2, c3``):
 
-* Gaussian noise of a scalar recursion: ``(replica, step // 4, 0, 0)``; the four
-  words give two Box-Muller pairs, i.e. the normals of steps ``4g .. 4g+3``.
+* noise of a scalar recursion: ``(replica, step // 4, 0, 0)``; the four words
+  give the noise of steps ``4g .. 4g+3``: two Box-Muller pairs (Gaussian), or
+  one centred exponential per word (``exponentials``).
 * Minibatch indices of SGD: ``(replica, step, j, 1)`` for ``j < ceil(B/2)``;
   words 0-1 give index ``j``, words 2-3 index ``ceil(B/2) + j`` (when < B).
 
@@ -24,6 +25,9 @@ Words to numbers:
   (-pi, pi) (``u2 - 1/2`` is exact; the centred range is where a GPU's fast
   sine and cosine are accurate): exactly N(0, 1) up to the 23-bit resolution
   of ``u1`` (tails beyond 5.8 sigma, a probability of 8e-9, are cut off);
+* a centred exponential ``-log u - 1`` (mean 0, variance 1, skewness 2) from one
+  word: ``u`` has 23 bits, so the tail beyond 16.6 (probability 6e-8) is cut off
+  and the mean is off by less than 1e-6;
 * an index uniform on {0..n-1} from two words ``hi, lo`` by Lemire's
   multiply-shift on their 64 bits, ``floor((hi 2^32 + lo) n / 2^64)``, computed
   exactly as ``(hi n + ((lo n) >> 32)) >> 32``; each index has probability
@@ -103,6 +107,27 @@ def normals(seed: int, replicas: int, steps: int, *, replica_offset: int = 0,
     n0, n1 = box_muller(uniform(w[0]), uniform(w[1]))
     n2, n3 = box_muller(uniform(w[2]), uniform(w[3]))
     return torch.stack([n0, n1, n2, n3], dim=1).reshape(groups * 4, replicas)[:steps]
+
+
+def exponentials(seed: int, replicas: int, steps: int, *, replica_offset: int = 0,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
+    """The (steps, replicas) float32 centred exponentials ``-log u - 1`` a fused recursion kernel draws."""
+    check_replicas(replicas)
+    groups = -(-int(steps) // 4)
+    r = torch.arange(replica_offset, replica_offset + replicas, dtype=torch.int64, device=device)
+    g = torch.arange(groups, dtype=torch.int64, device=device)
+    w = philox4x32(seed, r[None, :], g[:, None], NOISE_STREAM, NOISE_STREAM)
+    e = torch.stack([-torch.log(uniform(word)) - 1.0 for word in w], dim=1)
+    return e.reshape(groups * 4, replicas)[:steps]
+
+
+NOISES = {"gaussian": normals, "exponential": exponentials}  # name -> stream; the kernels' NOISE codes 0, 1
+
+
+def noise(kind: str, seed: int, replicas: int, steps: int, *, replica_offset: int = 0,
+          device: torch.device | str = "cpu") -> torch.Tensor:
+    """The (steps, replicas) float32 noise of kind ``gaussian`` (N(0, 1)) or ``exponential`` (Exp(1) - 1)."""
+    return NOISES[kind](seed, replicas, steps, replica_offset=replica_offset, device=device)
 
 
 def lemire_index(hi: torch.Tensor, lo: torch.Tensor, n: int) -> torch.Tensor:

@@ -7,8 +7,9 @@ imported), which is how the test suite checks them without a GPU.
 
 * ``recursion_kernel``: one program per ``BLOCK`` replicas runs a scalar
   recursion (EMA, heavy ball or Adam on the quadratic ``h w^2 / 2``) for T
-  steps. The Gaussian noise is drawn in the kernel from Philox (four normals
-  per call, steps 4g..4g+3, counters as ``philox.normals``), the state stays in
+  steps. The noise is drawn in the kernel from Philox (four values per call,
+  steps 4g..4g+3, counters as ``philox.normals``: Gaussian, or centred
+  exponential as ``philox.exponentials``), the state stays in
   registers, and the program writes only the power sums of its replicas' final
   observable about ``shift`` (and the final states when asked, for tests).
 * ``linear_sgd_kernel``: minibatch SGD on the linear least-squares model for
@@ -37,6 +38,7 @@ import triton.language as tl
 from triton.language.extra import libdevice
 
 RULES = {"ema": 0, "heavy_ball": 1, "adam": 2}
+NOISES = {"gaussian": 0, "exponential": 1}  # as philox.NOISES
 RECURSION_BLOCK = 128
 SGD_BLOCK_R = 32  # replicas per tile (>= 16: the tile's moments are tl.dot products over replicas)
 SGD_WARPS = 4
@@ -66,6 +68,31 @@ def _box_muller(u1, u2, FAST: tl.constexpr):
         c = tl.cos(theta)
         s = tl.sin(theta)
     return r * c, r * s
+
+
+@triton.jit
+def _centred_exp(word, FAST: tl.constexpr):
+    """-log u - 1 (Exp(1) - 1) from one word, as ``philox.exponentials``; FAST: the fast log intrinsic."""
+    u = _uniform(word)
+    if FAST:
+        e = -libdevice.fast_logf(u)
+    else:
+        e = -tl.log(u)
+    return e - 1.0
+
+
+@triton.jit
+def _noise4(w0, w1, w2, w3, NOISE: tl.constexpr, FAST: tl.constexpr):
+    """The noise of four steps from one Philox call: NOISE 0 Gaussian (two Box-Muller pairs), 1 Exp(1) - 1."""
+    if NOISE == 0:
+        z0, z1 = _box_muller(_uniform(w0), _uniform(w1), FAST)
+        z2, z3 = _box_muller(_uniform(w2), _uniform(w3), FAST)
+    else:
+        z0 = _centred_exp(w0, FAST)
+        z1 = _centred_exp(w1, FAST)
+        z2 = _centred_exp(w2, FAST)
+        z3 = _centred_exp(w3, FAST)
+    return z0, z1, z2, z3
 
 
 @triton.jit
@@ -108,7 +135,7 @@ def _advance(RULE: tl.constexpr, x, a, b, z, active, corr_ptr, t, p0, p1, p2, p3
 @triton.jit
 def recursion_kernel(partial_ptr, states_ptr, corr_ptr, seed, replicas, replica_offset, steps, init, shift,
                      p0, p1, p2, p3, p4, p5, RULE: tl.constexpr, BLOCK: tl.constexpr,
-                     WRITE_STATES: tl.constexpr, FAST: tl.constexpr):
+                     WRITE_STATES: tl.constexpr, FAST: tl.constexpr, NOISE: tl.constexpr):
     pid = tl.program_id(0)
     local = pid * BLOCK + tl.arange(0, BLOCK)
     valid = local < replicas
@@ -120,8 +147,7 @@ def recursion_kernel(partial_ptr, states_ptr, corr_ptr, seed, replicas, replica_
     groups = (steps + 3) // 4
     for g in range(0, groups):
         w0, w1, w2, w3 = tl.philox(seed, counter, zero + g, zero, zero)
-        z0, z1 = _box_muller(_uniform(w0), _uniform(w1), FAST)
-        z2, z3 = _box_muller(_uniform(w2), _uniform(w3), FAST)
+        z0, z1, z2, z3 = _noise4(w0, w1, w2, w3, NOISE, FAST)
         t = 4 * g
         x, a, b = _advance(RULE, x, a, b, z0, t < steps, corr_ptr, t, p0, p1, p2, p3, p4, p5)
         x, a, b = _advance(RULE, x, a, b, z1, t + 1 < steps, corr_ptr, t + 1, p0, p1, p2, p3, p4, p5)
@@ -246,7 +272,7 @@ def persistent_programs(device: torch.device) -> int:
 
 def launch_recursion(rule: str, values: tuple[float, ...], init: float, corrections: torch.Tensor, *, seed: int,
                      replicas: int, steps: int, shift: float, replica_offset: int, device: torch.device,
-                     write_states: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+                     write_states: bool, noise: str = "gaussian") -> tuple[torch.Tensor, torch.Tensor | None]:
     """Run ``recursion_kernel``; returns (per-program float64 power sums (P, 4), final states (R,) or None)."""
     programs = triton.cdiv(replicas, RECURSION_BLOCK)
     partial = torch.empty((programs, 4), dtype=torch.float64, device=device)
@@ -255,7 +281,7 @@ def launch_recursion(rule: str, values: tuple[float, ...], init: float, correcti
     recursion_kernel[(programs,)](partial, states, corrections, int(seed), int(replicas), int(replica_offset),
                                   int(steps), float(init), float(shift), *p, RULE=RULES[rule],
                                   BLOCK=RECURSION_BLOCK, WRITE_STATES=write_states, FAST=device.type == "cuda",
-                                  enable_fp_fusion=True)
+                                  NOISE=NOISES[noise], enable_fp_fusion=True)
     return partial, (states if write_states else None)
 
 
@@ -307,8 +333,10 @@ def compile_for_cuda(arch: int = 90) -> dict[str, bytes]:
            "w0_ptr": "*fp32", "shift_ptr": "*fp32", "seed": "i64", "replicas": i32, "replica_offset": i32,
            "steps": i32, "n": i32, "dim": i32, "batch": i32, "half": i32, "scale": f32, "tiles": i32}
     out = {f"recursion_{rule}": build(recursion_kernel, recursion, {"RULE": code, "BLOCK": RECURSION_BLOCK,
-                                                                     "WRITE_STATES": False, "FAST": True})
+                                                                     "WRITE_STATES": False, "FAST": True, "NOISE": 0})
            for rule, code in RULES.items()}
+    out["recursion_ema_exponential"] = build(recursion_kernel, recursion, {
+        "RULE": RULES["ema"], "BLOCK": RECURSION_BLOCK, "WRITE_STATES": False, "FAST": True, "NOISE": 1})
     out["linear_sgd"] = build(linear_sgd_kernel, sgd, {"BLOCK_R": SGD_BLOCK_R, "BLOCK_P": 16, "BLOCK_D": 32,
                                                        "WRITE_STATES": False}, num_warps=SGD_WARPS)
     return out
