@@ -53,13 +53,24 @@ class Settings:
     alpha: float
 
     def matches(self, meta: Mapping[str, Any]) -> bool:
-        """Whether a stored record was made with these settings (same device type: numbers differ across)."""
+        """Whether a stored record was made with these settings.
+
+        Same device type and same Monte Carlo engine: the numbers differ across either. A record from
+        before the engine switch has no ``engine`` and was made by the torch engine.
+        """
         return (meta.get("seed") == self.seed and meta.get("quick") == self.quick
-                and str(meta.get("device_type")) == self.device.type and meta.get("alpha") == self.alpha)
+                and str(meta.get("device_type")) == self.device.type and meta.get("alpha") == self.alpha
+                and meta.get("engine", "torch") == self.engine())
+
+    def engine(self) -> str:
+        """The Monte Carlo engine this run uses on its device (``montecarlo.kernels.engine``)."""
+        from .montecarlo.kernels import engine
+
+        return engine(self.device)
 
     def meta(self) -> dict[str, Any]:
         return {"seed": self.seed, "quick": self.quick, "device_type": self.device.type,
-                "device": str(self.device), "alpha": self.alpha}
+                "device": str(self.device), "alpha": self.alpha, "engine": self.engine()}
 
 
 @dataclass(frozen=True)

@@ -125,3 +125,15 @@ def test_ctrl_c_says_what_was_saved_and_mentions_resume(tmp_path, capsys, monkey
     assert "1 claim record(s) of this run are saved" in err and "--resume" in err
     saved = ResultStore(store).records()
     assert len(saved) == 1 and not saved[0].final  # the finished claim is on disk, to be reused by --resume
+
+
+def test_a_record_of_another_engine_is_not_reused(monkeypatch):
+    """The fused and torch engines draw different numbers: --resume must not mix their records."""
+    settings = _settings()
+    meta = settings.meta()
+    assert meta["engine"] == "torch"  # CPU, no EMASTATS_ENGINE: the torch engine
+    assert settings.matches(meta)
+    assert settings.matches({k: v for k, v in meta.items() if k != "engine"})  # older records: torch
+    assert not settings.matches({**meta, "engine": "fused"})
+    monkeypatch.setenv("EMASTATS_ENGINE", "fused")
+    assert settings.meta()["engine"] == "fused" and not settings.matches(meta)

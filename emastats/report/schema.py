@@ -75,6 +75,7 @@ CLAIM = _object(
 META = _object(
     [],
     seed=_INT, quick={"type": ["boolean", "null"]}, device=_OPT_STR, device_type=_OPT_STR, alpha=_NUM,
+    engine={"enum": ["fused", "torch", None]},
     git_commit=_OPT_STR, timestamp=_OPT_STR, emastats=_OPT_STR, torch=_OPT_STR, sympy=_OPT_STR,
     command=_OPT_STR, seconds=_NUM, replicas=_INT,
 )
