@@ -716,7 +716,8 @@ class _Analysis:
             return
         if existing is not None and (in_run or not recursive):
             closed_form = not recursive and existing.recursive and not any(
-                d.recursive for n, d in self.context.definitions.items() if n in referenced_functions(rhs))
+                d.recursive for n, d in self.context.definitions.items() if n in referenced_functions(rhs)) \
+                and self._in_terms_of(rhs, existing)
             strict = in_run or (closed_form and same_scope and not _condition_cue(self.info.prose_before))
             previous = self.run.previous_forms.get(name) if in_run else None
             if previous is not None and previous[0] == lhs:
@@ -729,6 +730,18 @@ class _Analysis:
             # a restatement keeps the original definition: it is the first-order recurrence to unroll
             return
         self._register(st, name, lhs, rhs, recursive)
+
+    def _in_terms_of(self, rhs: sympy.Basic, existing: Definition) -> bool:
+        """False when ``rhs`` reads new quantities that later rows of this same display define: then the block
+        states another system (``x_{t+1} = \\tau z_t + (1-\\tau) y_t`` with rows for y and z below), not a closed
+        form of the recurrence ``existing``."""
+        known = _expanded_names(existing.rhs, self.context) | {existing.name} | set(self.context.definitions)
+        new = {n for n in _expanded_names(rhs, self.context) - _bound(rhs) - known if not is_integer_name(n)}
+        if not new:
+            return True
+        block = {atom_name(st.sides[0].expr) for st in self.parsed.statements
+                 if st.relations and st.sides and st.sides[0].expr is not None}
+        return not new & block
 
     def inline_recurrence(self, st: Statement, name: str, lhs, rhs, recursive: bool, fixed_index: bool) -> bool:
         """An inline recurrence (``$v_t = \\beta v_{t-1} + (1-\\beta)\\theta_t$``) or an instance of one.

@@ -3,7 +3,7 @@
 It is built before any formula is checked, from the whole text and all its formulas, because a role needs all
 occurrences of a symbol: ``w^{t}`` beside ``w^{t+1}`` is a time index, ``x^2`` alone a power.
 
-* **Scopes.** A Markdown heading (``#`` … ``######``) or a LaTeX ``\\section``/``\\chapter`` starts a scope;
+* **Scopes.** A Markdown heading (``#`` … ``######``) or a LaTeX ``\\chapter``/``\\section``/``\\subsection`` starts a scope;
   headings numbered under the same top number (``3`` and ``3.1``) share one, and a heading that continues the
   one before (Solution, Proof, Answer, Example, Remark, Hint) starts none. An ``algorithm``/``algorithmic``
   environment is a scope of its own. The analysis compares a restatement only with definitions of its own
@@ -31,7 +31,8 @@ from .normalise import (DECORATIONS, FONT_STRIP, GREEK, TEXT_CMDS, Notation, cle
                         tokenize)
 
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*\S)\s*#*\s*$")
-_TEX_SECTION = re.compile(r"\\(chapter|section)\*?\{([^{}]*)\}")
+# (subsections too: a Markdown "##" is a scope, and so is its LaTeX counterpart)
+_TEX_SECTION = re.compile(r"\\(chapter|section|subsection|subsubsection)\*?\{([^{}]*)\}")
 _ALGORITHM_BEGIN = re.compile(r"\\begin\{(algorithm|algorithmic|algorithm2e)\*?\}")
 _ALGORITHM_END = re.compile(r"\\end\{(algorithm|algorithmic|algorithm2e)\*?\}")
 _MD_ALGORITHM = re.compile(r"^\s*(\*\*|__)?\s*(Algorithm|Pseudo-?code)\b", re.I)

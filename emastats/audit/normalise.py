@@ -31,14 +31,14 @@ GREEK = {
 UNICODE = {
     "←": "\\leftarrow ", "⟵": "\\leftarrow ", "≔": ":=", "∇": "\\nabla ", "∂": "\\partial ", "−": "-", "·": "\\cdot ", "⋅": "\\cdot ", "∗": "*",
     "×": "\\times ", "≤": "\\leq ", "≥": "\\geq ", "≠": "\\neq ", "≈": "\\approx ", "∑": "\\sum ", "√": "\\sqrt ",
-    "…": "\\dots ", "⊤": "\\top ", "∞": "\\infty ", "α": "\\alpha ", "β": "\\beta ", "γ": "\\gamma ",
+    "…": "\\dots ", "⊤": "\\top ", "∞": "\\infty ", "𝔼": "\\mathbb{E}", "∼": "\\sim ", "α": "\\alpha ", "β": "\\beta ", "γ": "\\gamma ",
     "δ": "\\delta ", "ε": "\\epsilon ", "η": "\\eta ", "θ": "\\theta ", "λ": "\\lambda ", "μ": "\\mu ",
     "ρ": "\\rho ", "σ": "\\sigma ", "τ": "\\tau ", "ϕ": "\\phi ", "φ": "\\phi ", "ω": "\\omega ", "Σ": "\\Sigma ",
     "Δ": "\\Delta ", "Θ": "\\Theta ", "ς": "\\varsigma ", "→": "\\to ", "⇒": "\\Rightarrow ", "\u200b": "",
 }
 # Index-free marks on a name: transposes are dropped (an identity of matrices holds for 1x1 ones, so dropping
 # them can hide an error but never make one), stars and daggers are labels (w^\star is the optimum, a name).
-TRANSPOSE = {"\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}", "\\mkern-1.5mu\\mathsf{T}"}
+TRANSPOSE = {"\\top", "\\trans", "\\transpose", "\\intercal", "\\mathsf{T}", "\\mathrm{T}", "\\mkern-1.5mu\\mathsf{T}"}
 STAR_LABELS = {"\\star": "star", "*": "star", "\\ast": "star", "\\dagger": "dagger", "\\circ": "circ"}
 # Letters that, alone in a subscript, are an index (time, datapoint, batch element), not part of a name.
 INDEX_LETTERS = {"t", "i", "j", "k", "n", "b", "l", "tau"}
@@ -58,11 +58,24 @@ NATIVE_FUNCTIONS = {"\\exp", "\\log", "\\ln", "\\sin", "\\cos", "\\tan", "\\tanh
                     "\\min", "\\max"}
 OPEN = {"(": ")", "[": "]", "\\{": "\\}", "\\lbrack": "\\rbrack", "\\langle": "\\rangle"}
 MAX_POWER_EXPONENT = 10_000
+# Expectation macros of course notes and books (\SetE in the deep-learning book's notation), and 𝔼.
+EXPECTATION_MACROS = {"\\E", "\\SetE", "\\Exp", "\\EE", "\\Expect", "\\expect", "\\Ex"}
+
+
+_STAR_SUBSCRIPT = re.compile(r"(\\sum|\\prod|(?<![A-Za-z\\])[A-Za-z])\*\{")
+_STAR_BETWEEN = re.compile(r"(?<=[A-Za-z}])\*(?=[A-Za-z{0-9])")
 
 
 def clean_text(latex: str) -> str:
-    """Markdown escapes (``\\_``, ``\\*``) undone and pasted Unicode maths rewritten to LaTeX commands."""
+    """Markdown escapes (``\\_``, ``\\*``) undone and pasted Unicode maths rewritten to LaTeX commands.
+
+    Markdown that turned ``_…_`` pairs into emphasis leaves ``\\sum*{j=1}^{n*{in}} w*{ij}``: a ``*`` before a
+    brace can only be a subscript there, and in a formula with such evidence every ``*`` written between a name
+    and what follows it is one too (``\\sigma*w``). Without that evidence ``a*b`` stays a product.
+    """
     text = re.sub(r"\\([_*])", r"\1", latex)
+    if _STAR_SUBSCRIPT.search(text):
+        text = _STAR_BETWEEN.sub("_", text)
     if not text.isascii():
         text = re.sub(r"→(?=[A-Za-z\\\u0370-\u03ff])", "", text)  # →v, →θ: a vector marker, not "tends to"
         text = re.sub(r"([A-Za-z\u0370-\u03ff])\u0302", r"\\hat{\1}", text)  # x̂: combining circumflex
@@ -126,6 +139,7 @@ class Normalised:
     atoms: dict[str, Atom] = field(default_factory=dict)  # placeholder name -> atom
     functions: set[str] = field(default_factory=set)  # operator names used (E, sign, ...)
     notation: Notation = field(default_factory=Notation)
+    e_labels: list[str] = field(default_factory=list)  # the subscripts of E operators read ("" when none)
 
 
 def tokenize(text: str) -> list[str]:
@@ -208,6 +222,14 @@ class _Rewriter:
                     return self.toks[start:self.pos - 1]
         raise Unsupported("unbalanced braces")
 
+    def read_script(self) -> list[str]:
+        """A sub- or superscript: a group, one token, or a command with its argument (``p_\\textrm{data}``)."""
+        nxt = self.peek()
+        if nxt in (TEXT_CMDS | FONT_STRIP) - {"\\rm"}:
+            self.next()
+            return [nxt, "{"] + self.read_group() + ["}"]
+        return self.read_group()
+
     def read_bracketed(self, opener: str) -> list[str]:
         """Tokens up to the delimiter matching ``opener`` (already consumed), any bracket kind nested."""
         closer = OPEN[opener]
@@ -244,7 +266,7 @@ class _Rewriter:
             nxt = self.peek(skip_space=False)
             if nxt == "_":
                 self.next(skip_space=False)
-                label_parts, index_parts = self._subscript(self.read_group())
+                label_parts, index_parts = self._subscript(self.read_script())
                 labels += label_parts
                 indices += index_parts
             elif nxt == "'":
@@ -287,6 +309,8 @@ class _Rewriter:
             self.next()
             inner = self.read_bracketed("[")
             indices += [self.sub(part) for part in _split_top(inner, {","})]
+        if self.peek() == "(" and self._conditional_follows():
+            labels.append("given")  # p(y | x): a conditional, another function than the joint p(y, x)
         label = ",".join(p for p in labels if p)
         key = base + decoration.replace("avg", "") + "'" * primes + (f"_{label}" if label else "")
         atom = Atom(key=key, display=display or key, base=base, decoration=decoration, label=label, primes=primes,
@@ -294,10 +318,10 @@ class _Rewriter:
         text = self._register(atom)
         if self.peek() == "(" and self._tuple_follows():
             is_function = True  # f(x, y), f(x; \theta): a name applied to a tuple is a function, never a product
-        if (is_function or base in self.shared.notation.functions) and self.peek() == "(":
+        if (is_function or base in self.shared.notation.functions or "given" in labels) and self.peek() == "(":
             self.next()
             inner = self.read_bracketed("(")
-            indices += [self.sub(part) for part in _split_top(inner, {",", ";"})]
+            indices += [self.sub(part) for part in _split_top(inner, {",", ";", "|", "\\mid"})]
         if indices:
             text += "(" + ", ".join(indices) + ")"
         if power:
@@ -357,6 +381,8 @@ class _Rewriter:
                 indices.append(self.sub(words))
             elif len(words) == 1 and re.fullmatch(r"[A-Za-z]|\\[a-zA-Z]+", plain):
                 labels.append(plain.strip("\\"))
+            elif re.fullmatch(r"[ijkl]{2}", plain):
+                indices += list(plain)  # w_{ij}: row i, column j (two index letters, not a name label)
             elif re.fullmatch(r"[a-zA-Z]{2,}", plain):
                 labels.append(plain)
             elif letters and all(l in INDEX_LETTERS or l.isupper() for l in letters) and re.fullmatch(
@@ -429,7 +455,11 @@ class _Rewriter:
                 out.append(self.atom("cal" + inner, is_function=self.peek() == "("))
             elif tok in ("\\mathbb",):
                 inner = _slug(self.read_group())
-                out.append(self._function_or_atom("mathbb" + inner.lower(), inner))
+                if inner == "E" and self.peek(skip_space=False) == "_" or inner == "E" and not self._bracket_follows(
+                        self.pos) and self._operand_follows():
+                    out.append(self._expectation())
+                else:
+                    out.append(self._function_or_atom("mathbb" + inner.lower(), inner))
             elif tok in TEXT_CMDS:
                 word = _slug(self.read_group()) if tok != "\\rm" else _slug([self.next()])
                 out.append(self._function_or_atom(word.lower(), word, annotation=True))
@@ -479,7 +509,15 @@ class _Rewriter:
                 out.append(self.atom(tok[2:]))
             elif tok == "\\E" and self._bracket_follows(self.pos):
                 out.append(self._apply("E"))
+            elif tok in EXPECTATION_MACROS and (self.peek(skip_space=False) == "_" or self._bracket_follows(self.pos)
+                                                or self._operand_follows()):
+                out.append(self._expectation())
+            elif tok == "E" and self.peek(skip_space=False) == "_" and self._subscripted_bracket_follows():
+                out.append(self._expectation())  # E_{x \sim p}[f(x)], E_x[…]: an expectation over x
             elif re.fullmatch(r"[a-zA-Z]", tok):
+                if self._digits_name():
+                    # w1, o2 (plain-text notes): a letter written with its number is w_1, not w times 1
+                    self.toks[self.pos:self.pos] = ["_"]
                 word = self._word(tok)
                 if word is not None:
                     out.append(word)
@@ -577,6 +615,24 @@ class _Rewriter:
                 return True
         return False
 
+    def _conditional_follows(self) -> bool:
+        """Whether the next bracket holds exactly one top-level ``|`` or ``\\mid`` (a conditional, not |x|)."""
+        p = self.pos
+        while p < len(self.toks) and self.toks[p].isspace():
+            p += 1
+        depth, bars = 0, 0
+        for q in range(p, len(self.toks)):
+            t = self.toks[q]
+            if t in ("(", "[", "{", "\\{"):
+                depth += 1
+            elif t in (")", "]", "}", "\\}"):
+                depth -= 1
+                if depth == 0:
+                    return bars == 1
+            elif t in ("|", "\\mid", "\\vert") and depth == 1:
+                bars += 1
+        return False
+
     def _norm_subscript(self) -> bool:
         """Consume ``_2`` / ``_{2}`` after a norm bar; False (nothing consumed) for another subscript."""
         save = self.pos
@@ -616,9 +672,84 @@ class _Rewriter:
             p += 1
         return p < len(self.toks) and self.toks[p] in ("(", "[")
 
+    def _expectation(self) -> str:
+        """``\\E_{x \\sim p}[f(x)]``, ``\\mathbb{E}_x f(x) g(x)``, ``\\E \\nabla f_i(x)``: the operator E.
+
+        The subscript (the variable or distribution) is kept as the statement's expectation label, so that a
+        statement comparing expectations over different distributions is left unread (``parse_formula``).
+        Without a bracket, E applies to the product term that follows, up to the next top-level + or -.
+        """
+        label = ""
+        if self.peek(skip_space=False) == "_":
+            self.next(skip_space=False)
+            label = _slug(self.read_script())
+        self.shared.e_labels.append(label)
+        if self._bracket_follows(self.pos):
+            return self._apply("E")
+        start = self.pos
+        depth = 0
+        end = start
+        while end < len(self.toks):
+            t = self.toks[end]
+            if t in OPEN or t == "{":
+                depth += 1
+            elif t in (")", "]", "\\}", "\\rbrack", "\\rangle", "}"):
+                depth -= 1
+                if depth < 0:
+                    break
+            elif depth == 0 and t in ("+", "-"):
+                break
+            end += 1
+        operand = self.toks[start:end]
+        if not any(not t.isspace() for t in operand):
+            raise Unsupported("operator E without an operand")
+        self.pos = end
+        self.shared.functions.add("E")
+        return f"F_{{\\mathit{{E}}}}({self.sub(operand)}) "
+
+    def _digits_name(self) -> bool:
+        """Whether the letter just read stands alone and is followed, without a space, by one or two digits that
+        end the word (``w1 =``, ``o2,``): a name with a number. ``2x1`` and ``x1.5`` are not."""
+        before = self.toks[self.pos - 2] if self.pos >= 2 else ""
+        if re.fullmatch(r"[A-Za-z0-9.]", before):
+            return False
+        p = self.pos
+        while p < len(self.toks) and p - self.pos < 3 and self.toks[p].isdigit():
+            p += 1
+        after = self.toks[p] if p < len(self.toks) else ""
+        return 0 < p - self.pos <= 2 and not re.fullmatch(r"[A-Za-z0-9.({\[]", after)
+
+    def _operand_follows(self) -> bool:
+        nxt = self.peek()
+        return nxt is not None and nxt not in ("+", "-", "=", ")", "]", "}", ",", "^", "_", "'")
+
+    def _subscripted_bracket_follows(self) -> bool:
+        """Whether the tokens at the cursor are ``_x`` or ``_{…}`` followed directly by ``[``."""
+        p = self.pos + 1
+        while p < len(self.toks) and self.toks[p].isspace():
+            p += 1
+        if p >= len(self.toks):
+            return False
+        if self.toks[p] == "{":
+            depth = 0
+            for q in range(p, len(self.toks)):
+                depth += {"{": 1, "}": -1}.get(self.toks[q], 0)
+                if depth == 0:
+                    p = q
+                    break
+            else:
+                return False
+        p += 1
+        while p < len(self.toks) and (self.toks[p].isspace() or self.toks[p] in ("\\left", "\\big", "\\Big")):
+            p += 1
+        return p < len(self.toks) and self.toks[p] in ("[", "\\lbrack")
+
     def _apply(self, name: str) -> str:
         opener = self.next()
         inner = self.read_bracketed(opener)
+        if name == "E" and self.peek(skip_space=False) == "_":
+            # E[g^2]_t (AdaDelta, RMSProp): the running average of g^2 at step t, the quantity <g^2>_t names
+            return self.atom(f"<{_slug(inner)}>", "avg", display=f"E[{''.join(inner).strip()}]")
         self.shared.functions.add(name)
         args = ", ".join(self.sub(part) for part in _split_top(inner, {","}))
         return f"F_{{\\mathit{{{name}}}}}({args}) "

@@ -32,8 +32,11 @@ RELATIONS = {"=": "=", "\\neq": "!=", "\\ne": "!=", "\\approx": "~", "\\leq": "<
 # Assignment spellings rewritten to one token each before splitting (``:=`` would otherwise split at ``=``).
 _ASSIGNMENTS = ((re.compile(r"\\mathrel\{\+\}\s*=|(?<![\\{])\+\s*="), r" \\pluseq "),
                 (re.compile(r"\\mathrel\{-\}\s*=|(?<![\\{<>])-\s*="), r" \\minuseq "),
-                (re.compile(r":\s*=|\\mathrel\{:\}\s*=|\\colonequals|\\defeq|\\stackrel\{\\text\{def\}\}\{=\}"),
-                 r" \\coloneqq "))
+                (re.compile(r":\s*=|\\mathrel\{:\}\s*=|\\colonequals|\\defeq|\\(?:stackrel|overset)\{\s*(?:\\text"
+                            r"(?:rm)?\{\s*)?(?:def|\\triangle|\\Delta)\s*\}?\s*\}\s*(?:\{\s*=\s*\}|=)"), r" \\coloneqq "),
+                # a relation with a note over it (\stackrel{(a)}{=}, \overset{\text{Jensen}}{\le}): the relation
+                (re.compile(r"\\(?:stackrel|overset|underset)\{(?:[^{}]|\{[^{}]*\})*\}\s*\{\s*(=|<|>|\\[lg]eq?|\\approx|\\neq?)"
+                            r"\s*\}"), r" \1 "))
 _UNSUPPORTED_ENVS = ("cases", "array", "matrix", "pmatrix", "bmatrix", "vmatrix", "tabular")
 
 
@@ -131,7 +134,9 @@ def _clean(latex: str) -> str:
     for pattern, replacement in _ASSIGNMENTS:
         latex = pattern.sub(replacement, latex)
     text = re.sub(r"\\(tag\*?|label|eqref|ref)\{[^{}]*\}", " ", latex)
-    text = re.sub(r"\\(begin|end)\{(aligned|split|gathered|alignedat)\}(\{[^{}]*\})?", " ", text)
+    text = re.sub(r"\\(begin|end)\{(aligned|split|gathered|alignedat|align|eqnarray|equation|gather|multline)\*?\}"
+                  r"(\{[^{}]*\})?", " ", text)
+    text = re.sub(r"\{\s*\}", " ", text)  # &{} = …: an empty group only spaces the relation
     text = text.replace("&", " ")
     text = re.sub(r"\\(nonumber|notag)", " ", text)
     return text
@@ -184,6 +189,58 @@ def _without_quantifier(row: str) -> str:
     return row
 
 
+_TRAILING = {",", ".", ";", "\\,", "\\;", "\\:", "\\!", "\\ ", "\\quad", "\\qquad", "~"}
+
+
+def _without_trailing_punctuation(tokens: list[str]) -> str:
+    """A side's LaTeX without the sentence's punctuation and spacing after it (``x_t\\,,`` -> ``x_t``)."""
+    end = len(tokens)
+    while end and (tokens[end - 1].isspace() or tokens[end - 1] in _TRAILING):
+        end -= 1
+    return "".join(tokens[:end]).strip()
+
+
+_INDEX_RANGE = re.compile(r"(?:[tkijns]|\\tau)=(?:-?\d+|[A-Za-z])(?:,(?:-?\d+|[A-Za-z](?:[+-]\d+)?|\\[lc]?dots))+,?")
+
+
+_DECLARATION_ARROWS = ("\\to", "\\rightarrow", "\\mapsto", "\\longrightarrow", "\\longmapsto")
+
+
+def _declaration(group: list[str]) -> bool:
+    """``f \\colon \\R^n \\to \\R``, ``h : x \\mapsto y``: a name's domain and range, a declaration, not a claim."""
+    plain = [t for t in group if not t.isspace()]
+    colon = next((i for i, t in enumerate(plain) if t in ("\\colon", ":")), None)
+    if colon is None or not 1 <= colon <= 3 or not any(t in _DECLARATION_ARROWS for t in plain[colon + 1:]):
+        return False
+    head = plain[:colon]
+    return all(re.fullmatch(r"[A-Za-z]|\\[A-Za-z]+", t) for t in head) and not any(t in RELATIONS and t not in
+                                                                                 _DECLARATION_ARROWS for t in plain)
+
+
+def _comma_statements(group: list[str]) -> list[list[str]]:
+    """A row's statements separated by top-level commas: ``\\beta_1 = 0.9, \\beta_2 = 0.999`` is two statements.
+
+    Split only where every piece has a relation (``x = 1, 2, 3`` is a list, not statements); an index range at
+    the end (``…, t = 1, 2, \\dots``) says where the statement holds and is dropped, as a trailing
+    ``\\forall`` is. A row that is only an index range is no statement.
+    """
+    if _declaration(group):
+        return []
+    pieces = [p[1:] if p and p[0] == "," else p for p in _split_top(group, lambda t: t == ",")]
+    if len(pieces) < 2:
+        return [group]
+    plain = ["".join(t for t in p if not t.isspace() and t not in _TRAILING) for p in pieces]
+    for start in range(len(pieces)):  # the first piece from which the rest is an index range
+        if _INDEX_RANGE.fullmatch(",".join(plain[start:])):
+            pieces, plain = pieces[:start], plain[:start]
+            break
+    if not pieces:
+        return []
+    if len(pieces) == 1 or not all(any(t in RELATIONS for t in p) for p in pieces):
+        return [sum((([","] if i else []) + p for i, p in enumerate(pieces)), [])]
+    return pieces
+
+
 def split_statements(latex: str) -> list[tuple[int, bool, list[str], list[str]]]:
     """(row, continued, sides' LaTeX, relations) for each statement of a formula, before parsing."""
     text = _clean(latex)
@@ -206,14 +263,14 @@ def split_statements(latex: str) -> list[tuple[int, bool, list[str], list[str]]]
                 groups[-1] += [" "] + chunk
             else:
                 groups.append(chunk)
-        for group in groups:
+        for group in (piece for g in groups for piece in _comma_statements(g)):
             parts = _split_top(group, lambda t: t in RELATIONS)
             sides, relations = [], []
             for i, part in enumerate(parts):
                 if i > 0:
                     relations.append(RELATIONS[part[0]])
                     part = part[1:]
-                side = "".join(part).strip().rstrip(".,;").strip()
+                side = _without_trailing_punctuation(part)
                 sides.append(side)
             if not relations and not sides[0]:
                 continue
@@ -323,6 +380,7 @@ def parse_formula(latex: str, notation: Notation | None = None) -> ParsedFormula
     statements = []
     for row, continued, sides, relations in raw_statements:
         parsed_sides = []
+        labels_before = len(norm.e_labels)
         for side in sides:
             try:
                 parsed_sides.append(Side(side, parse_side(side, norm)))
@@ -332,6 +390,10 @@ def parse_formula(latex: str, notation: Notation | None = None) -> ParsedFormula
                 parsed_sides.append(Side(side, None, str(exc)))
             except RecursionError:
                 parsed_sides.append(Side(side, None, "nested too deeply"))
+        if len(set(norm.e_labels[labels_before:])) > 1:
+            # E_{x ~ p}[…] = E_{x ~ q}[…]: expectations over different distributions (or one named, one not) are
+            # different operators; read as one they would make importance weights look wrong
+            parsed_sides = [Side(s.latex, None, "expectations over different distributions") for s in parsed_sides]
         statements.append(Statement(tuple(parsed_sides), tuple(relations), continued, row))
     atoms = {a.key: a.display for a in norm.atoms.values()}
     return ParsedFormula(tuple(statements), "", atoms)

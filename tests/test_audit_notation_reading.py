@@ -1,0 +1,144 @@
+"""Notation the audit now reads (issue 9, notation round): each case written for this test, in our own words."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import sympy
+
+from emastats.audit.extract import extract
+from emastats.audit.macros import collect, expand
+from emastats.audit.parse import parse_formula
+
+
+def _read(latex: str) -> list[tuple[list[str], tuple[str, ...]]]:
+    """Each statement as (its sides printed, or the reason a side is unread; its relations)."""
+    return [([str(s.expr) if s.expr is not None else "UNREAD: " + s.problem for s in st.sides], st.relations)
+            for st in parse_formula(latex).statements]
+
+
+def test_punctuation_and_spacing_after_a_side_are_not_part_of_it():
+    # a thin space then a comma ends the sentence: the side must not keep a dangling backslash
+    assert _read(r"u_{k+1} = u_k - \alpha \nabla h(u_k)\,,") == [
+        (["u(k + 1)", "-alpha*nabla_h(u(k)) + u(k)"], ("=",))]
+    assert _read(r"q = r + 1\;.") == [(["q", "r + 1"], ("=",))]
+
+
+def test_index_range_after_a_statement_is_where_it_holds():
+    assert _read(r"z_{n+1} = 2 z_n, \qquad n = 0, 1, 2, \ldots") == [(["z(n + 1)", "2*z(n)"], ("=",))]
+    assert _read(r"a = b + c, \; k = 1, \dots, K") == [(["a", "b + c"], ("=",))]
+    assert _read(r"k = 1, 2, \dots") == []
+
+
+def test_comma_separated_assignments_are_separate_statements():
+    assert _read(r"\gamma_1 = 0.5, \gamma_2 = 0.25") == [(["gamma(1)", "1/2"], ("=",)), (["gamma(2)", "1/4"], ("=",))]
+    # a list of values is not a statement list: stays one (unread) statement
+    (sides, _), = _read(r"r = 1, 2, 3")
+    assert sides[1].startswith("UNREAD")
+
+
+def test_empty_group_and_annotated_relations():
+    assert _read(r"p &{}= q + 1") == [(["p", "q + 1"], ("=",))]
+    assert _read(r"h \stackrel{\text{def}}{=} q^2") == [(["h", "q**2"], ("<-",))]
+    assert _read(r"s \stackrel{def} = 2q") == [(["s", "2*q"], ("<-",))]
+    assert _read(r"m \overset{(ii)}{=} n + 2") == [(["m", "n + 2"], ("=",))]
+    assert _read(r"\begin{eqnarray} c = d + f \end{eqnarray}") == [(["c", "d + f"], ("=",))]
+
+
+def test_text_command_as_a_bare_subscript():
+    assert _read(r"\lambda_\textrm{start} = 2") == [(["lambda_start", "2"], ("=",))]
+
+
+def test_letter_with_its_number_is_a_name_not_a_product():
+    assert _read(r"v3 = 0.5") == [(["v(3)", "1/2"], ("=",))]
+    assert _read(r"y = 3x1") == [(["y", "3*x"], ("=",))]  # a digit before the letter: a product, as before
+
+
+def test_running_average_written_with_E_and_an_index():
+    (sides, _), = _read(r"E[d^2]_k = \rho E[d^2]_{k-1} + (1-\rho) d_k^2")
+    assert sides[0] == "<d^2>(k)" and "<d^2>(k - 1)" in sides[1]
+    assert _read(r"E[d^2]_k = \langle d^2 \rangle_k")[0][0] == ["<d^2>(k)", "<d^2>(k)"]
+
+
+def test_expectation_with_a_subscript_or_without_brackets():
+    (sides, _), = _read(r"R(u) = \mathbb{E}_{z \sim \mathcal{Q}} \ell(u, z)")
+    assert sides == ["R(u)", "E(ell(u, z))"]
+    (sides, _), = _read(r"\E_{s} h(s, a) q + 1 = c")
+    assert sides[0] == "E(q*h(s, a)) + 1"
+    (sides, _), = _read(r"E_{s \sim \mu}[h(s, b)] = c")
+    assert sides[0] == "E(h(s, b))"
+    (sides, _), = _read("𝔼_{s} \\ell(s, b) = c")
+    assert sides[0] == "E(ell(s, b))"
+
+
+def test_expectations_over_different_distributions_stay_unread():
+    (sides, _), = _read(r"\mathbb{E}_{s \sim \mu}[h(s)] = \mathbb{E}_{s \sim \nu}[h(s) w(s)]")
+    assert all(s.startswith("UNREAD: expectations over different distributions") for s in sides)
+
+
+def test_macros_defined_by_the_notes_are_expanded():
+    notes = (r"\newcommand{\cost}[2]{\mathcal{C}(#1; #2)}" "\n" r"\def\rate{\gamma}" "\n"
+             r"\DeclareMathOperator{\sg}{sign}" "\n" r"\newcommand\best[1][u]{#1^\star}" "\n"
+             "Then $$\\cost{a}{b} = \\rate \\sg(a) + \\best + \\best[v]$$\n")
+    (formula,) = extract(notes, "md")
+    assert formula.latex == r"\mathcal{C}(a; b) = \gamma \operatorname{sign}(a) + u^\star + v^\star"
+    assert formula.line == 5
+    (sides, _), = _read(formula.latex)
+    assert sides == ["calC(a, b)", "gamma*sign(a) + u_star + v_star"]
+
+
+def test_macro_expansion_is_bounded():
+    macros, _ = collect(r"\newcommand{\loop}{\loop\loop}\newcommand{\a}{\b}\newcommand{\b}{\a}")
+    assert expand(r"x = \loop", macros) == r"x = \loop"  # would double forever: the text is kept as written
+    left = expand(r"y = \a", macros)
+    assert left in (r"y = \a", r"y = \b")  # a cycle stops after a bounded number of rounds
+    (sides, _), = _read(left)
+    assert sides[1].startswith("UNREAD")
+
+
+def test_conventional_transpose_macro_without_a_definition():
+    assert _read(r"u^\trans u = s")[0][0] == ["u**2", "s"]
+
+
+def test_aud010_message_order_does_not_depend_on_the_hash_seed():
+    script = ("import sympy\nfrom emastats.audit.findings import to_latex\n"
+              "i = sympy.Symbol('i')\n"
+              "print(to_latex(sympy.Function('zeta')(i) * sympy.Function('b^')(i) * sympy.Function('k')(i)))")
+    outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout for seed in (1, 2, 3)}
+    assert len(outputs) == 1
+
+
+def test_sympy_is_untouched_by_document_text():
+    # a macro body is text: expanding a hostile one never evaluates anything
+    macros, _ = collect(r"\newcommand{\evil}{__import__('os')}")
+    (sides, _), = _read(expand(r"x = \evil", macros))
+    assert isinstance(sympy.Symbol("x"), sympy.Symbol) and sides[0] == "x"
+
+
+def test_emphasis_mangled_subscripts_are_read_only_with_evidence():
+    # Markdown turned _…_ into *…*: a star before a brace can only be a subscript
+    (sides, _), = _read(r"u*k = \sum*{j=1}^{M} a*{kj} c_{j}")
+    assert sides == ["u(k)", "Sum(a(k, j)*c(j), (j, 1, M))"]
+    (sides, _), = _read(r"\tau*q^2 = n*{o}\tau*{r}^{2}")
+    assert sides == ["tau_q**2", "n_o*tau_r**2"]
+    assert _read(r"p*q = r") == [(["p*q", "r"], ("=",))]  # no evidence: a product
+
+
+def test_conditional_is_a_function_of_both_arguments():
+    (sides, _), = _read(r"q(a \mid b) = q(a, b) / r")
+    assert sides == ["q_given(a, b)", "q(a, b)/r"]
+    (sides, _), = _read(r"q(a|\mathbf{b}) = s")
+    assert sides == ["q_given(a, b)", "s"]
+    assert _read(r"h(|a|) = 1")[0][0] == ["h*Abs(a)", "1"]  # bars of an absolute value are no condition
+
+
+def test_two_index_letters_are_two_indices():
+    assert _read(r"A_{ij} = B_{ji}") == [(["A(i, j)", "B(j, i)"], ("=",))]
+    assert _read(r"m_{in} = 3") == [(["m_in", "3"], ("=",))]  # a label stays a label
+
+
+def test_domain_and_range_declarations_are_no_statements():
+    assert _read(r"g \colon \mathbb{R}^d \to \mathbb{R}") == []
+    assert _read(r"\psi : u \mapsto u^2") == []
+    assert _read(r"u \to 0") == [(["u", "0"], ("->",))]  # a limit, not a declaration
