@@ -142,3 +142,57 @@ def test_domain_and_range_declarations_are_no_statements():
     assert _read(r"g \colon \mathbb{R}^d \to \mathbb{R}") == []
     assert _read(r"\psi : u \mapsto u^2") == []
     assert _read(r"u \to 0") == [(["u", "0"], ("->",))]  # a limit, not a declaration
+
+
+def test_a_letter_the_notes_shift_in_subscripts_is_an_index():
+    from emastats.audit.model import infer_notation
+    notation = infer_notation([(r"z_{r+1} = z_r - c", 1)])
+    (sides, _), = [([str(s.expr) for s in st.sides], st.relations)
+                   for st in parse_formula(r"z_{r+1} = z_r - c", notation).statements]
+    assert sides == ["z(r + 1)", "-c + z(r)"]
+    assert _read(r"z_r = 1") == [(["z_r", "1"], ("=",))]  # without that evidence r stays a label
+
+
+def test_function_words_typed_without_a_backslash():
+    (st,) = parse_formula(r"q = tanh(u) + exp(2)").statements
+    u = sympy.Symbol("u")
+    assert st.sides[1].expr == sympy.tanh(u) + sympy.exp(2)
+
+
+def test_squared_two_norm_with_the_subscript_after_the_power():
+    assert _read(r"\|u - v\|^2_2 = r") == [(["Abs(u - v)**2", "r"], ("=",))]
+
+
+def test_derivative_operator_applied_to_a_name():
+    assert _read(r"\frac{d}{du} h(u) = 2u") == [(["h'(u)", "2*u"], ("=",))]
+    assert _read(r"\frac{d}{dz} \sigma(z) = q") == [(["sigmoid'(z)", "q"], ("=",))]
+    assert _read(r"\frac{\partial}{\partial w} J = q") == [(["dJ/dw", "q"], ("=",))]
+    (sides, _), = _read(r"\frac{d}{du} h(3) = 1")  # at another point than the variable: unread
+    assert sides[0].startswith("UNREAD")
+    (sides, _), = _read(r"\frac{d}{du}(u^2) = 2u")  # applied to an expression: unread
+    assert sides[0].startswith("UNREAD")
+
+
+def test_floor_ceiling_and_binomial():
+    (st,) = parse_formula(r"\eta_k = \eta_0 \rho^{\lfloor k/S \rfloor}").statements
+    k, big_s, rho = sympy.symbols("k S rho")
+    assert st.sides[1].expr == sympy.Function("eta")(0) * rho ** sympy.floor(k / big_s)
+    assert _read(r"c = \lceil u \rceil + {m \choose 2}") == [(["c", "binomial(m, 2) + ceiling(u)"], ("=",))]
+
+
+def test_gamma_applied_is_the_gamma_function():
+    (st,) = parse_formula(r"\Gamma(r + 1) = r!").statements
+    r = sympy.Symbol("r")
+    assert st.sides[0].expr == sympy.gamma(r + 1)
+    assert _read(r"\Gamma u = 1") == [(["Gamma*u", "1"], ("=",))]  # without a bracket: a name
+
+
+def test_a_function_definition_is_not_a_numeric_example():
+    # x has a value in the prose of one row; the next row defines f again: no numeric finding
+    text = ("# Table\n\n| row | formula |\n|---|---|\n| one | $g(u) = \\frac{1}{1+e^{-u}}$ when $u = 3$ |\n"
+            "| two | $g(u) = tanh(u) = \\frac{e^u - e^{-u}}{e^u + e^{-u}}$ |\n")
+    from emastats.audit.document import audit_text
+    from emastats.audit.worker import Worker
+    with Worker() as worker:
+        audit = audit_text(text, "md", "table.md", worker)
+    assert not [f for f in audit.findings if f.code == "AUD008"]

@@ -304,7 +304,7 @@ class _Analysis:
             self.unchecked('relation other than = (inequality, approximation, limit)')
             return sides[-1]
         if all(_all_known(apply_assumptions(s, self.assumptions()), self.context) for s in sides) and (
-                atom_name(sides[0]) is None or len(sides) > 2):
+                atom_name(sides[0]) is None or len(sides) > 2) and not _defines_function(sides[0]):
             self.numeric(st, sides, latex)
             return sides[-1]
         if self.derivative_statement(st, sides):
@@ -909,6 +909,13 @@ class _Analysis:
             self.run.previous_display_names = self.display_names
             self.run.previous_forms = self.forms
             self.run.previous_display_end = self.info.end_line
+
+
+def _defines_function(lhs: sympy.Basic) -> bool:
+    """``f(x) = …`` with a named (non-index) argument: a function's definition, never a numeric example, even
+    where x has a value stated nearby (a table of activation functions reuses f and x row by row)."""
+    return isinstance(lhs, AppliedUndef) and type(lhs).__name__ not in OPERATORS and bool(lhs.args) and all(
+        isinstance(a, sympy.Symbol) and not is_integer_name(a.name) for a in lhs.args)
 
 
 def _all_known(expr: sympy.Basic, context: Context) -> bool:

@@ -328,12 +328,18 @@ def infer_notation(formulas: list[tuple[str, int]]) -> Notation:
             ambiguous.add(base)
     functions = set()
     multipliers = set()
+    index_letters: set[str] = set()
     for latex, line in formulas:
+        # x_{s+1}, a_{m-1}: a letter shifted by a number in a subscript is an index letter of this document
+        index_letters |= {m for m in _SHIFTED_SUBSCRIPT.findall(latex) if m not in _INDEX_LETTERS}
         functions |= _defined_functions(latex)
         multipliers |= {o.base for o in scan_atoms(clean_text(latex), line)
                         if o.juxtaposed and o.base.isupper() and len(o.base) == 1}
     return Notation(frozenset(index), frozenset(ambiguous), frozenset(functions - {"e", "E"}),
-                    frozenset(multipliers - functions))
+                    frozenset(multipliers - functions), frozenset(index_letters - {"e", "E"}))
+
+
+_SHIFTED_SUBSCRIPT = re.compile(r"_\{\s*([A-Za-z])\s*[+-]\s*\d+\s*\}")
 
 
 _FUNCTION_LHS = re.compile(r"(\\?[A-Za-z]+)(_(\{[^{}]*\}|[A-Za-z0-9]))?\(((\\?[A-Za-z]+(_(\{[^{}]*\}|\w))?,?)+)\)")

@@ -56,7 +56,9 @@ FUNCTION_WORDS = {"sign": "sign", "sgn": "sign", "clip": "clip", "var": "Var", "
                   "diag": "diag", "tr": "tr", "softmax": "softmax"}
 NATIVE_FUNCTIONS = {"\\exp", "\\log", "\\ln", "\\sin", "\\cos", "\\tan", "\\tanh", "\\sinh", "\\cosh",
                     "\\min", "\\max"}
-OPEN = {"(": ")", "[": "]", "\\{": "\\}", "\\lbrack": "\\rbrack", "\\langle": "\\rangle"}
+BARE_NATIVE = {"exp", "log", "ln", "sin", "cos", "tan", "tanh", "sinh", "cosh"}
+OPEN = {"(": ")", "[": "]", "\\{": "\\}", "\\lbrack": "\\rbrack", "\\langle": "\\rangle", "\\lfloor": "\\rfloor",
+        "\\lceil": "\\rceil"}
 MAX_POWER_EXPONENT = 10_000
 # Expectation macros of course notes and books (\SetE in the deep-learning book's notation), and 𝔼.
 EXPECTATION_MACROS = {"\\E", "\\SetE", "\\Exp", "\\EE", "\\Expect", "\\expect", "\\Ex"}
@@ -97,6 +99,7 @@ class Notation:
     ambiguous_superscript: frozenset[str] = frozenset()
     functions: frozenset[str] = frozenset()  # bases defined as functions, f(x) = … (then f(y) is f applied to y)
     multipliers: frozenset[str] = frozenset()  # capitals written before a name (A x): A(x + y) is a product
+    index_letters: frozenset[str] = frozenset()  # letters this document shifts in subscripts (x_{s+1}): indices
 
 
 INDEX_SUPERSCRIPT = re.compile(r"\(?\s*(?:[tkijn]|\\tau)\s*(?:[+-]\s*\d+)?\s*\)?|\(\s*\d+\s*\)")
@@ -240,7 +243,7 @@ class _Rewriter:
             self.pos += 1
             if t in OPEN:
                 stack.append(OPEN[t])
-            elif t in (")", "]", "\\}", "\\rbrack", "\\rangle"):
+            elif t in (")", "]", "\\}", "\\rbrack", "\\rangle", "\\rfloor", "\\rceil"):
                 if not stack or t != stack[-1]:
                     raise Unsupported(f"mismatched bracket {t!r}")
                 stack.pop()
@@ -377,7 +380,7 @@ class _Rewriter:
             letters = _letters(words)
             if re.fullmatch(r"\d+", plain):
                 indices.append(plain)
-            elif len(words) == 1 and (plain.strip("\\") in INDEX_LETTERS):
+            elif len(words) == 1 and (plain.strip("\\") in INDEX_LETTERS or plain in self.shared.notation.index_letters):
                 indices.append(self.sub(words))
             elif len(words) == 1 and re.fullmatch(r"[A-Za-z]|\\[a-zA-Z]+", plain):
                 labels.append(plain.strip("\\"))
@@ -385,7 +388,8 @@ class _Rewriter:
                 indices += list(plain)  # w_{ij}: row i, column j (two index letters, not a name label)
             elif re.fullmatch(r"[a-zA-Z]{2,}", plain):
                 labels.append(plain)
-            elif letters and all(l in INDEX_LETTERS or l.isupper() for l in letters) and re.fullmatch(
+            elif letters and all(l in INDEX_LETTERS or l in self.shared.notation.index_letters or l.isupper()
+                                 for l in letters) and re.fullmatch(
                     r"[\w\\+\-{}()' ]+", plain):
                 indices.append(self.sub(part))
             else:
@@ -423,6 +427,8 @@ class _Rewriter:
                 if "".join(group).replace(" ", "") in TRANSPOSE:
                     continue  # (x - y)^\top: see TRANSPOSE
                 out.append("^{" + self._power(group) + "}")
+                if len(out) >= 2 and out[-2] == "|" and self.peek(skip_space=False) == "_":
+                    self._norm_subscript()  # \|x\|^2_2: the 2-norm squared
             elif tok in ("\\underbrace", "\\overbrace"):
                 # the braced expression counts; its label (_{…} or ^{…}) is a comment
                 inner = self.read_group()
@@ -479,12 +485,19 @@ class _Rewriter:
                     out.append("(" + ", ".join(self.sub(part) for part in _split_top(inner, {","})) + ")")
                 else:
                     out.append("(" + self.sub(inner) + ")")
-            elif tok in (")", "]", "\\}", "\\rbrack", "\\rangle"):
+            elif tok in ("\\lfloor", "\\lceil"):
+                inner = self.read_bracketed(tok)  # floor and ceiling (step decay schedules)
+                out.append(f"{tok} {self.sub(inner)} {OPEN[tok]} ")
+            elif tok in (")", "]", "\\}", "\\rbrack", "\\rangle", "\\rfloor", "\\rceil"):
                 raise Unsupported(f"unmatched {tok!r}")
             elif tok == "{":
                 self.pos -= 1
                 group = self.read_group()
                 names = [t for t in group if not t.isspace() and t not in DROP and t not in FONT_STRIP]
+                chosen = _split_top(group, {"\\choose"})
+                if "\\choose" in group and len(chosen) == 2:  # {n \choose k}: the binomial coefficient
+                    out.append(f"\\binom{{{self.sub(chosen[0])}}}{{{self.sub(chosen[1])}}} ")
+                    continue
                 if self.peek(skip_space=False) in ("_", "^") and len(names) == 1 and (
                         re.fullmatch(r"[A-Za-z]", names[0]) or names[0][1:] in GREEK or _MACRO_NAME.fullmatch(names[0])):
                     self.toks[self.pos:self.pos] = names  # {\Vg}_{t}: the braces only group the name
@@ -499,6 +512,8 @@ class _Rewriter:
                 name = "".join(inner).strip()
                 name = name[2:] if _MACRO_NAME.fullmatch(name) else _base_name(name)  # \Delta\Vtheta: Delta theta
                 out.append(self.atom(tok[1:] + name))
+            elif tok == "\\Gamma" and self._bracket_follows(self.pos) and self.peek() != "[":
+                out.append(self._apply("Gamma"))  # \Gamma(n): Euler's gamma function, not Gamma times n
             elif tok == "\\sigma" and self._applied(("'", "(")):
                 # \sigma(x), \sigma'(x): the logistic function, not a standard deviation times x
                 out.append(self.atom("sigmoid", is_function=True))
@@ -664,6 +679,9 @@ class _Rewriter:
         if letters.lower() in FUNCTION_WORDS and (letters != "e") and self._bracket_follows(p):
             self.pos = p
             return self._apply(FUNCTION_WORDS[letters.lower()])
+        if letters in BARE_NATIVE and p < len(self.toks) and self.toks[p] == "(":
+            self.pos = p  # tanh(x), exp(x) typed without a backslash: the function, not t*a*n*h times x
+            return "\\" + letters + " "
         return None
 
     def _bracket_follows(self, p: int) -> bool:
@@ -773,9 +791,39 @@ class _Rewriter:
         if re.match(r"(d|\\partial)", d) and re.match(r"(d|\\partial)", n) and len(d) > 1:
             # a derivative: an opaque atom named after it (dL/dw), or an operator d/dw applied to a bracket
             if n in ("d", "\\partial"):
-                raise Unsupported("derivative operator")
+                return self._derivative_of_next(n, den)
             return self.atom("d" + _slug(num[1:]) + "/d" + _slug(den[1:]), display=f"\\frac{{{n}}}{{{d}}}")
         return f"\\frac{{{self.sub(num)}}}{{{self.sub(den)}}}"
+
+    def _derivative_of_next(self, d: str, den: list[str]) -> str:
+        """``\\frac{d}{dx} f(x)``, ``\\frac{\\partial}{\\partial w} L``: the derivative of the name that follows,
+        the same quantity as ``\\frac{df}{dx}``; an operator applied to an expression stays unread."""
+        nxt = self.peek()
+        if nxt is None or not (re.fullmatch(r"[A-Za-z]", nxt) or nxt.startswith("\\") and nxt[1:] in GREEK
+                               or nxt in ("\\mathcal", "\\mathscr")):
+            raise Unsupported("derivative operator")
+        self.next()
+        name = "cal" + _slug(self.read_group()) if nxt in ("\\mathcal", "\\mathscr") else _base_name(nxt)
+        if nxt == "\\sigma" and self.peek(skip_space=False) == "(":
+            name = "sigmoid"
+        if self.peek(skip_space=False) in ("_", "^", "'"):
+            raise Unsupported("derivative operator")
+        variable = _slug(den[1:]) if den and den[0] in ("d", "\\partial") else ""
+        if not variable:
+            raise Unsupported("derivative operator")
+        if self.peek(skip_space=False) == "(":
+            # f(x) after d/dx: the derivative at the variable itself, f'(x) (df/dx for a partial); at another
+            # point it stays unread
+            save = self.pos
+            self.next()
+            at_variable = _slug(self.read_bracketed("(")) == variable
+            if not at_variable:
+                raise Unsupported("derivative operator at a point")
+            if d == "d":
+                self.pos = save
+                self.toks[self.pos:self.pos] = ["'"]
+                return self.atom(name, is_function=True)
+        return self.atom(f"d{name}/d{variable}", display=f"\\frac{{{d}{name}}}{{{''.join(den)}}}")
 
     def _big_operator(self, op: str) -> str:
         lower: list[str] = []

@@ -301,6 +301,8 @@ def _to_sympy(expr: sympy.Basic, norm: Normalised) -> sympy.Basic:
                 return sympy.sign(node.args[0])
             if op == "sigmoid" and len(node.args) == 1:
                 return 1 / (1 + sympy.exp(-node.args[0]))
+            if op == "Gamma" and len(node.args) == 1:
+                return sympy.gamma(node.args[0])
             return sympy.Function(op)(*node.args)
         raise Unsupported(f"function {name} is not a known name")
 
