@@ -39,8 +39,8 @@ def test_comma_separated_assignments_are_separate_statements():
 
 def test_empty_group_and_annotated_relations():
     assert _read(r"p &{}= q + 1") == [(["p", "q + 1"], ("=",))]
-    assert _read(r"h \stackrel{\text{def}}{=} q^2") == [(["h", "q**2"], ("<-",))]
-    assert _read(r"s \stackrel{def} = 2q") == [(["s", "2*q"], ("<-",))]
+    assert _read(r"h \stackrel{\text{def}}{=} q^2") == [(["h", "q**2"], ("=",))]
+    assert _read(r"s \stackrel{def} = 2q") == [(["s", "2*q"], ("=",))]
     assert _read(r"m \overset{(ii)}{=} n + 2") == [(["m", "n + 2"], ("=",))]
     assert _read(r"\begin{eqnarray} c = d + f \end{eqnarray}") == [(["c", "d + f"], ("=",))]
 
@@ -196,3 +196,15 @@ def test_a_function_definition_is_not_a_numeric_example():
     with Worker() as worker:
         audit = audit_text(text, "md", "table.md", worker)
     assert not [f for f in audit.findings if f.code == "AUD008"]
+
+
+def test_equal_by_definition_is_an_equation():
+    # a moment on the left of "def=" is a derivation step, not an assignment to something other than a name
+    assert _read(r"\mathbb{E}[u] \stackrel{def}{=} \mathbb{E}[a v]") == [(["E(u)", "E(a*v)"], ("=",))]
+    assert _read(r"r \triangleq s + 1") == [(["r", "s + 1"], ("=",))]
+
+
+def test_bracketed_sample_index_is_an_index_and_a_layer_stays_a_label():
+    (sides, _), = _read(r"Q = \sum_{i=1}^M (c u^{[i]} - v^{[i]})^2")
+    assert sides[1] == "Sum((c*u(i) - v(i))**2, (i, 1, M))"
+    assert _read(r"B^{[l]} = 1") == [(["B_layerl", "1"], ("=",))]

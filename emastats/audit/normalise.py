@@ -287,6 +287,8 @@ class _Rewriter:
                     continue  # x^\top: see TRANSPOSE
                 elif compact in STAR_LABELS:
                     labels.append(STAR_LABELS[compact])
+                elif re.fullmatch(r"\[[ijkn]\]", compact):
+                    indices.append(compact[1])  # x^{[i]}: the i-th example (a sample index; [l] stays a layer label)
                 elif re.fullmatch(r"(\[|\\lbrack|\\left\[|\\left\\lbrack).*(\]|\\rbrack)", compact):
                     labels.append("layer" + _slug(group).strip("[]").replace("lbrack", "").replace("rbrack", ""))
                 elif not power and (compact.startswith("(") and index_like(compact) or base in notation.superscript_index

@@ -32,8 +32,11 @@ RELATIONS = {"=": "=", "\\neq": "!=", "\\ne": "!=", "\\approx": "~", "\\leq": "<
 # Assignment spellings rewritten to one token each before splitting (``:=`` would otherwise split at ``=``).
 _ASSIGNMENTS = ((re.compile(r"\\mathrel\{\+\}\s*=|(?<![\\{])\+\s*="), r" \\pluseq "),
                 (re.compile(r"\\mathrel\{-\}\s*=|(?<![\\{<>])-\s*="), r" \\minuseq "),
-                (re.compile(r":\s*=|\\mathrel\{:\}\s*=|\\colonequals|\\defeq|\\(?:stackrel|overset)\{\s*(?:\\text"
-                            r"(?:rm)?\{\s*)?(?:def|\\triangle|\\Delta)\s*\}?\s*\}\s*(?:\{\s*=\s*\}|=)"), r" \\coloneqq "),
+                (re.compile(r":\s*=|\\mathrel\{:\}\s*=|\\colonequals"), r" \\coloneqq "),
+                # "equal by definition" (\stackrel{def}{=}, \defeq, \triangleq): an equation, read as one (a name on
+                # the left is defined by it, a moment on the left is a derivation step)
+                (re.compile(r"\\defeq|\\triangleq|\\(?:stackrel|overset)\{\s*(?:\\text(?:rm)?\{\s*|\\mathrm\{\s*)?"
+                            r"(?:def|\\triangle|\\Delta)\s*\}?\s*\}\s*(?:\{\s*=\s*\}|=)"), " = "),
                 # a relation with a note over it (\stackrel{(a)}{=}, \overset{\text{Jensen}}{\le}): the relation
                 (re.compile(r"\\(?:stackrel|overset|underset)\{(?:[^{}]|\{[^{}]*\})*\}\s*\{\s*(=|<|>|\\[lg]eq?|\\approx|\\neq?)"
                             r"\s*\}"), r" \1 "))
