@@ -208,3 +208,14 @@ def test_bracketed_sample_index_is_an_index_and_a_layer_stays_a_label():
     (sides, _), = _read(r"Q = \sum_{i=1}^M (c u^{[i]} - v^{[i]})^2")
     assert sides[1] == "Sum((c*u(i) - v(i))**2, (i, 1, M))"
     assert _read(r"B^{[l]} = 1") == [(["B_layerl", "1"], ("=",))]
+
+
+def test_argmin_and_argmax_name_an_opaque_point():
+    forms = [r"u^\star = \argmin_{u} h(u, c)", r"u^\star = \arg\min_{u} h(u, c)",
+             r"u^\star = \operatorname*{arg\,min}_{u} h(u, c)", r"u^\star = \text{arg}\min_{u} h(u, c)"]
+    keys = {_read(f)[0][0][1] for f in forms}
+    assert len(keys) == 1 and next(iter(keys)).startswith("argmin[u]")
+    (sides, _), = _read(r"v = \underset{v}{\argmax} \log q(v, c)")
+    assert sides[1].startswith("argmax[v]")
+    (sides, _), = _read(r"v = \argmax_{v}")  # no objective: unread
+    assert sides[1].startswith("UNREAD")

@@ -43,7 +43,7 @@ STAR_LABELS = {"\\star": "star", "*": "star", "\\ast": "star", "\\dagger": "dagg
 # Letters that, alone in a subscript, are an index (time, datapoint, batch element), not part of a name.
 INDEX_LETTERS = {"t", "i", "j", "k", "n", "b", "l", "tau"}
 FONT_STRIP = {"\\mathbf", "\\boldsymbol", "\\bm", "\\mathit", "\\mathsf", "\\mathnormal", "\\pmb", "\\vec"}
-TEXT_CMDS = {"\\text", "\\mathrm", "\\textrm", "\\textit", "\\textbf", "\\operatorname", "\\rm", "\\mbox", "\\textnormal"}
+TEXT_CMDS = {"\\text", "\\mathrm", "\\textrm", "\\textit", "\\textbf", "\\operatorname", "\\operatorname*", "\\rm", "\\mbox", "\\textnormal"}
 DECORATIONS = {"\\hat": "^", "\\widehat": "^", "\\bar": "-", "\\overline": "-", "\\tilde": "~", "\\widetilde": "~",
                "\\dot": ".", "\\check": "v"}
 DROP = {"\\bf", "\\it", "\\cal", "\\tag", "\\label", "\\nonumber", "\\notag", "\\displaystyle", "\\textstyle", "\\limits", "\\nolimits",
@@ -439,8 +439,12 @@ class _Rewriter:
                     self.read_group()
                 out.append("(" + self.sub(inner) + ")")
             elif tok in ("\\underset", "\\overset"):
-                self.read_group()
-                out.append("(" + self.sub(self.read_group()) + ")")
+                below = self.read_group()
+                body = [t for t in self.read_group() if not t.isspace()]
+                if tok == "\\underset" and body in (["\\argmin"], ["\\argmax"], ["\\arg", "\\min"], ["\\arg", "\\max"]):
+                    out.append(self._arg_extremum("arg" + body[-1][-3:], below))  # \underset{\theta}{\argmax} …
+                else:
+                    out.append("(" + self.sub(body) + ")")
             elif tok in ("\\nabla", "\\partial"):
                 out.append(self._derivative_operator(tok))
             elif tok == "_":
@@ -470,7 +474,17 @@ class _Rewriter:
                     out.append(self._function_or_atom("mathbb" + inner.lower(), inner))
             elif tok in TEXT_CMDS:
                 word = _slug(self.read_group()) if tok != "\\rm" else _slug([self.next()])
-                out.append(self._function_or_atom(word.lower(), word, annotation=True))
+                letters = re.sub(r"[^a-z]", "", word.lower())
+                if letters in ("argmin", "argmax"):
+                    out.append(self._arg_extremum(letters, []))  # \operatorname*{arg\,min}_x f(x)
+                elif letters == "arg" and self.peek() in ("\\min", "\\max"):
+                    out.append(self._arg_extremum("arg" + self.next()[1:], []))  # \text{arg}\min_h R(h)
+                else:
+                    out.append(self._function_or_atom(word.lower(), word, annotation=True))
+            elif tok in ("\\argmin", "\\argmax"):
+                out.append(self._arg_extremum(tok[1:], []))
+            elif tok == "\\arg" and self.peek() in ("\\min", "\\max"):
+                out.append(self._arg_extremum("arg" + self.next()[1:], []))
             elif tok in NATIVE_FUNCTIONS:
                 out.append(tok + " ")
             elif tok in ("\\cdot", "\\times", "*", "\\odot", "\\circledast"):  # (\odot: elementwise, a product on scalars)
@@ -726,6 +740,22 @@ class _Rewriter:
         self.pos = end
         self.shared.functions.add("E")
         return f"F_{{\\mathit{{E}}}}({self.sub(operand)}) "
+
+    def _arg_extremum(self, which: str, below: list[str]) -> str:
+        """``x^* = \\argmin_{x} f(x)``: the minimiser, one opaque quantity named after the whole expression.
+
+        Nothing is solved: the point is a name that no other formula defines, so a comparison with it is no
+        evidence, and the statement is a definition of x^*. It takes the rest of the side as its objective.
+        """
+        if not below and self.peek() == "_":
+            self.next()
+            below = self.read_script()
+        rest = self.toks[self.pos:]
+        self.pos = len(self.toks)
+        if not any(not t.isspace() for t in rest):
+            raise Unsupported(f"{which} without an objective")
+        key = f"{which}[{_slug(below)}]({_slug(rest)[:60]})"
+        return self.atom(key, display=f"\\{which}_{{{''.join(below)}}} {''.join(rest).strip()}")
 
     def _digits_name(self) -> bool:
         """Whether the letter just read stands alone and is followed, without a space, by one or two digits that
