@@ -219,3 +219,14 @@ def test_argmin_and_argmax_name_an_opaque_point():
     assert sides[1].startswith("argmax[v]")
     (sides, _), = _read(r"v = \argmax_{v}")  # no objective: unread
     assert sides[1].startswith("UNREAD")
+
+
+def test_angle_brackets_written_with_left_and_right_are_an_inner_product():
+    (sides, _), = _read(r"s = \left< u, v \right> + 1")
+    assert sides[1] == "<u,v> + 1"
+
+
+def test_function_names_in_text_commands_and_lone_arrows():
+    assert _read(r"q = \text{cos}(\phi)") == [(["q", "cos(phi)"], ("=",))]
+    assert _read(r"\to") == []  # an arrow used as a word in a sentence
+    assert _read(r"r = 2 \qedhere") == [(["r", "2"], ("=",))]

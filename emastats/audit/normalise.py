@@ -805,6 +805,8 @@ class _Rewriter:
         return f"F_{{\\mathit{{{name}}}}}({args}) "
 
     def _function_or_atom(self, word: str, original: str, annotation: bool = False) -> str:
+        if word in BARE_NATIVE and self.peek() == "(":
+            return "\\" + word + " "  # \text{cos}(\phi), \mathrm{exp}(x): the function itself
         if word in FUNCTION_WORDS and self._bracket_follows(self.pos):
             return self._apply(FUNCTION_WORDS[word])
         if word not in FUNCTION_WORDS and re.fullmatch(r"[A-Za-z][A-Za-z0-9]+", original) and \

@@ -141,7 +141,9 @@ def _clean(latex: str) -> str:
                   r"(\{[^{}]*\})?", " ", text)
     text = re.sub(r"\{\s*\}", " ", text)  # &{} = …: an empty group only spaces the relation
     text = text.replace("&", " ")
-    text = re.sub(r"\\(nonumber|notag)", " ", text)
+    text = re.sub(r"\\(nonumber|notag|qedhere|qed)(?![A-Za-z])", " ", text)
+    text = re.sub(r"\\left\s*<", r"\\langle ", text)  # \left< x, y \right>: an inner product, not "less than"
+    text = re.sub(r"\\right\s*>", r"\\rangle ", text)
     return text
 
 
@@ -275,8 +277,8 @@ def split_statements(latex: str) -> list[tuple[int, bool, list[str], list[str]]]
                     part = part[1:]
                 side = _without_trailing_punctuation(part)
                 sides.append(side)
-            if not relations and not sides[0]:
-                continue
+            if not any(sides):
+                continue  # "$\to$" in a sentence: an arrow used as a word, no statement
             continued = bool(relations) and not sides[0]
             if continued:
                 sides = sides[1:]
