@@ -230,3 +230,8 @@ def test_function_names_in_text_commands_and_lone_arrows():
     assert _read(r"q = \text{cos}(\phi)") == [(["q", "cos(phi)"], ("=",))]
     assert _read(r"\to") == []  # an arrow used as a word in a sentence
     assert _read(r"r = 2 \qedhere") == [(["r", "2"], ("=",))]
+
+
+def test_operator_names_with_a_d_reach_the_parser():
+    # the parser's lexer reads "d" before a letter as a differential: diag must still be read
+    assert _read(r"B = \text{diag}(u) c") == [(["B", "c*diag(u)"], ("=",))]

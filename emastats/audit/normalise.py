@@ -158,14 +158,28 @@ _SHORT = [c for c in "abcfghjklmnopqrsuvwxyzABCDFGHJKLMNOPQRSTUVWXYZ"] + [
                        "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega")]
 
 
+# No "d" in names inside \mathit{…}: the parser's lexer reads "d" before a letter as a differential (dx).
+_PLACEHOLDER_LETTERS = "abcefghijklmnopqrstuvwxyz"
+
+
+def operator_token(name: str) -> str:
+    """An operator's name as the parser can read it inside ``\\mathit{…}`` (``diag`` -> ``Dqiag``)."""
+    return name.replace("d", "Dq")
+
+
+def operator_name(token: str) -> str:
+    """The inverse of ``operator_token``."""
+    return token.replace("Dq", "d")
+
+
 def _placeholder(n: int) -> str:
     if n < len(_SHORT):
         return _SHORT[n]
     letters = ""
     n += 1
     while n:
-        n, r = divmod(n - 1, 26)
-        letters = chr(97 + r) + letters
+        n, r = divmod(n - 1, len(_PLACEHOLDER_LETTERS))
+        letters = _PLACEHOLDER_LETTERS[r] + letters
     return "A_{\\mathit{p" + letters + "}}"
 
 
@@ -802,7 +816,7 @@ class _Rewriter:
             return self.atom(f"<{_slug(inner)}>", "avg", display=f"E[{''.join(inner).strip()}]")
         self.shared.functions.add(name)
         args = ", ".join(self.sub(part) for part in _split_top(inner, {","}))
-        return f"F_{{\\mathit{{{name}}}}}({args}) "
+        return f"F_{{\\mathit{{{operator_token(name)}}}}}({args}) "
 
     def _function_or_atom(self, word: str, original: str, annotation: bool = False) -> str:
         if word in BARE_NATIVE and self.peek() == "(":

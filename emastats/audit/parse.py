@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import sympy
 from sympy.core.function import AppliedUndef
 
-from .normalise import Normalised, Notation, TooLarge, Unsupported, clean_text, normalise_side, placeholder_name, tokenize
+from .normalise import (Normalised, Notation, TooLarge, Unsupported, clean_text, normalise_side, operator_name,
+                        placeholder_name, tokenize)
 
 MAX_FORMULA_CHARS = 4000
 MAX_SIDE_CHARS = 1200
@@ -301,7 +302,7 @@ def _to_sympy(expr: sympy.Basic, norm: Normalised) -> sympy.Basic:
             return (sympy.Max if name == "max" else sympy.Min)(*node.args)
         m = re.fullmatch(r"F_\{([A-Za-z]+)\}", name)
         if m:
-            op = m.group(1)
+            op = operator_name(m.group(1))
             if op == "sign" and len(node.args) == 1:
                 return sympy.sign(node.args[0])
             if op == "sigmoid" and len(node.args) == 1:
