@@ -235,3 +235,13 @@ def test_function_names_in_text_commands_and_lone_arrows():
 def test_operator_names_with_a_d_reach_the_parser():
     # the parser's lexer reads "d" before a letter as a differential: diag must still be read
     assert _read(r"B = \text{diag}(u) c") == [(["B", "c*diag(u)"], ("=",))]
+
+
+def test_log_base_binomial_rms_and_a_parenthesised_condition():
+    (st,) = parse_formula(r"q = \log_2 u").statements
+    assert st.sides[1].expr == sympy.log(sympy.Symbol("u"), 2)
+    (st,) = parse_formula(r"c = \binom{m}{2}").statements
+    assert st.sides[1].expr == sympy.binomial(sympy.Symbol("m"), 2)
+    (sides, _), = _read(r"\Delta u_k = -\frac{\text{RMS}[\Delta u]_{k-1}}{\text{RMS}[h]_k} h_k")
+    assert "RMS[Deltau](k - 1)" in sides[1] and "RMS[h](k)" in sides[1]
+    assert _read(r"u_{k+1} = u_k - c \quad (k \geq 1)") == [(["u(k + 1)", "-c + u(k)"], ("=",))]

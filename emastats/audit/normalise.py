@@ -501,6 +501,12 @@ class _Rewriter:
                 out.append(self._arg_extremum("arg" + self.next()[1:], []))
             elif tok in NATIVE_FUNCTIONS:
                 out.append(tok + " ")
+                if tok == "\\log" and self.peek(skip_space=False) == "_":
+                    self.next(skip_space=False)
+                    out.append("_{" + self.sub(self.read_script()) + "} ")  # \log_2 x: the base-2 logarithm
+            elif tok in ("\\binom", "\\dbinom", "\\tbinom"):
+                top, bottom = self.read_group(), self.read_group()
+                out.append(f"\\binom{{{self.sub(top)}}}{{{self.sub(bottom)}}} ")
             elif tok in ("\\cdot", "\\times", "*", "\\odot", "\\circledast"):  # (\odot: elementwise, a product on scalars)
                 out.append(" \\cdot ")
             elif tok in ("\\infty",):
@@ -771,6 +777,19 @@ class _Rewriter:
         key = f"{which}[{_slug(below)}]({_slug(rest)[:60]})"
         return self.atom(key, display=f"\\{which}_{{{''.join(below)}}} {''.join(rest).strip()}")
 
+    def _subscript_after_bracket(self) -> bool:
+        """Whether the ``[…]`` at the cursor is followed directly by ``_``."""
+        depth = 0
+        for q in range(self.pos, len(self.toks)):
+            t = self.toks[q]
+            if t in ("[", "(", "{"):
+                depth += 1
+            elif t in ("]", ")", "}"):
+                depth -= 1
+                if depth == 0:
+                    return q + 1 < len(self.toks) and self.toks[q + 1] == "_"
+        return False
+
     def _digits_name(self) -> bool:
         """Whether the letter just read stands alone and is followed, without a space, by one or two digits that
         end the word (``w1 =``, ``o2,``): a name with a number. ``2x1`` and ``x1.5`` are not."""
@@ -821,6 +840,11 @@ class _Rewriter:
     def _function_or_atom(self, word: str, original: str, annotation: bool = False) -> str:
         if word in BARE_NATIVE and self.peek() == "(":
             return "\\" + word + " "  # \text{cos}(\phi), \mathrm{exp}(x): the function itself
+        if re.fullmatch(r"[A-Za-z]{2,}", original) and self.peek(skip_space=False) == "[" and self._subscript_after_bracket():
+            # \text{RMS}[g]_t (AdaDelta): a running quantity named after its argument, at step t
+            self.next()
+            inner = self.read_bracketed("[")
+            return self.atom(f"{original}[{_slug(inner)}]", display=f"\\text{{{original}}}[{''.join(inner).strip()}]")
         if word in FUNCTION_WORDS and self._bracket_follows(self.pos):
             return self._apply(FUNCTION_WORDS[word])
         if word not in FUNCTION_WORDS and re.fullmatch(r"[A-Za-z][A-Za-z0-9]+", original) and \

@@ -223,6 +223,19 @@ def _declaration(group: list[str]) -> bool:
                                                                                  _DECLARATION_ARROWS for t in plain)
 
 
+def _parenthesised_condition(chunk: list[str]) -> bool:
+    """Whether a chunk is one parenthesised group holding a relation: ``(k \\geq 0)``, ``(t = 1, 2, …)``."""
+    plain = [t for t in chunk if not t.isspace() and t not in _TRAILING]
+    if len(plain) < 3 or plain[0] != "(" or plain[-1] != ")":
+        return False
+    depth = 0
+    for i, t in enumerate(plain):
+        depth += {"(": 1, ")": -1}.get(t, 0)
+        if depth == 0 and i < len(plain) - 1:
+            return False  # (a)(b): two groups, not one condition
+    return any(t in RELATIONS for t in plain)
+
+
 def _comma_statements(group: list[str]) -> list[list[str]]:
     """A row's statements separated by top-level commas: ``\\beta_1 = 0.9, \\beta_2 = 0.999`` is two statements.
 
@@ -261,6 +274,8 @@ def split_statements(latex: str) -> list[tuple[int, bool, list[str], list[str]]]
         tokens = tokenize(row)
         chunks = [[t for t in chunk if t not in ("\\qquad", "\\quad")]
                   for chunk in _split_top(tokens, lambda t: t in ("\\qquad", "\\quad"))]
+        # "… \quad (k \geq 0)": a condition in parentheses after the statement says where it holds
+        chunks = chunks[:1] + [c for c in chunks[1:] if not _parenthesised_condition(c)]
         # \quad separates statements only when both pieces have a relation; otherwise it is spacing
         groups: list[list[str]] = []
         for chunk in chunks:
