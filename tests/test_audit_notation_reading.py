@@ -245,3 +245,9 @@ def test_log_base_binomial_rms_and_a_parenthesised_condition():
     (sides, _), = _read(r"\Delta u_k = -\frac{\text{RMS}[\Delta u]_{k-1}}{\text{RMS}[h]_k} h_k")
     assert "RMS[Deltau](k - 1)" in sides[1] and "RMS[h](k)" in sides[1]
     assert _read(r"u_{k+1} = u_k - c \quad (k \geq 1)") == [(["u(k + 1)", "-c + u(k)"], ("=",))]
+
+
+def test_named_quantities_in_text_commands_with_scripts_and_blackboard_variance():
+    assert _read(r"\mathrm{LN}_{p,q}(u) = 1")[0][0] == ["LN_p,q(u)", "1"]
+    assert _read(r"\text{step}_k = 2") == [(["step(k)", "2"], ("=",))]
+    assert _read(r"\mathbb{V}[U] = s") == [(["Var(U)", "s"], ("=",))]

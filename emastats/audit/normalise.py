@@ -52,7 +52,7 @@ DROP = {"\\bf", "\\it", "\\cal", "\\tag", "\\label", "\\nonumber", "\\notag", "\
 DROP_WITH_ARG = {"\\tag", "\\label", "\\tag*", "\\hspace", "\\vspace", "\\phantom"}
 # Words that are functions (applied to a bracketed argument); value: our canonical name.
 FUNCTION_WORDS = {"sign": "sign", "sgn": "sign", "clip": "clip", "var": "Var", "variance": "Var", "cov": "Cov",
-                  "e": "E", "mathbbe": "E", "expectation": "E", "sigmoid": "sigmoid", "relu": "relu",
+                  "e": "E", "mathbbe": "E", "mathbbv": "Var", "expectation": "E", "sigmoid": "sigmoid", "relu": "relu",
                   "diag": "diag", "tr": "tr", "softmax": "softmax"}
 NATIVE_FUNCTIONS = {"\\exp", "\\log", "\\ln", "\\sin", "\\cos", "\\tan", "\\tanh", "\\sinh", "\\cosh",
                     "\\min", "\\max"}
@@ -854,6 +854,9 @@ class _Rewriter:
         if word in FUNCTION_WORDS and word not in ("e",):
             # an operator applied without brackets (\operatorname{Var} x): unsupported
             raise Unsupported(f"operator {original} without brackets")
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9]+", original) and self.peek(skip_space=False) in ("_", "^"):
+            # \mathrm{BN}_{\gamma,\beta}(x), \text{lr}_t: a named quantity with its labels or indices, not prose
+            return self.atom(original, is_function=True)
         if annotation and not re.fullmatch(r"[A-Za-z]", original):
             return " "  # \text{ for all } and similar prose inside maths
         return self.atom(original)
