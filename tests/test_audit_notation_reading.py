@@ -251,3 +251,12 @@ def test_named_quantities_in_text_commands_with_scripts_and_blackboard_variance(
     assert _read(r"\mathrm{LN}_{p,q}(u) = 1")[0][0] == ["LN_p,q(u)", "1"]
     assert _read(r"\text{step}_k = 2") == [(["step(k)", "2"], ("=",))]
     assert _read(r"\mathbb{V}[U] = s") == [(["Var(U)", "s"], ("=",))]
+
+
+def test_superscript_index_shifted_from_a_capital_on_an_indexed_base():
+    from emastats.audit.normalise import Notation
+    indexed = Notation(superscript_index=frozenset({"gamma"}))
+    (st,) = parse_formula(r"\gamma^{K-1} = \gamma_{\max}", indexed).statements
+    assert str(st.sides[0].expr) == "gamma(K - 1)"
+    (st,) = parse_formula(r"\gamma^{K} = 1", indexed).statements  # K alone may be a transpose: unread
+    assert st.sides[0].expr is None

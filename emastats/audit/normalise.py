@@ -306,7 +306,8 @@ class _Rewriter:
                 elif re.fullmatch(r"(\[|\\lbrack|\\left\[|\\left\\lbrack).*(\]|\\rbrack)", compact):
                     labels.append("layer" + _slug(group).strip("[]").replace("lbrack", "").replace("rbrack", ""))
                 elif not power and (compact.startswith("(") and index_like(compact) or base in notation.superscript_index
-                                    and (index_like(compact) or compact == "0")):
+                                    and (index_like(compact) or compact == "0"
+                                         or re.fullmatch(r"\{?[A-Za-z][+-]\d+\}?", compact))):
                     # a time index written as a superscript: w^{t+1}, v^{(k)}, and v^0 for a sequence's start
                     inner = [t for t in group if not t.isspace()]
                     if inner and inner[0] == "(" and inner[-1] == ")":
