@@ -260,3 +260,10 @@ def test_superscript_index_shifted_from_a_capital_on_an_indexed_base():
     assert str(st.sides[0].expr) == "gamma(K - 1)"
     (st,) = parse_formula(r"\gamma^{K} = 1", indexed).statements  # K alone may be a transpose: unread
     assert st.sides[0].expr is None
+
+
+def test_sum_without_limits_over_the_one_index_of_its_summand():
+    (sides, _), = _read(r"s = \sum a_{k} c_{k} + d")
+    assert sides[1] == "d + Sum(a(k)*c(k), (k, 1, |k|))"
+    (sides, _), = _read(r"s = \sum a_k c_j")  # two indices: which one is summed is not said
+    assert sides[1].startswith("UNREAD")

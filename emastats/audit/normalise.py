@@ -791,6 +791,9 @@ class _Rewriter:
                     return q + 1 < len(self.toks) and self.toks[q + 1] == "_"
         return False
 
+    def _summand_index(self) -> str | None:
+        return _summand_index_of(self.toks[self.pos:])
+
     def _digits_name(self) -> bool:
         """Whether the letter just read stands alone and is followed, without a space, by one or two digits that
         end the word (``w1 =``, ``o2,``): a name with a number. ``2x1`` and ``x1.5`` are not."""
@@ -913,6 +916,10 @@ class _Rewriter:
                 self.next()
                 upper = self.read_group()
         plain = [t for t in lower if not t.isspace()]
+        if not plain and not upper:
+            index = self._summand_index()
+            if index:
+                plain = [index]  # \sum w_j x_j: over the one index its summand carries
         if "=" in plain:
             split = lower.index("=")
             var, start = lower[:split], lower[split + 1:]
@@ -928,6 +935,25 @@ class _Rewriter:
             size = self.atom("|" + rest.replace("in", "").strip() + "|" if rest != "all" else f"|{var.strip(chr(92))}|")
             return f"{op}_{{{self.sub([var])}=1}}^{{{size}}} "
         raise Unsupported("sum without limits")
+
+
+_SUBSCRIPT_LETTER = re.compile(r"_(?:\{\s*([a-z])\s*\}|([a-z]))")
+
+
+def _summand_index_of(tokens: list[str]) -> str | None:
+    """The one index letter the summand's subscripts carry (up to the next top-level + or -), else None."""
+    depth, end = 0, len(tokens)
+    for q, t in enumerate(tokens):
+        if t in OPEN or t == "{":
+            depth += 1
+        elif t in (")", "]", "\\}", "\\rbrack", "\\rangle", "}"):
+            depth -= 1
+        elif depth == 0 and t in ("+", "-", "=") and q > 0:
+            end = q
+            break
+    letters = {a or b for a, b in _SUBSCRIPT_LETTER.findall("".join(tokens[:end]))}
+    letters = {x for x in letters if x in INDEX_LETTERS}
+    return letters.pop() if len(letters) == 1 else None
 
 
 def _letters(words: list[str]) -> list[str]:
