@@ -267,3 +267,9 @@ def test_sum_without_limits_over_the_one_index_of_its_summand():
     assert sides[1] == "d + Sum(a(k)*c(k), (k, 1, |k|))"
     (sides, _), = _read(r"s = \sum a_k c_j")  # two indices: which one is summed is not said
     assert sides[1].startswith("UNREAD")
+
+
+def test_capital_t_on_a_bold_name_is_a_transpose():
+    assert _read(r"s = \mathbf{u}^T\mathbf{v} + c") == [(["s", "c + u*v"], ("=",))]
+    assert _read(r"s = \textbf{u}^{T} \textbf{v}") == [(["s", "u*v"], ("=",))]
+    assert _read(r"s = u^T v") == [(["s", "u_T*v"], ("=",))]  # not bold: a label, as before

@@ -42,6 +42,7 @@ TRANSPOSE = {"\\top", "\\trans", "\\transpose", "\\intercal", "\\mathsf{T}", "\\
 STAR_LABELS = {"\\star": "star", "*": "star", "\\ast": "star", "\\dagger": "dagger", "\\circ": "circ"}
 # Letters that, alone in a subscript, are an index (time, datapoint, batch element), not part of a name.
 INDEX_LETTERS = {"t", "i", "j", "k", "n", "b", "l", "tau"}
+BOLD = {"\\mathbf", "\\boldsymbol", "\\bm", "\\pmb", "\\vec"}
 FONT_STRIP = {"\\mathbf", "\\boldsymbol", "\\bm", "\\mathit", "\\mathsf", "\\mathnormal", "\\pmb", "\\vec"}
 TEXT_CMDS = {"\\text", "\\mathrm", "\\textrm", "\\textit", "\\textbf", "\\operatorname", "\\operatorname*", "\\rm", "\\mbox", "\\textnormal"}
 DECORATIONS = {"\\hat": "^", "\\widehat": "^", "\\bar": "-", "\\overline": "-", "\\tilde": "~", "\\widetilde": "~",
@@ -466,6 +467,8 @@ class _Rewriter:
                 raise Unsupported("subscript on a non-name")
             elif tok in FONT_STRIP:
                 inner = self.read_group()
+                if tok in BOLD and len([t for t in inner if not t.isspace()]) == 1:
+                    self._skip_capital_t()  # \mathbf{w}^T: a bold vector's transpose (see TRANSPOSE)
                 self.toks[self.pos:self.pos] = inner  # \mathbf{g}_i is the atom g_i
             elif tok in DECORATIONS:
                 inner = [t for t in self.read_group() if not t.isspace()]
@@ -489,6 +492,8 @@ class _Rewriter:
                     out.append(self._function_or_atom("mathbb" + inner.lower(), inner))
             elif tok in TEXT_CMDS:
                 word = _slug(self.read_group()) if tok != "\\rm" else _slug([self.next()])
+                if tok == "\\textbf" and re.fullmatch(r"[A-Za-z]", word):
+                    self._skip_capital_t()  # \textbf{x}^T: a bold vector's transpose
                 letters = re.sub(r"[^a-z]", "", word.lower())
                 if letters in ("argmin", "argmax"):
                     out.append(self._arg_extremum(letters, []))  # \operatorname*{arg\,min}_x f(x)
@@ -777,6 +782,16 @@ class _Rewriter:
             raise Unsupported(f"{which} without an objective")
         key = f"{which}[{_slug(below)}]({_slug(rest)[:60]})"
         return self.atom(key, display=f"\\{which}_{{{''.join(below)}}} {''.join(rest).strip()}")
+
+    def _skip_capital_t(self) -> None:
+        """Consume ``^T`` / ``^{T}`` right after a bold name: a transpose there, never a power or a label."""
+        p = self.pos
+        if p < len(self.toks) and self.toks[p] == "^":
+            rest = self.toks[p + 1:p + 4]
+            if rest[:1] == ["T"]:
+                del self.toks[p:p + 2]
+            elif rest == ["{", "T", "}"]:
+                del self.toks[p:p + 4]
 
     def _subscript_after_bracket(self) -> bool:
         """Whether the ``[…]`` at the cursor is followed directly by ``_``."""
