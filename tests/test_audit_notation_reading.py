@@ -273,3 +273,29 @@ def test_capital_t_on_a_bold_name_is_a_transpose():
     assert _read(r"s = \mathbf{u}^T\mathbf{v} + c") == [(["s", "c + u*v"], ("=",))]
     assert _read(r"s = \textbf{u}^{T} \textbf{v}") == [(["s", "u*v"], ("=",))]
     assert _read(r"s = u^T v") == [(["s", "u_T*v"], ("=",))]  # not bold: a label, as before
+
+
+def test_code_identifiers_and_a_starred_greek_product():
+    assert _read(r"base{_}rate = top{_}rate*min(1, pace{_k})") == [
+        (["baserate", "toprate*Min(1, pacek)"], ("=",))]
+    (st,) = parse_formula(r"c = cos\left(\pi* u\right)").statements
+    assert st.sides[1].expr == sympy.cos(sympy.Symbol("pi") * sympy.Symbol("u"))
+
+
+def test_decimals_are_exact_fractions_before_any_arithmetic():
+    (st,) = parse_formula(r"\frac{u}{0.0396} = w").statements
+    assert st.sides[0].expr == sympy.Rational(2500, 99) * sympy.Function("u")(0) or \
+        st.sides[0].expr == sympy.Symbol("u") * sympy.Rational(2500, 99)
+    assert _read(r"q = 1.0 + 0.25") == [(["q", "5/4"], ("=",))]
+
+
+def test_a_value_reached_by_substituting_an_unstated_number_is_not_the_definition():
+    # "z_1 = 0.5 y_1 = 0.5 x 6 = 3" holds only for y_1 = 6, stated in prose: z_1 stays 0.5 y_1
+    text = ("## 1.1 Avg\n\n$$z_t = 0.5 z_{t-1} + 0.5 y_t$$\n\n## 1.2 Check\n\n"
+            "Start $z_0 = 0$, so $z_1 = 0.5 y_1 = 0.5 \\times 6 = 3$ and $z_2 = 0.5 z_1 + 0.5 y_2$, hence "
+            "$\\frac{z_2}{0.75} = \\frac{0.25 y_1 + 0.5 y_2}{0.75}$.\n")
+    from emastats.audit.document import audit_text
+    from emastats.audit.worker import Worker
+    with Worker() as worker:
+        audit = audit_text(text, "md", "avg.md", worker)
+    assert not [f for f in audit.findings if f.severity == "error"]

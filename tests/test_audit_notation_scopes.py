@@ -52,3 +52,18 @@ def test_a_restatement_with_an_unexplained_input_is_still_checked():
     with Worker() as worker:
         audit = audit_text(text, "md", "q.md", worker)
     assert [f.code for f in audit.findings if f.severity == "error"] == ["AUD001"]
+
+
+def test_numbered_sibling_sections_are_separate_scopes_and_a_child_continues_its_parent():
+    text = "## 4 Schedules\n\nintro\n\n## 4.1 Detail\n\n### 4.2.1 Step\n\n### 4.2.2 Smooth\n"
+    titles = [s.title for s in find_scopes(text, "md")]
+    assert "4.1 Detail" not in titles  # a child of 4 continues it
+    assert "4.2.1 Step" in titles and "4.2.2 Smooth" in titles  # siblings are two scopes
+
+
+def test_a_schedule_redefined_in_a_sibling_section_is_a_new_definition():
+    text = ("## 5.3.1 Steps\n\n$$r_{new} = r_{0} \\cdot q^{s / S}$$\n\n"
+            "## 5.3.2 Natural\n\n$$r_{new} = r_{0} \\cdot e^{-q s / S}$$\n")
+    with Worker() as worker:
+        audit = audit_text(text, "md", "sched.md", worker)
+    assert not [f for f in audit.findings if f.severity == "error"]

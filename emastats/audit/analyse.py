@@ -331,7 +331,10 @@ class _Analysis:
             self.claim(st, sides)
             return sides[-1]
         self.chain_steps(st, sides, 1)
-        self.define(st, name, sides[0], sides[1] if len(sides) == 2 else sides[-1])
+        # v_1 = 0.02 theta_1 = 0.02 x 40 = 8: the value holds only for the substituted 40; the definition is the
+        # last side before values the notes did not state as formulas were substituted
+        last = next((i for i in range(1, len(sides) - 1) if self.instantiation(sides[i], sides[i + 1])), len(sides) - 1)
+        self.define(st, name, sides[0], sides[1] if len(sides) == 2 else sides[last])
         return sides[-1]
 
     def assignment(self, lhs: sympy.Basic, rhs: sympy.Basic, relation: str) -> tuple[sympy.Basic, sympy.Basic]:

@@ -57,7 +57,7 @@ FUNCTION_WORDS = {"sign": "sign", "sgn": "sign", "clip": "clip", "var": "Var", "
                   "diag": "diag", "tr": "tr", "softmax": "softmax"}
 NATIVE_FUNCTIONS = {"\\exp", "\\log", "\\ln", "\\sin", "\\cos", "\\tan", "\\tanh", "\\sinh", "\\cosh",
                     "\\min", "\\max"}
-BARE_NATIVE = {"exp", "log", "ln", "sin", "cos", "tan", "tanh", "sinh", "cosh"}
+BARE_NATIVE = {"exp", "log", "ln", "sin", "cos", "tan", "tanh", "sinh", "cosh", "min", "max"}
 OPEN = {"(": ")", "[": "]", "\\{": "\\}", "\\lbrack": "\\rbrack", "\\langle": "\\rangle", "\\lfloor": "\\rfloor",
         "\\lceil": "\\rceil"}
 MAX_POWER_EXPONENT = 10_000
@@ -65,6 +65,7 @@ MAX_POWER_EXPONENT = 10_000
 EXPECTATION_MACROS = {"\\E", "\\SetE", "\\Exp", "\\EE", "\\Expect", "\\expect", "\\Ex"}
 
 
+_CODE_NAME = re.compile(r"(?<![\\A-Za-z])[A-Za-z]+(?:\{_\}[A-Za-z]+|\{_[A-Za-z]+\})+")
 _STAR_SUBSCRIPT = re.compile(r"(\\sum|\\prod|(?<![A-Za-z\\])[A-Za-z])\*\{")
 _STAR_BETWEEN = re.compile(r"(?<=[A-Za-z}])\*(?=[A-Za-z{0-9])")
 
@@ -77,8 +78,12 @@ def clean_text(latex: str) -> str:
     and what follows it is one too (``\\sigma*w``). Without that evidence ``a*b`` stays a product.
     """
     text = re.sub(r"\\([_*])", r"\1", latex)
+    if "{_" in text:  # decay{_}steps, global{_step}: an identifier with underscores (code names in maths)
+        text = _CODE_NAME.sub(lambda m: "\\mathrm{" + re.sub(r"[{}]", "", m.group(0)) + "}", text)
     if _STAR_SUBSCRIPT.search(text):
         text = _STAR_BETWEEN.sub("_", text)
+    if "*" in text:  # \pi*x: a Greek letter times x (no starred Greek command exists)
+        text = re.sub(r"(\\[A-Za-z]+)\*", lambda m: m.group(1) + (" *" if m.group(1)[1:] in GREEK else "*"), text)
     if not text.isascii():
         text = re.sub(r"→(?=[A-Za-z\\\u0370-\u03ff])", "", text)  # →v, →θ: a vector marker, not "tends to"
         text = re.sub(r"([A-Za-z\u0370-\u03ff])\u0302", r"\\hat{\1}", text)  # x̂: combining circumflex
@@ -721,7 +726,10 @@ class _Rewriter:
         if letters.lower() in FUNCTION_WORDS and (letters != "e") and self._bracket_follows(p):
             self.pos = p
             return self._apply(FUNCTION_WORDS[letters.lower()])
-        if letters in BARE_NATIVE and p < len(self.toks) and self.toks[p] == "(":
+        q = p
+        while q < len(self.toks) and self.toks[q] in ("\\left", "\\big", "\\Big", "\\bigl", "\\Bigl"):
+            q += 1
+        if letters in BARE_NATIVE and q < len(self.toks) and self.toks[q] == "(":
             self.pos = p  # tanh(x), exp(x) typed without a backslash: the function, not t*a*n*h times x
             return "\\" + letters + " "
         return None
@@ -857,6 +865,9 @@ class _Rewriter:
         return f"F_{{\\mathit{{{operator_token(name)}}}}}({args}) "
 
     def _function_or_atom(self, word: str, original: str, annotation: bool = False) -> str:
+        if re.fullmatch(r"[A-Za-z]+(?:_[A-Za-z]+)+", original):
+            # \mathrm{decay_steps}: a code identifier, one name (a function when applied to a tuple)
+            return self.atom(original.replace("_", ""), display=original)
         if word in BARE_NATIVE and self.peek() == "(":
             return "\\" + word + " "  # \text{cos}(\phi), \mathrm{exp}(x): the function itself
         if re.fullmatch(r"[A-Za-z]{2,}", original) and self.peek(skip_space=False) == "[" and self._subscript_after_bracket():

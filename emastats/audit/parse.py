@@ -328,6 +328,7 @@ def _to_sympy(expr: sympy.Basic, norm: Normalised) -> sympy.Basic:
         raise Unsupported(f"function {name} is not a known name")
 
     expr = expr.replace(lambda e: isinstance(e, AppliedUndef), convert)
+    expr = expr.replace(_is_decimal_fraction, lambda e: sympy.Rational(*_decimal_parts(e)))
     expr = expr.xreplace({f: sympy.Rational(str(f)) for f in expr.atoms(sympy.Float)})
     return expr
 
@@ -367,6 +368,31 @@ def antlr_parse(text: str) -> sympy.Basic:
     raise last_error
 
 
+_DECIMAL = re.compile(r"(?<![\w.])(\d+)\.(\d{1,30})(?![\d.])")
+
+
+def _exact_decimals(latex: str) -> str:
+    """Decimal literals as exact fractions (``0.0396`` -> ``{\\frac{396}{10000}}``), so that the parser's arithmetic
+    on them (``\\frac{v}{0.0396}``) stays exact instead of rounding through binary floats."""
+    return _DECIMAL.sub(lambda m: "{\\frac{" + str(int(m.group(1) + m.group(2))) + "}{1" + "0" * len(m.group(2)) + "}}",
+                        latex)
+
+
+def _decimal_parts(e: sympy.Basic) -> tuple[int, int]:
+    (num,) = [a for a in e.args if a.is_Integer]
+    (den,) = [a.base for a in e.args if isinstance(a, sympy.Pow)]
+    return int(num), int(den)
+
+
+def _is_decimal_fraction(e: sympy.Basic) -> bool:
+    """``{\\frac{396}{10000}}`` as the parser leaves it (396 times 10000^-1, unevaluated): a decimal literal."""
+    if not (isinstance(e, sympy.Mul) and len(e.args) == 2):
+        return False
+    nums = [a for a in e.args if a.is_Integer]
+    pows = [a for a in e.args if isinstance(a, sympy.Pow) and a.exp == -1 and a.base.is_Integer]
+    return len(nums) == 1 and len(pows) == 1 and re.fullmatch(r"10+", str(pows[0].base)) is not None
+
+
 def parse_side(latex: str, norm: Normalised) -> sympy.Basic:
     """One side to sympy; raises Unsupported, TooLarge or ValueError (parser failures)."""
     from sympy.parsing.latex.errors import LaTeXParsingError
@@ -375,7 +401,7 @@ def parse_side(latex: str, norm: Normalised) -> sympy.Basic:
         raise TooLarge(f"side of {len(latex)} characters")
     normalise_side(latex, norm)
     try:
-        raw = antlr_parse(norm.latex)
+        raw = antlr_parse(_exact_decimals(norm.latex))
     except LaTeXParsingError as exc:
         raise Unsupported(f"parser: {str(exc).splitlines()[0][:80]}") from None
     except (TypeError, ValueError, AttributeError, IndexError, KeyError, RecursionError, ZeroDivisionError) as exc:
