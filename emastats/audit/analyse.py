@@ -304,7 +304,7 @@ class _Analysis:
             self.unchecked('relation other than = (inequality, approximation, limit)')
             return sides[-1]
         if all(_all_known(apply_assumptions(s, self.assumptions()), self.context) for s in sides) and (
-                atom_name(sides[0]) is None or len(sides) > 2):
+                atom_name(sides[0]) is None or len(sides) > 2) and not _defines_function(sides[0]):
             self.numeric(st, sides, latex)
             return sides[-1]
         if self.derivative_statement(st, sides):
@@ -331,7 +331,10 @@ class _Analysis:
             self.claim(st, sides)
             return sides[-1]
         self.chain_steps(st, sides, 1)
-        self.define(st, name, sides[0], sides[1] if len(sides) == 2 else sides[-1])
+        # v_1 = 0.02 theta_1 = 0.02 x 40 = 8: the value holds only for the substituted 40; the definition is the
+        # last side before values the notes did not state as formulas were substituted
+        last = next((i for i in range(1, len(sides) - 1) if self.instantiation(sides[i], sides[i + 1])), len(sides) - 1)
+        self.define(st, name, sides[0], sides[1] if len(sides) == 2 else sides[last])
         return sides[-1]
 
     def assignment(self, lhs: sympy.Basic, rhs: sympy.Basic, relation: str) -> tuple[sympy.Basic, sympy.Basic]:
@@ -716,7 +719,8 @@ class _Analysis:
             return
         if existing is not None and (in_run or not recursive):
             closed_form = not recursive and existing.recursive and not any(
-                d.recursive for n, d in self.context.definitions.items() if n in referenced_functions(rhs))
+                d.recursive for n, d in self.context.definitions.items() if n in referenced_functions(rhs)) \
+                and self._in_terms_of(rhs, existing)
             strict = in_run or (closed_form and same_scope and not _condition_cue(self.info.prose_before))
             previous = self.run.previous_forms.get(name) if in_run else None
             if previous is not None and previous[0] == lhs:
@@ -729,6 +733,18 @@ class _Analysis:
             # a restatement keeps the original definition: it is the first-order recurrence to unroll
             return
         self._register(st, name, lhs, rhs, recursive)
+
+    def _in_terms_of(self, rhs: sympy.Basic, existing: Definition) -> bool:
+        """False when ``rhs`` reads new quantities that later rows of this same display define: then the block
+        states another system (``x_{t+1} = \\tau z_t + (1-\\tau) y_t`` with rows for y and z below), not a closed
+        form of the recurrence ``existing``."""
+        known = _expanded_names(existing.rhs, self.context) | {existing.name} | set(self.context.definitions)
+        new = {n for n in _expanded_names(rhs, self.context) - _bound(rhs) - known if not is_integer_name(n)}
+        if not new:
+            return True
+        block = {atom_name(st.sides[0].expr) for st in self.parsed.statements
+                 if st.relations and st.sides and st.sides[0].expr is not None}
+        return not new & block
 
     def inline_recurrence(self, st: Statement, name: str, lhs, rhs, recursive: bool, fixed_index: bool) -> bool:
         """An inline recurrence (``$v_t = \\beta v_{t-1} + (1-\\beta)\\theta_t$``) or an instance of one.
@@ -896,6 +912,13 @@ class _Analysis:
             self.run.previous_display_names = self.display_names
             self.run.previous_forms = self.forms
             self.run.previous_display_end = self.info.end_line
+
+
+def _defines_function(lhs: sympy.Basic) -> bool:
+    """``f(x) = …`` with a named (non-index) argument: a function's definition, never a numeric example, even
+    where x has a value stated nearby (a table of activation functions reuses f and x row by row)."""
+    return isinstance(lhs, AppliedUndef) and type(lhs).__name__ not in OPERATORS and bool(lhs.args) and all(
+        isinstance(a, sympy.Symbol) and not is_integer_name(a.name) for a in lhs.args)
 
 
 def _all_known(expr: sympy.Basic, context: Context) -> bool:

@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from markdown_it import MarkdownIt
+
+from .macros import collect as collect_macros
+from .macros import expand as expand_macros
+from .macros import without_definitions
 
 # Beyond this a document is refused: notes are far smaller, and a huge file must not exhaust memory.
 MAX_DOCUMENT_CHARS = 2_000_000
@@ -205,6 +209,8 @@ def extract(text: str, kind: str = "md") -> list[Formula]:
         body, fences = _blank_out_code(text)
     elif kind == "tex":
         body = _strip_tex_comments(body)
+    macros, spans = collect_macros(body)
+    body = without_definitions(body, spans)
     index = _Index(body)
     formulas = _scan(body, text, index)
     if fences:
@@ -218,4 +224,5 @@ def extract(text: str, kind: str = "md") -> list[Formula]:
                     prose_before=text[max(0, index.lines[first] - 600):index.lines[first]],
                 ))
         formulas.sort(key=lambda f: f.line)
-    return formulas
+    return [f if (expanded := expand_macros(f.latex, macros)) == f.latex else replace(f, latex=expanded)
+            for f in formulas]

@@ -47,7 +47,7 @@ def to_latex(expr: sympy.Basic) -> str:
     """LaTeX for an expression whose symbols and functions carry canonical keys (``<g^2>(t + 1)``)."""
     names: dict[sympy.Symbol, str] = {}
     replacements: dict[sympy.Basic, sympy.Symbol] = {}
-    for f in expr.atoms(AppliedUndef):
+    for f in sorted(expr.atoms(AppliedUndef), key=str):  # sorted: the placeholders' order is the printed order
         placeholder = sympy.Symbol(f"F{len(replacements)}")
         args = ", ".join(sympy.latex(a) for a in f.args)
         name = type(f).__name__

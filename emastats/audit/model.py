@@ -3,8 +3,9 @@
 It is built before any formula is checked, from the whole text and all its formulas, because a role needs all
 occurrences of a symbol: ``w^{t}`` beside ``w^{t+1}`` is a time index, ``x^2`` alone a power.
 
-* **Scopes.** A Markdown heading (``#`` … ``######``) or a LaTeX ``\\section``/``\\chapter`` starts a scope;
-  headings numbered under the same top number (``3`` and ``3.1``) share one, and a heading that continues the
+* **Scopes.** A Markdown heading (``#`` … ``######``) or a LaTeX ``\\chapter``/``\\section``/``\\subsection`` starts a scope;
+  a heading numbered as a child of the numbered heading before it (``3`` then ``3.1``) continues its scope
+  (siblings such as ``3.9.4`` and ``3.9.5`` do not), and a heading that continues the
   one before (Solution, Proof, Answer, Example, Remark, Hint) starts none. An ``algorithm``/``algorithmic``
   environment is a scope of its own. The analysis compares a restatement only with definitions of its own
   scope; a name stated in another scope may name another quantity there.
@@ -31,7 +32,8 @@ from .normalise import (DECORATIONS, FONT_STRIP, GREEK, TEXT_CMDS, Notation, cle
                         tokenize)
 
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*\S)\s*#*\s*$")
-_TEX_SECTION = re.compile(r"\\(chapter|section)\*?\{([^{}]*)\}")
+# (subsections too: a Markdown "##" is a scope, and so is its LaTeX counterpart)
+_TEX_SECTION = re.compile(r"\\(chapter|section|subsection|subsubsection)\*?\{([^{}]*)\}")
 _ALGORITHM_BEGIN = re.compile(r"\\begin\{(algorithm|algorithmic|algorithm2e)\*?\}")
 _ALGORITHM_END = re.compile(r"\\end\{(algorithm|algorithmic|algorithm2e)\*?\}")
 _MD_ALGORITHM = re.compile(r"^\s*(\*\*|__)?\s*(Algorithm|Pseudo-?code)\b", re.I)
@@ -39,7 +41,7 @@ _MD_ALGORITHM = re.compile(r"^\s*(\*\*|__)?\s*(Algorithm|Pseudo-?code)\b", re.I)
 _MD_PROBLEM = re.compile(r"^\s*(\*\*|__)?\s*((Problem|Exercise|Question|Example|Theorem|Lemma|Proposition|Definition)"
                          r"\s+\d+(\.\d+)?)\b", re.I)
 _CONTINUATION = re.compile(r"^[\W\d.]*(solution|proof|answer|hint|remark|note|example|derivation)s?\b", re.I)
-_NUMBER = re.compile(r"^[\W]*(\d+)(?:\.\d+)*\b")
+_NUMBER = re.compile(r"^[\W]*(\d+)(?:\.\d+)*")
 _SINGLE_NAME = re.compile(r"(\\(hat|bar|tilde|widehat|mathbf|boldsymbol|bm|vec)\{?)?\\?[A-Za-z]+\}?\^(\{[^{}]*\}|\S)")
 _ASSIGN_TOKENS = {"=", "\\leftarrow", "\\gets", "\\coloneqq", ":="}
 _OPERATOR_WORDS = {"E": "E", "mathbbE": "E", "Var": "Var", "var": "Var", "Cov": "Cov", "cov": "Cov", "tr": "tr",
@@ -149,9 +151,11 @@ def find_scopes(text: str, kind: str) -> list[Scope]:
         if title is None or _CONTINUATION.match(title):
             continue
         m = _NUMBER.match(title)
-        if m and m.group(1) == top_number:
-            continue  # "3.1 Proof of …" continues section 3
-        top_number = m.group(1) if m else None
+        number_text = m.group(0).strip(" .#*_") if m else None
+        if m and top_number is not None and number_text.startswith(top_number + "."):
+            top_number = number_text
+            continue  # "3.1 Proof of …" continues section 3 (a child continues its parent; siblings do not)
+        top_number = number_text
         section_before_algorithm = None
         scopes.append(Scope(len(scopes), "section", title[:80], number))
     return scopes
@@ -327,12 +331,18 @@ def infer_notation(formulas: list[tuple[str, int]]) -> Notation:
             ambiguous.add(base)
     functions = set()
     multipliers = set()
+    index_letters: set[str] = set()
     for latex, line in formulas:
+        # x_{s+1}, a_{m-1}: a letter shifted by a number in a subscript is an index letter of this document
+        index_letters |= {m for m in _SHIFTED_SUBSCRIPT.findall(latex) if m not in _INDEX_LETTERS}
         functions |= _defined_functions(latex)
         multipliers |= {o.base for o in scan_atoms(clean_text(latex), line)
                         if o.juxtaposed and o.base.isupper() and len(o.base) == 1}
     return Notation(frozenset(index), frozenset(ambiguous), frozenset(functions - {"e", "E"}),
-                    frozenset(multipliers - functions))
+                    frozenset(multipliers - functions), frozenset(index_letters - {"e", "E"}))
+
+
+_SHIFTED_SUBSCRIPT = re.compile(r"_\{\s*([A-Za-z])\s*[+-]\s*\d+\s*\}")
 
 
 _FUNCTION_LHS = re.compile(r"(\\?[A-Za-z]+)(_(\{[^{}]*\}|[A-Za-z0-9]))?\(((\\?[A-Za-z]+(_(\{[^{}]*\}|\w))?,?)+)\)")

@@ -31,19 +31,20 @@ GREEK = {
 UNICODE = {
     "←": "\\leftarrow ", "⟵": "\\leftarrow ", "≔": ":=", "∇": "\\nabla ", "∂": "\\partial ", "−": "-", "·": "\\cdot ", "⋅": "\\cdot ", "∗": "*",
     "×": "\\times ", "≤": "\\leq ", "≥": "\\geq ", "≠": "\\neq ", "≈": "\\approx ", "∑": "\\sum ", "√": "\\sqrt ",
-    "…": "\\dots ", "⊤": "\\top ", "∞": "\\infty ", "α": "\\alpha ", "β": "\\beta ", "γ": "\\gamma ",
+    "…": "\\dots ", "⊤": "\\top ", "∞": "\\infty ", "𝔼": "\\mathbb{E}", "∼": "\\sim ", "α": "\\alpha ", "β": "\\beta ", "γ": "\\gamma ",
     "δ": "\\delta ", "ε": "\\epsilon ", "η": "\\eta ", "θ": "\\theta ", "λ": "\\lambda ", "μ": "\\mu ",
     "ρ": "\\rho ", "σ": "\\sigma ", "τ": "\\tau ", "ϕ": "\\phi ", "φ": "\\phi ", "ω": "\\omega ", "Σ": "\\Sigma ",
     "Δ": "\\Delta ", "Θ": "\\Theta ", "ς": "\\varsigma ", "→": "\\to ", "⇒": "\\Rightarrow ", "\u200b": "",
 }
 # Index-free marks on a name: transposes are dropped (an identity of matrices holds for 1x1 ones, so dropping
 # them can hide an error but never make one), stars and daggers are labels (w^\star is the optimum, a name).
-TRANSPOSE = {"\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}", "\\mkern-1.5mu\\mathsf{T}"}
+TRANSPOSE = {"\\top", "\\trans", "\\transpose", "\\intercal", "\\mathsf{T}", "\\mathrm{T}", "\\mkern-1.5mu\\mathsf{T}"}
 STAR_LABELS = {"\\star": "star", "*": "star", "\\ast": "star", "\\dagger": "dagger", "\\circ": "circ"}
 # Letters that, alone in a subscript, are an index (time, datapoint, batch element), not part of a name.
 INDEX_LETTERS = {"t", "i", "j", "k", "n", "b", "l", "tau"}
+BOLD = {"\\mathbf", "\\boldsymbol", "\\bm", "\\pmb", "\\vec"}
 FONT_STRIP = {"\\mathbf", "\\boldsymbol", "\\bm", "\\mathit", "\\mathsf", "\\mathnormal", "\\pmb", "\\vec"}
-TEXT_CMDS = {"\\text", "\\mathrm", "\\textrm", "\\textit", "\\textbf", "\\operatorname", "\\rm", "\\mbox", "\\textnormal"}
+TEXT_CMDS = {"\\text", "\\mathrm", "\\textrm", "\\textit", "\\textbf", "\\operatorname", "\\operatorname*", "\\rm", "\\mbox", "\\textnormal"}
 DECORATIONS = {"\\hat": "^", "\\widehat": "^", "\\bar": "-", "\\overline": "-", "\\tilde": "~", "\\widetilde": "~",
                "\\dot": ".", "\\check": "v"}
 DROP = {"\\bf", "\\it", "\\cal", "\\tag", "\\label", "\\nonumber", "\\notag", "\\displaystyle", "\\textstyle", "\\limits", "\\nolimits",
@@ -52,17 +53,37 @@ DROP = {"\\bf", "\\it", "\\cal", "\\tag", "\\label", "\\nonumber", "\\notag", "\
 DROP_WITH_ARG = {"\\tag", "\\label", "\\tag*", "\\hspace", "\\vspace", "\\phantom"}
 # Words that are functions (applied to a bracketed argument); value: our canonical name.
 FUNCTION_WORDS = {"sign": "sign", "sgn": "sign", "clip": "clip", "var": "Var", "variance": "Var", "cov": "Cov",
-                  "e": "E", "mathbbe": "E", "expectation": "E", "sigmoid": "sigmoid", "relu": "relu",
+                  "e": "E", "mathbbe": "E", "mathbbv": "Var", "expectation": "E", "sigmoid": "sigmoid", "relu": "relu",
                   "diag": "diag", "tr": "tr", "softmax": "softmax"}
 NATIVE_FUNCTIONS = {"\\exp", "\\log", "\\ln", "\\sin", "\\cos", "\\tan", "\\tanh", "\\sinh", "\\cosh",
                     "\\min", "\\max"}
-OPEN = {"(": ")", "[": "]", "\\{": "\\}", "\\lbrack": "\\rbrack", "\\langle": "\\rangle"}
+BARE_NATIVE = {"exp", "log", "ln", "sin", "cos", "tan", "tanh", "sinh", "cosh", "min", "max"}
+OPEN = {"(": ")", "[": "]", "\\{": "\\}", "\\lbrack": "\\rbrack", "\\langle": "\\rangle", "\\lfloor": "\\rfloor",
+        "\\lceil": "\\rceil"}
 MAX_POWER_EXPONENT = 10_000
+# Expectation macros of course notes and books (\SetE in the deep-learning book's notation), and 𝔼.
+EXPECTATION_MACROS = {"\\E", "\\SetE", "\\Exp", "\\EE", "\\Expect", "\\expect", "\\Ex"}
+
+
+_CODE_NAME = re.compile(r"(?<![\\A-Za-z])[A-Za-z]+(?:\{_\}[A-Za-z]+|\{_[A-Za-z]+\})+")
+_STAR_SUBSCRIPT = re.compile(r"(\\sum|\\prod|(?<![A-Za-z\\])[A-Za-z])\*\{")
+_STAR_BETWEEN = re.compile(r"(?<=[A-Za-z}])\*(?=[A-Za-z{0-9])")
 
 
 def clean_text(latex: str) -> str:
-    """Markdown escapes (``\\_``, ``\\*``) undone and pasted Unicode maths rewritten to LaTeX commands."""
+    """Markdown escapes (``\\_``, ``\\*``) undone and pasted Unicode maths rewritten to LaTeX commands.
+
+    Markdown that turned ``_…_`` pairs into emphasis leaves ``\\sum*{j=1}^{n*{in}} w*{ij}``: a ``*`` before a
+    brace can only be a subscript there, and in a formula with such evidence every ``*`` written between a name
+    and what follows it is one too (``\\sigma*w``). Without that evidence ``a*b`` stays a product.
+    """
     text = re.sub(r"\\([_*])", r"\1", latex)
+    if "{_" in text:  # decay{_}steps, global{_step}: an identifier with underscores (code names in maths)
+        text = _CODE_NAME.sub(lambda m: "\\mathrm{" + re.sub(r"[{}]", "", m.group(0)) + "}", text)
+    if _STAR_SUBSCRIPT.search(text):
+        text = _STAR_BETWEEN.sub("_", text)
+    if "*" in text:  # \pi*x: a Greek letter times x (no starred Greek command exists)
+        text = re.sub(r"(\\[A-Za-z]+)\*", lambda m: m.group(1) + (" *" if m.group(1)[1:] in GREEK else "*"), text)
     if not text.isascii():
         text = re.sub(r"→(?=[A-Za-z\\\u0370-\u03ff])", "", text)  # →v, →θ: a vector marker, not "tends to"
         text = re.sub(r"([A-Za-z\u0370-\u03ff])\u0302", r"\\hat{\1}", text)  # x̂: combining circumflex
@@ -84,6 +105,7 @@ class Notation:
     ambiguous_superscript: frozenset[str] = frozenset()
     functions: frozenset[str] = frozenset()  # bases defined as functions, f(x) = … (then f(y) is f applied to y)
     multipliers: frozenset[str] = frozenset()  # capitals written before a name (A x): A(x + y) is a product
+    index_letters: frozenset[str] = frozenset()  # letters this document shifts in subscripts (x_{s+1}): indices
 
 
 INDEX_SUPERSCRIPT = re.compile(r"\(?\s*(?:[tkijn]|\\tau)\s*(?:[+-]\s*\d+)?\s*\)?|\(\s*\d+\s*\)")
@@ -126,6 +148,7 @@ class Normalised:
     atoms: dict[str, Atom] = field(default_factory=dict)  # placeholder name -> atom
     functions: set[str] = field(default_factory=set)  # operator names used (E, sign, ...)
     notation: Notation = field(default_factory=Notation)
+    e_labels: list[str] = field(default_factory=list)  # the subscripts of E operators read ("" when none)
 
 
 def tokenize(text: str) -> list[str]:
@@ -141,14 +164,28 @@ _SHORT = [c for c in "abcfghjklmnopqrsuvwxyzABCDFGHJKLMNOPQRSTUVWXYZ"] + [
                        "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega")]
 
 
+# No "d" in names inside \mathit{…}: the parser's lexer reads "d" before a letter as a differential (dx).
+_PLACEHOLDER_LETTERS = "abcefghijklmnopqrstuvwxyz"
+
+
+def operator_token(name: str) -> str:
+    """An operator's name as the parser can read it inside ``\\mathit{…}`` (``diag`` -> ``Dqiag``)."""
+    return name.replace("d", "Dq")
+
+
+def operator_name(token: str) -> str:
+    """The inverse of ``operator_token``."""
+    return token.replace("Dq", "d")
+
+
 def _placeholder(n: int) -> str:
     if n < len(_SHORT):
         return _SHORT[n]
     letters = ""
     n += 1
     while n:
-        n, r = divmod(n - 1, 26)
-        letters = chr(97 + r) + letters
+        n, r = divmod(n - 1, len(_PLACEHOLDER_LETTERS))
+        letters = _PLACEHOLDER_LETTERS[r] + letters
     return "A_{\\mathit{p" + letters + "}}"
 
 
@@ -208,6 +245,14 @@ class _Rewriter:
                     return self.toks[start:self.pos - 1]
         raise Unsupported("unbalanced braces")
 
+    def read_script(self) -> list[str]:
+        """A sub- or superscript: a group, one token, or a command with its argument (``p_\\textrm{data}``)."""
+        nxt = self.peek()
+        if nxt in (TEXT_CMDS | FONT_STRIP) - {"\\rm"}:
+            self.next()
+            return [nxt, "{"] + self.read_group() + ["}"]
+        return self.read_group()
+
     def read_bracketed(self, opener: str) -> list[str]:
         """Tokens up to the delimiter matching ``opener`` (already consumed), any bracket kind nested."""
         closer = OPEN[opener]
@@ -218,7 +263,7 @@ class _Rewriter:
             self.pos += 1
             if t in OPEN:
                 stack.append(OPEN[t])
-            elif t in (")", "]", "\\}", "\\rbrack", "\\rangle"):
+            elif t in (")", "]", "\\}", "\\rbrack", "\\rangle", "\\rfloor", "\\rceil"):
                 if not stack or t != stack[-1]:
                     raise Unsupported(f"mismatched bracket {t!r}")
                 stack.pop()
@@ -244,7 +289,7 @@ class _Rewriter:
             nxt = self.peek(skip_space=False)
             if nxt == "_":
                 self.next(skip_space=False)
-                label_parts, index_parts = self._subscript(self.read_group())
+                label_parts, index_parts = self._subscript(self.read_script())
                 labels += label_parts
                 indices += index_parts
             elif nxt == "'":
@@ -262,10 +307,13 @@ class _Rewriter:
                     continue  # x^\top: see TRANSPOSE
                 elif compact in STAR_LABELS:
                     labels.append(STAR_LABELS[compact])
+                elif re.fullmatch(r"\[[ijkn]\]", compact):
+                    indices.append(compact[1])  # x^{[i]}: the i-th example (a sample index; [l] stays a layer label)
                 elif re.fullmatch(r"(\[|\\lbrack|\\left\[|\\left\\lbrack).*(\]|\\rbrack)", compact):
                     labels.append("layer" + _slug(group).strip("[]").replace("lbrack", "").replace("rbrack", ""))
                 elif not power and (compact.startswith("(") and index_like(compact) or base in notation.superscript_index
-                                    and (index_like(compact) or compact == "0")):
+                                    and (index_like(compact) or compact == "0"
+                                         or re.fullmatch(r"\{?[A-Za-z][+-]\d+\}?", compact))):
                     # a time index written as a superscript: w^{t+1}, v^{(k)}, and v^0 for a sequence's start
                     inner = [t for t in group if not t.isspace()]
                     if inner and inner[0] == "(" and inner[-1] == ")":
@@ -287,6 +335,8 @@ class _Rewriter:
             self.next()
             inner = self.read_bracketed("[")
             indices += [self.sub(part) for part in _split_top(inner, {","})]
+        if self.peek() == "(" and self._conditional_follows():
+            labels.append("given")  # p(y | x): a conditional, another function than the joint p(y, x)
         label = ",".join(p for p in labels if p)
         key = base + decoration.replace("avg", "") + "'" * primes + (f"_{label}" if label else "")
         atom = Atom(key=key, display=display or key, base=base, decoration=decoration, label=label, primes=primes,
@@ -294,10 +344,10 @@ class _Rewriter:
         text = self._register(atom)
         if self.peek() == "(" and self._tuple_follows():
             is_function = True  # f(x, y), f(x; \theta): a name applied to a tuple is a function, never a product
-        if (is_function or base in self.shared.notation.functions) and self.peek() == "(":
+        if (is_function or base in self.shared.notation.functions or "given" in labels) and self.peek() == "(":
             self.next()
             inner = self.read_bracketed("(")
-            indices += [self.sub(part) for part in _split_top(inner, {",", ";"})]
+            indices += [self.sub(part) for part in _split_top(inner, {",", ";", "|", "\\mid"})]
         if indices:
             text += "(" + ", ".join(indices) + ")"
         if power:
@@ -353,13 +403,16 @@ class _Rewriter:
             letters = _letters(words)
             if re.fullmatch(r"\d+", plain):
                 indices.append(plain)
-            elif len(words) == 1 and (plain.strip("\\") in INDEX_LETTERS):
+            elif len(words) == 1 and (plain.strip("\\") in INDEX_LETTERS or plain in self.shared.notation.index_letters):
                 indices.append(self.sub(words))
             elif len(words) == 1 and re.fullmatch(r"[A-Za-z]|\\[a-zA-Z]+", plain):
                 labels.append(plain.strip("\\"))
+            elif re.fullmatch(r"[ijkl]{2}", plain):
+                indices += list(plain)  # w_{ij}: row i, column j (two index letters, not a name label)
             elif re.fullmatch(r"[a-zA-Z]{2,}", plain):
                 labels.append(plain)
-            elif letters and all(l in INDEX_LETTERS or l.isupper() for l in letters) and re.fullmatch(
+            elif letters and all(l in INDEX_LETTERS or l in self.shared.notation.index_letters or l.isupper()
+                                 for l in letters) and re.fullmatch(
                     r"[\w\\+\-{}()' ]+", plain):
                 indices.append(self.sub(part))
             else:
@@ -397,6 +450,8 @@ class _Rewriter:
                 if "".join(group).replace(" ", "") in TRANSPOSE:
                     continue  # (x - y)^\top: see TRANSPOSE
                 out.append("^{" + self._power(group) + "}")
+                if len(out) >= 2 and out[-2] == "|" and self.peek(skip_space=False) == "_":
+                    self._norm_subscript()  # \|x\|^2_2: the 2-norm squared
             elif tok in ("\\underbrace", "\\overbrace"):
                 # the braced expression counts; its label (_{…} or ^{…}) is a comment
                 inner = self.read_group()
@@ -405,14 +460,20 @@ class _Rewriter:
                     self.read_group()
                 out.append("(" + self.sub(inner) + ")")
             elif tok in ("\\underset", "\\overset"):
-                self.read_group()
-                out.append("(" + self.sub(self.read_group()) + ")")
+                below = self.read_group()
+                body = [t for t in self.read_group() if not t.isspace()]
+                if tok == "\\underset" and body in (["\\argmin"], ["\\argmax"], ["\\arg", "\\min"], ["\\arg", "\\max"]):
+                    out.append(self._arg_extremum("arg" + body[-1][-3:], below))  # \underset{\theta}{\argmax} …
+                else:
+                    out.append("(" + self.sub(body) + ")")
             elif tok in ("\\nabla", "\\partial"):
                 out.append(self._derivative_operator(tok))
             elif tok == "_":
                 raise Unsupported("subscript on a non-name")
             elif tok in FONT_STRIP:
                 inner = self.read_group()
+                if tok in BOLD and len([t for t in inner if not t.isspace()]) == 1:
+                    self._skip_capital_t()  # \mathbf{w}^T: a bold vector's transpose (see TRANSPOSE)
                 self.toks[self.pos:self.pos] = inner  # \mathbf{g}_i is the atom g_i
             elif tok in DECORATIONS:
                 inner = [t for t in self.read_group() if not t.isspace()]
@@ -429,12 +490,34 @@ class _Rewriter:
                 out.append(self.atom("cal" + inner, is_function=self.peek() == "("))
             elif tok in ("\\mathbb",):
                 inner = _slug(self.read_group())
-                out.append(self._function_or_atom("mathbb" + inner.lower(), inner))
+                if inner == "E" and self.peek(skip_space=False) == "_" or inner == "E" and not self._bracket_follows(
+                        self.pos) and self._operand_follows():
+                    out.append(self._expectation())
+                else:
+                    out.append(self._function_or_atom("mathbb" + inner.lower(), inner))
             elif tok in TEXT_CMDS:
                 word = _slug(self.read_group()) if tok != "\\rm" else _slug([self.next()])
-                out.append(self._function_or_atom(word.lower(), word, annotation=True))
+                if tok == "\\textbf" and re.fullmatch(r"[A-Za-z]", word):
+                    self._skip_capital_t()  # \textbf{x}^T: a bold vector's transpose
+                letters = re.sub(r"[^a-z]", "", word.lower())
+                if letters in ("argmin", "argmax"):
+                    out.append(self._arg_extremum(letters, []))  # \operatorname*{arg\,min}_x f(x)
+                elif letters == "arg" and self.peek() in ("\\min", "\\max"):
+                    out.append(self._arg_extremum("arg" + self.next()[1:], []))  # \text{arg}\min_h R(h)
+                else:
+                    out.append(self._function_or_atom(word.lower(), word, annotation=True))
+            elif tok in ("\\argmin", "\\argmax"):
+                out.append(self._arg_extremum(tok[1:], []))
+            elif tok == "\\arg" and self.peek() in ("\\min", "\\max"):
+                out.append(self._arg_extremum("arg" + self.next()[1:], []))
             elif tok in NATIVE_FUNCTIONS:
                 out.append(tok + " ")
+                if tok == "\\log" and self.peek(skip_space=False) == "_":
+                    self.next(skip_space=False)
+                    out.append("_{" + self.sub(self.read_script()) + "} ")  # \log_2 x: the base-2 logarithm
+            elif tok in ("\\binom", "\\dbinom", "\\tbinom"):
+                top, bottom = self.read_group(), self.read_group()
+                out.append(f"\\binom{{{self.sub(top)}}}{{{self.sub(bottom)}}} ")
             elif tok in ("\\cdot", "\\times", "*", "\\odot", "\\circledast"):  # (\odot: elementwise, a product on scalars)
                 out.append(" \\cdot ")
             elif tok in ("\\infty",):
@@ -449,12 +532,19 @@ class _Rewriter:
                     out.append("(" + ", ".join(self.sub(part) for part in _split_top(inner, {","})) + ")")
                 else:
                     out.append("(" + self.sub(inner) + ")")
-            elif tok in (")", "]", "\\}", "\\rbrack", "\\rangle"):
+            elif tok in ("\\lfloor", "\\lceil"):
+                inner = self.read_bracketed(tok)  # floor and ceiling (step decay schedules)
+                out.append(f"{tok} {self.sub(inner)} {OPEN[tok]} ")
+            elif tok in (")", "]", "\\}", "\\rbrack", "\\rangle", "\\rfloor", "\\rceil"):
                 raise Unsupported(f"unmatched {tok!r}")
             elif tok == "{":
                 self.pos -= 1
                 group = self.read_group()
                 names = [t for t in group if not t.isspace() and t not in DROP and t not in FONT_STRIP]
+                chosen = _split_top(group, {"\\choose"})
+                if "\\choose" in group and len(chosen) == 2:  # {n \choose k}: the binomial coefficient
+                    out.append(f"\\binom{{{self.sub(chosen[0])}}}{{{self.sub(chosen[1])}}} ")
+                    continue
                 if self.peek(skip_space=False) in ("_", "^") and len(names) == 1 and (
                         re.fullmatch(r"[A-Za-z]", names[0]) or names[0][1:] in GREEK or _MACRO_NAME.fullmatch(names[0])):
                     self.toks[self.pos:self.pos] = names  # {\Vg}_{t}: the braces only group the name
@@ -469,6 +559,8 @@ class _Rewriter:
                 name = "".join(inner).strip()
                 name = name[2:] if _MACRO_NAME.fullmatch(name) else _base_name(name)  # \Delta\Vtheta: Delta theta
                 out.append(self.atom(tok[1:] + name))
+            elif tok == "\\Gamma" and self._bracket_follows(self.pos) and self.peek() != "[":
+                out.append(self._apply("Gamma"))  # \Gamma(n): Euler's gamma function, not Gamma times n
             elif tok == "\\sigma" and self._applied(("'", "(")):
                 # \sigma(x), \sigma'(x): the logistic function, not a standard deviation times x
                 out.append(self.atom("sigmoid", is_function=True))
@@ -479,7 +571,15 @@ class _Rewriter:
                 out.append(self.atom(tok[2:]))
             elif tok == "\\E" and self._bracket_follows(self.pos):
                 out.append(self._apply("E"))
+            elif tok in EXPECTATION_MACROS and (self.peek(skip_space=False) == "_" or self._bracket_follows(self.pos)
+                                                or self._operand_follows()):
+                out.append(self._expectation())
+            elif tok == "E" and self.peek(skip_space=False) == "_" and self._subscripted_bracket_follows():
+                out.append(self._expectation())  # E_{x \sim p}[f(x)], E_x[…]: an expectation over x
             elif re.fullmatch(r"[a-zA-Z]", tok):
+                if self._digits_name():
+                    # w1, o2 (plain-text notes): a letter written with its number is w_1, not w times 1
+                    self.toks[self.pos:self.pos] = ["_"]
                 word = self._word(tok)
                 if word is not None:
                     out.append(word)
@@ -577,6 +677,24 @@ class _Rewriter:
                 return True
         return False
 
+    def _conditional_follows(self) -> bool:
+        """Whether the next bracket holds exactly one top-level ``|`` or ``\\mid`` (a conditional, not |x|)."""
+        p = self.pos
+        while p < len(self.toks) and self.toks[p].isspace():
+            p += 1
+        depth, bars = 0, 0
+        for q in range(p, len(self.toks)):
+            t = self.toks[q]
+            if t in ("(", "[", "{", "\\{"):
+                depth += 1
+            elif t in (")", "]", "}", "\\}"):
+                depth -= 1
+                if depth == 0:
+                    return bars == 1
+            elif t in ("|", "\\mid", "\\vert") and depth == 1:
+                bars += 1
+        return False
+
     def _norm_subscript(self) -> bool:
         """Consume ``_2`` / ``_{2}`` after a norm bar; False (nothing consumed) for another subscript."""
         save = self.pos
@@ -608,6 +726,12 @@ class _Rewriter:
         if letters.lower() in FUNCTION_WORDS and (letters != "e") and self._bracket_follows(p):
             self.pos = p
             return self._apply(FUNCTION_WORDS[letters.lower()])
+        q = p
+        while q < len(self.toks) and self.toks[q] in ("\\left", "\\big", "\\Big", "\\bigl", "\\Bigl"):
+            q += 1
+        if letters in BARE_NATIVE and q < len(self.toks) and self.toks[q] == "(":
+            self.pos = p  # tanh(x), exp(x) typed without a backslash: the function, not t*a*n*h times x
+            return "\\" + letters + " "
         return None
 
     def _bracket_follows(self, p: int) -> bool:
@@ -616,14 +740,141 @@ class _Rewriter:
             p += 1
         return p < len(self.toks) and self.toks[p] in ("(", "[")
 
+    def _expectation(self) -> str:
+        """``\\E_{x \\sim p}[f(x)]``, ``\\mathbb{E}_x f(x) g(x)``, ``\\E \\nabla f_i(x)``: the operator E.
+
+        The subscript (the variable or distribution) is kept as the statement's expectation label, so that a
+        statement comparing expectations over different distributions is left unread (``parse_formula``).
+        Without a bracket, E applies to the product term that follows, up to the next top-level + or -.
+        """
+        label = ""
+        if self.peek(skip_space=False) == "_":
+            self.next(skip_space=False)
+            label = _slug(self.read_script())
+        self.shared.e_labels.append(label)
+        if self._bracket_follows(self.pos):
+            return self._apply("E")
+        start = self.pos
+        depth = 0
+        end = start
+        while end < len(self.toks):
+            t = self.toks[end]
+            if t in OPEN or t == "{":
+                depth += 1
+            elif t in (")", "]", "\\}", "\\rbrack", "\\rangle", "}"):
+                depth -= 1
+                if depth < 0:
+                    break
+            elif depth == 0 and t in ("+", "-"):
+                break
+            end += 1
+        operand = self.toks[start:end]
+        if not any(not t.isspace() for t in operand):
+            raise Unsupported("operator E without an operand")
+        self.pos = end
+        self.shared.functions.add("E")
+        return f"F_{{\\mathit{{E}}}}({self.sub(operand)}) "
+
+    def _arg_extremum(self, which: str, below: list[str]) -> str:
+        """``x^* = \\argmin_{x} f(x)``: the minimiser, one opaque quantity named after the whole expression.
+
+        Nothing is solved: the point is a name that no other formula defines, so a comparison with it is no
+        evidence, and the statement is a definition of x^*. It takes the rest of the side as its objective.
+        """
+        if not below and self.peek() == "_":
+            self.next()
+            below = self.read_script()
+        rest = self.toks[self.pos:]
+        self.pos = len(self.toks)
+        if not any(not t.isspace() for t in rest):
+            raise Unsupported(f"{which} without an objective")
+        key = f"{which}[{_slug(below)}]({_slug(rest)[:60]})"
+        return self.atom(key, display=f"\\{which}_{{{''.join(below)}}} {''.join(rest).strip()}")
+
+    def _skip_capital_t(self) -> None:
+        """Consume ``^T`` / ``^{T}`` right after a bold name: a transpose there, never a power or a label."""
+        p = self.pos
+        if p < len(self.toks) and self.toks[p] == "^":
+            rest = self.toks[p + 1:p + 4]
+            if rest[:1] == ["T"]:
+                del self.toks[p:p + 2]
+            elif rest == ["{", "T", "}"]:
+                del self.toks[p:p + 4]
+
+    def _subscript_after_bracket(self) -> bool:
+        """Whether the ``[…]`` at the cursor is followed directly by ``_``."""
+        depth = 0
+        for q in range(self.pos, len(self.toks)):
+            t = self.toks[q]
+            if t in ("[", "(", "{"):
+                depth += 1
+            elif t in ("]", ")", "}"):
+                depth -= 1
+                if depth == 0:
+                    return q + 1 < len(self.toks) and self.toks[q + 1] == "_"
+        return False
+
+    def _summand_index(self) -> str | None:
+        return _summand_index_of(self.toks[self.pos:])
+
+    def _digits_name(self) -> bool:
+        """Whether the letter just read stands alone and is followed, without a space, by one or two digits that
+        end the word (``w1 =``, ``o2,``): a name with a number. ``2x1`` and ``x1.5`` are not."""
+        before = self.toks[self.pos - 2] if self.pos >= 2 else ""
+        if re.fullmatch(r"[A-Za-z0-9.]", before):
+            return False
+        p = self.pos
+        while p < len(self.toks) and p - self.pos < 3 and self.toks[p].isdigit():
+            p += 1
+        after = self.toks[p] if p < len(self.toks) else ""
+        return 0 < p - self.pos <= 2 and not re.fullmatch(r"[A-Za-z0-9.({\[]", after)
+
+    def _operand_follows(self) -> bool:
+        nxt = self.peek()
+        return nxt is not None and nxt not in ("+", "-", "=", ")", "]", "}", ",", "^", "_", "'")
+
+    def _subscripted_bracket_follows(self) -> bool:
+        """Whether the tokens at the cursor are ``_x`` or ``_{…}`` followed directly by ``[``."""
+        p = self.pos + 1
+        while p < len(self.toks) and self.toks[p].isspace():
+            p += 1
+        if p >= len(self.toks):
+            return False
+        if self.toks[p] == "{":
+            depth = 0
+            for q in range(p, len(self.toks)):
+                depth += {"{": 1, "}": -1}.get(self.toks[q], 0)
+                if depth == 0:
+                    p = q
+                    break
+            else:
+                return False
+        p += 1
+        while p < len(self.toks) and (self.toks[p].isspace() or self.toks[p] in ("\\left", "\\big", "\\Big")):
+            p += 1
+        return p < len(self.toks) and self.toks[p] in ("[", "\\lbrack")
+
     def _apply(self, name: str) -> str:
         opener = self.next()
         inner = self.read_bracketed(opener)
+        if name == "E" and self.peek(skip_space=False) == "_":
+            # E[g^2]_t (AdaDelta, RMSProp): the running average of g^2 at step t, the quantity <g^2>_t names
+            return self.atom(f"<{_slug(inner)}>", "avg", display=f"E[{''.join(inner).strip()}]")
         self.shared.functions.add(name)
         args = ", ".join(self.sub(part) for part in _split_top(inner, {","}))
-        return f"F_{{\\mathit{{{name}}}}}({args}) "
+        return f"F_{{\\mathit{{{operator_token(name)}}}}}({args}) "
 
     def _function_or_atom(self, word: str, original: str, annotation: bool = False) -> str:
+        if re.fullmatch(r"[A-Za-z]+(?:_[A-Za-z]+)+", original):
+            # \mathrm{decay_steps}: a code identifier, one name (a function when applied to a tuple)
+            return self.atom(original.replace("_", ""), display=original)
+        if word in BARE_NATIVE and self.peek() == "(":
+            return "\\" + word + " "  # \text{cos}(\phi), \mathrm{exp}(x): the function itself
+        if re.fullmatch(r"[A-Za-z]{2,}", original) and self.peek(skip_space=False) == "[" and self._subscript_after_bracket():
+            # \text{RMS}[g]_t (AdaDelta): a running quantity named after its argument, at step t
+            self.next()
+            inner = self.read_bracketed("[")
+            return self.atom(f"{original}[{_slug(inner)}]", display=f"\\text{{{original}}}[{''.join(inner).strip()}]")
         if word in FUNCTION_WORDS and self._bracket_follows(self.pos):
             return self._apply(FUNCTION_WORDS[word])
         if word not in FUNCTION_WORDS and re.fullmatch(r"[A-Za-z][A-Za-z0-9]+", original) and \
@@ -633,6 +884,9 @@ class _Rewriter:
         if word in FUNCTION_WORDS and word not in ("e",):
             # an operator applied without brackets (\operatorname{Var} x): unsupported
             raise Unsupported(f"operator {original} without brackets")
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9]+", original) and self.peek(skip_space=False) in ("_", "^"):
+            # \mathrm{BN}_{\gamma,\beta}(x), \text{lr}_t: a named quantity with its labels or indices, not prose
+            return self.atom(original, is_function=True)
         if annotation and not re.fullmatch(r"[A-Za-z]", original):
             return " "  # \text{ for all } and similar prose inside maths
         return self.atom(original)
@@ -642,9 +896,39 @@ class _Rewriter:
         if re.match(r"(d|\\partial)", d) and re.match(r"(d|\\partial)", n) and len(d) > 1:
             # a derivative: an opaque atom named after it (dL/dw), or an operator d/dw applied to a bracket
             if n in ("d", "\\partial"):
-                raise Unsupported("derivative operator")
+                return self._derivative_of_next(n, den)
             return self.atom("d" + _slug(num[1:]) + "/d" + _slug(den[1:]), display=f"\\frac{{{n}}}{{{d}}}")
         return f"\\frac{{{self.sub(num)}}}{{{self.sub(den)}}}"
+
+    def _derivative_of_next(self, d: str, den: list[str]) -> str:
+        """``\\frac{d}{dx} f(x)``, ``\\frac{\\partial}{\\partial w} L``: the derivative of the name that follows,
+        the same quantity as ``\\frac{df}{dx}``; an operator applied to an expression stays unread."""
+        nxt = self.peek()
+        if nxt is None or not (re.fullmatch(r"[A-Za-z]", nxt) or nxt.startswith("\\") and nxt[1:] in GREEK
+                               or nxt in ("\\mathcal", "\\mathscr")):
+            raise Unsupported("derivative operator")
+        self.next()
+        name = "cal" + _slug(self.read_group()) if nxt in ("\\mathcal", "\\mathscr") else _base_name(nxt)
+        if nxt == "\\sigma" and self.peek(skip_space=False) == "(":
+            name = "sigmoid"
+        if self.peek(skip_space=False) in ("_", "^", "'"):
+            raise Unsupported("derivative operator")
+        variable = _slug(den[1:]) if den and den[0] in ("d", "\\partial") else ""
+        if not variable:
+            raise Unsupported("derivative operator")
+        if self.peek(skip_space=False) == "(":
+            # f(x) after d/dx: the derivative at the variable itself, f'(x) (df/dx for a partial); at another
+            # point it stays unread
+            save = self.pos
+            self.next()
+            at_variable = _slug(self.read_bracketed("(")) == variable
+            if not at_variable:
+                raise Unsupported("derivative operator at a point")
+            if d == "d":
+                self.pos = save
+                self.toks[self.pos:self.pos] = ["'"]
+                return self.atom(name, is_function=True)
+        return self.atom(f"d{name}/d{variable}", display=f"\\frac{{{d}{name}}}{{{''.join(den)}}}")
 
     def _big_operator(self, op: str) -> str:
         lower: list[str] = []
@@ -658,6 +942,10 @@ class _Rewriter:
                 self.next()
                 upper = self.read_group()
         plain = [t for t in lower if not t.isspace()]
+        if not plain and not upper:
+            index = self._summand_index()
+            if index:
+                plain = [index]  # \sum w_j x_j: over the one index its summand carries
         if "=" in plain:
             split = lower.index("=")
             var, start = lower[:split], lower[split + 1:]
@@ -673,6 +961,25 @@ class _Rewriter:
             size = self.atom("|" + rest.replace("in", "").strip() + "|" if rest != "all" else f"|{var.strip(chr(92))}|")
             return f"{op}_{{{self.sub([var])}=1}}^{{{size}}} "
         raise Unsupported("sum without limits")
+
+
+_SUBSCRIPT_LETTER = re.compile(r"_(?:\{\s*([a-z])\s*\}|([a-z]))")
+
+
+def _summand_index_of(tokens: list[str]) -> str | None:
+    """The one index letter the summand's subscripts carry (up to the next top-level + or -), else None."""
+    depth, end = 0, len(tokens)
+    for q, t in enumerate(tokens):
+        if t in OPEN or t == "{":
+            depth += 1
+        elif t in (")", "]", "\\}", "\\rbrack", "\\rangle", "}"):
+            depth -= 1
+        elif depth == 0 and t in ("+", "-", "=") and q > 0:
+            end = q
+            break
+    letters = {a or b for a, b in _SUBSCRIPT_LETTER.findall("".join(tokens[:end]))}
+    letters = {x for x in letters if x in INDEX_LETTERS}
+    return letters.pop() if len(letters) == 1 else None
 
 
 def _letters(words: list[str]) -> list[str]:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import sympy
 from sympy.core.function import AppliedUndef
 
-from .normalise import Normalised, Notation, TooLarge, Unsupported, clean_text, normalise_side, placeholder_name, tokenize
+from .normalise import (Normalised, Notation, TooLarge, Unsupported, clean_text, normalise_side, operator_name,
+                        placeholder_name, tokenize)
 
 MAX_FORMULA_CHARS = 4000
 MAX_SIDE_CHARS = 1200
@@ -32,8 +33,14 @@ RELATIONS = {"=": "=", "\\neq": "!=", "\\ne": "!=", "\\approx": "~", "\\leq": "<
 # Assignment spellings rewritten to one token each before splitting (``:=`` would otherwise split at ``=``).
 _ASSIGNMENTS = ((re.compile(r"\\mathrel\{\+\}\s*=|(?<![\\{])\+\s*="), r" \\pluseq "),
                 (re.compile(r"\\mathrel\{-\}\s*=|(?<![\\{<>])-\s*="), r" \\minuseq "),
-                (re.compile(r":\s*=|\\mathrel\{:\}\s*=|\\colonequals|\\defeq|\\stackrel\{\\text\{def\}\}\{=\}"),
-                 r" \\coloneqq "))
+                (re.compile(r":\s*=|\\mathrel\{:\}\s*=|\\colonequals"), r" \\coloneqq "),
+                # "equal by definition" (\stackrel{def}{=}, \defeq, \triangleq): an equation, read as one (a name on
+                # the left is defined by it, a moment on the left is a derivation step)
+                (re.compile(r"\\defeq|\\triangleq|\\(?:stackrel|overset)\{\s*(?:\\text(?:rm)?\{\s*|\\mathrm\{\s*)?"
+                            r"(?:def|\\triangle|\\Delta)\s*\}?\s*\}\s*(?:\{\s*=\s*\}|=)"), " = "),
+                # a relation with a note over it (\stackrel{(a)}{=}, \overset{\text{Jensen}}{\le}): the relation
+                (re.compile(r"\\(?:stackrel|overset|underset)\{(?:[^{}]|\{[^{}]*\})*\}\s*\{\s*(=|<|>|\\[lg]eq?|\\approx|\\neq?)"
+                            r"\s*\}"), r" \1 "))
 _UNSUPPORTED_ENVS = ("cases", "array", "matrix", "pmatrix", "bmatrix", "vmatrix", "tabular")
 
 
@@ -131,9 +138,13 @@ def _clean(latex: str) -> str:
     for pattern, replacement in _ASSIGNMENTS:
         latex = pattern.sub(replacement, latex)
     text = re.sub(r"\\(tag\*?|label|eqref|ref)\{[^{}]*\}", " ", latex)
-    text = re.sub(r"\\(begin|end)\{(aligned|split|gathered|alignedat)\}(\{[^{}]*\})?", " ", text)
+    text = re.sub(r"\\(begin|end)\{(aligned|split|gathered|alignedat|align|eqnarray|equation|gather|multline)\*?\}"
+                  r"(\{[^{}]*\})?", " ", text)
+    text = re.sub(r"\{\s*\}", " ", text)  # &{} = …: an empty group only spaces the relation
     text = text.replace("&", " ")
-    text = re.sub(r"\\(nonumber|notag)", " ", text)
+    text = re.sub(r"\\(nonumber|notag|qedhere|qed)(?![A-Za-z])", " ", text)
+    text = re.sub(r"\\left\s*<", r"\\langle ", text)  # \left< x, y \right>: an inner product, not "less than"
+    text = re.sub(r"\\right\s*>", r"\\rangle ", text)
     return text
 
 
@@ -184,6 +195,71 @@ def _without_quantifier(row: str) -> str:
     return row
 
 
+_TRAILING = {",", ".", ";", "\\,", "\\;", "\\:", "\\!", "\\ ", "\\quad", "\\qquad", "~"}
+
+
+def _without_trailing_punctuation(tokens: list[str]) -> str:
+    """A side's LaTeX without the sentence's punctuation and spacing after it (``x_t\\,,`` -> ``x_t``)."""
+    end = len(tokens)
+    while end and (tokens[end - 1].isspace() or tokens[end - 1] in _TRAILING):
+        end -= 1
+    return "".join(tokens[:end]).strip()
+
+
+_INDEX_RANGE = re.compile(r"(?:[tkijns]|\\tau)=(?:-?\d+|[A-Za-z])(?:,(?:-?\d+|[A-Za-z](?:[+-]\d+)?|\\[lc]?dots))+,?")
+
+
+_DECLARATION_ARROWS = ("\\to", "\\rightarrow", "\\mapsto", "\\longrightarrow", "\\longmapsto")
+
+
+def _declaration(group: list[str]) -> bool:
+    """``f \\colon \\R^n \\to \\R``, ``h : x \\mapsto y``: a name's domain and range, a declaration, not a claim."""
+    plain = [t for t in group if not t.isspace()]
+    colon = next((i for i, t in enumerate(plain) if t in ("\\colon", ":")), None)
+    if colon is None or not 1 <= colon <= 3 or not any(t in _DECLARATION_ARROWS for t in plain[colon + 1:]):
+        return False
+    head = plain[:colon]
+    return all(re.fullmatch(r"[A-Za-z]|\\[A-Za-z]+", t) for t in head) and not any(t in RELATIONS and t not in
+                                                                                 _DECLARATION_ARROWS for t in plain)
+
+
+def _parenthesised_condition(chunk: list[str]) -> bool:
+    """Whether a chunk is one parenthesised group holding a relation: ``(k \\geq 0)``, ``(t = 1, 2, …)``."""
+    plain = [t for t in chunk if not t.isspace() and t not in _TRAILING]
+    if len(plain) < 3 or plain[0] != "(" or plain[-1] != ")":
+        return False
+    depth = 0
+    for i, t in enumerate(plain):
+        depth += {"(": 1, ")": -1}.get(t, 0)
+        if depth == 0 and i < len(plain) - 1:
+            return False  # (a)(b): two groups, not one condition
+    return any(t in RELATIONS for t in plain)
+
+
+def _comma_statements(group: list[str]) -> list[list[str]]:
+    """A row's statements separated by top-level commas: ``\\beta_1 = 0.9, \\beta_2 = 0.999`` is two statements.
+
+    Split only where every piece has a relation (``x = 1, 2, 3`` is a list, not statements); an index range at
+    the end (``…, t = 1, 2, \\dots``) says where the statement holds and is dropped, as a trailing
+    ``\\forall`` is. A row that is only an index range is no statement.
+    """
+    if _declaration(group):
+        return []
+    pieces = [p[1:] if p and p[0] == "," else p for p in _split_top(group, lambda t: t == ",")]
+    if len(pieces) < 2:
+        return [group]
+    plain = ["".join(t for t in p if not t.isspace() and t not in _TRAILING) for p in pieces]
+    for start in range(len(pieces)):  # the first piece from which the rest is an index range
+        if _INDEX_RANGE.fullmatch(",".join(plain[start:])):
+            pieces, plain = pieces[:start], plain[:start]
+            break
+    if not pieces:
+        return []
+    if len(pieces) == 1 or not all(any(t in RELATIONS for t in p) for p in pieces):
+        return [sum((([","] if i else []) + p for i, p in enumerate(pieces)), [])]
+    return pieces
+
+
 def split_statements(latex: str) -> list[tuple[int, bool, list[str], list[str]]]:
     """(row, continued, sides' LaTeX, relations) for each statement of a formula, before parsing."""
     text = _clean(latex)
@@ -198,6 +274,8 @@ def split_statements(latex: str) -> list[tuple[int, bool, list[str], list[str]]]
         tokens = tokenize(row)
         chunks = [[t for t in chunk if t not in ("\\qquad", "\\quad")]
                   for chunk in _split_top(tokens, lambda t: t in ("\\qquad", "\\quad"))]
+        # "… \quad (k \geq 0)": a condition in parentheses after the statement says where it holds
+        chunks = chunks[:1] + [c for c in chunks[1:] if not _parenthesised_condition(c)]
         # \quad separates statements only when both pieces have a relation; otherwise it is spacing
         groups: list[list[str]] = []
         for chunk in chunks:
@@ -206,17 +284,17 @@ def split_statements(latex: str) -> list[tuple[int, bool, list[str], list[str]]]
                 groups[-1] += [" "] + chunk
             else:
                 groups.append(chunk)
-        for group in groups:
+        for group in (piece for g in groups for piece in _comma_statements(g)):
             parts = _split_top(group, lambda t: t in RELATIONS)
             sides, relations = [], []
             for i, part in enumerate(parts):
                 if i > 0:
                     relations.append(RELATIONS[part[0]])
                     part = part[1:]
-                side = "".join(part).strip().rstrip(".,;").strip()
+                side = _without_trailing_punctuation(part)
                 sides.append(side)
-            if not relations and not sides[0]:
-                continue
+            if not any(sides):
+                continue  # "$\to$" in a sentence: an arrow used as a word, no statement
             continued = bool(relations) and not sides[0]
             if continued:
                 sides = sides[1:]
@@ -239,15 +317,18 @@ def _to_sympy(expr: sympy.Basic, norm: Normalised) -> sympy.Basic:
             return (sympy.Max if name == "max" else sympy.Min)(*node.args)
         m = re.fullmatch(r"F_\{([A-Za-z]+)\}", name)
         if m:
-            op = m.group(1)
+            op = operator_name(m.group(1))
             if op == "sign" and len(node.args) == 1:
                 return sympy.sign(node.args[0])
             if op == "sigmoid" and len(node.args) == 1:
                 return 1 / (1 + sympy.exp(-node.args[0]))
+            if op == "Gamma" and len(node.args) == 1:
+                return sympy.gamma(node.args[0])
             return sympy.Function(op)(*node.args)
         raise Unsupported(f"function {name} is not a known name")
 
     expr = expr.replace(lambda e: isinstance(e, AppliedUndef), convert)
+    expr = expr.replace(_is_decimal_fraction, lambda e: sympy.Rational(*_decimal_parts(e)))
     expr = expr.xreplace({f: sympy.Rational(str(f)) for f in expr.atoms(sympy.Float)})
     return expr
 
@@ -287,6 +368,31 @@ def antlr_parse(text: str) -> sympy.Basic:
     raise last_error
 
 
+_DECIMAL = re.compile(r"(?<![\w.])(\d+)\.(\d{1,30})(?![\d.])")
+
+
+def _exact_decimals(latex: str) -> str:
+    """Decimal literals as exact fractions (``0.0396`` -> ``{\\frac{396}{10000}}``), so that the parser's arithmetic
+    on them (``\\frac{v}{0.0396}``) stays exact instead of rounding through binary floats."""
+    return _DECIMAL.sub(lambda m: "{\\frac{" + str(int(m.group(1) + m.group(2))) + "}{1" + "0" * len(m.group(2)) + "}}",
+                        latex)
+
+
+def _decimal_parts(e: sympy.Basic) -> tuple[int, int]:
+    (num,) = [a for a in e.args if a.is_Integer]
+    (den,) = [a.base for a in e.args if isinstance(a, sympy.Pow)]
+    return int(num), int(den)
+
+
+def _is_decimal_fraction(e: sympy.Basic) -> bool:
+    """``{\\frac{396}{10000}}`` as the parser leaves it (396 times 10000^-1, unevaluated): a decimal literal."""
+    if not (isinstance(e, sympy.Mul) and len(e.args) == 2):
+        return False
+    nums = [a for a in e.args if a.is_Integer]
+    pows = [a for a in e.args if isinstance(a, sympy.Pow) and a.exp == -1 and a.base.is_Integer]
+    return len(nums) == 1 and len(pows) == 1 and re.fullmatch(r"10+", str(pows[0].base)) is not None
+
+
 def parse_side(latex: str, norm: Normalised) -> sympy.Basic:
     """One side to sympy; raises Unsupported, TooLarge or ValueError (parser failures)."""
     from sympy.parsing.latex.errors import LaTeXParsingError
@@ -295,7 +401,7 @@ def parse_side(latex: str, norm: Normalised) -> sympy.Basic:
         raise TooLarge(f"side of {len(latex)} characters")
     normalise_side(latex, norm)
     try:
-        raw = antlr_parse(norm.latex)
+        raw = antlr_parse(_exact_decimals(norm.latex))
     except LaTeXParsingError as exc:
         raise Unsupported(f"parser: {str(exc).splitlines()[0][:80]}") from None
     except (TypeError, ValueError, AttributeError, IndexError, KeyError, RecursionError, ZeroDivisionError) as exc:
@@ -323,6 +429,7 @@ def parse_formula(latex: str, notation: Notation | None = None) -> ParsedFormula
     statements = []
     for row, continued, sides, relations in raw_statements:
         parsed_sides = []
+        labels_before = len(norm.e_labels)
         for side in sides:
             try:
                 parsed_sides.append(Side(side, parse_side(side, norm)))
@@ -332,6 +439,10 @@ def parse_formula(latex: str, notation: Notation | None = None) -> ParsedFormula
                 parsed_sides.append(Side(side, None, str(exc)))
             except RecursionError:
                 parsed_sides.append(Side(side, None, "nested too deeply"))
+        if len(set(norm.e_labels[labels_before:])) > 1:
+            # E_{x ~ p}[…] = E_{x ~ q}[…]: expectations over different distributions (or one named, one not) are
+            # different operators; read as one they would make importance weights look wrong
+            parsed_sides = [Side(s.latex, None, "expectations over different distributions") for s in parsed_sides]
         statements.append(Statement(tuple(parsed_sides), tuple(relations), continued, row))
     atoms = {a.key: a.display for a in norm.atoms.values()}
     return ParsedFormula(tuple(statements), "", atoms)
