@@ -49,12 +49,17 @@ LOOP_COUNTER = "k"  # the index an assignment in a loop gets: x <- f(x) is x(k+1
 OPERATORS = ("E", "Var", "Cov", "clip", "tr", "diag", "softmax", "relu")
 RUN_GAP_LINES = 14
 RECENT_CHARS = 800
+# the next line of a derivation follows its display after at most one paragraph of prose; more prose between two
+# statements about one name presents another form of it, not a derivation step
+RUN_PARAGRAPHS = 1
+_PARAGRAPH_BREAK = re.compile(r"\n(?:[ \t\u200b\u3000]*\n)+")
 # Prose that introduces another form of a rule rather than the next line of a derivation.
 _NEW_DEFINITION = re.compile(r"\b(version|variant|alternative|another|instead|otherwise|other form|some slides|"
                              r"some notes|written as|define|we define)\b|\\item\b", re.I)  # \item: a list of alternatives
 UNKNOWN = "__unknown__"
 # Greek letters that name parameters (rates, decays): sigma, Sigma and Delta name derived quantities instead.
-_PARAMETER_LETTERS = GREEK - {"sigma", "Sigma", "delta", "Delta", "nabla", "ell", "Phi", "phi", "psi", "Psi"}  # a restatement this close to the previous display about the same quantity is a derivation step
+# Capital Greek letters name functions, sets and matrices (\Gamma(n), \Pi_C, \Sigma), not step sizes or decays.
+_PARAMETER_LETTERS = {g for g in GREEK if g[0].islower()} - {"sigma", "delta", "nabla", "ell", "phi", "psi"}  # a restatement this close to the previous display about the same quantity is a derivation step
 _WITHOUT_REPLACEMENT = re.compile(r"\bwithout[\s-]+replacement\b", re.I)
 _INDEPENDENCE = re.compile(r"\b(independent(ly)?|i\.\s?i\.\s?d\.?|iid|uncorrelated)\b", re.I)
 _CONDITION_WORDS = re.compile(r"\b(need|needs|must|require|requires|satisf\w*|solve|solving|suppose|assume|if|"
@@ -75,6 +80,7 @@ class RunState:
     recent_text: str = ""  # the last prose and formulas of this scope, for sentences that inline formulas cut
     moments_read: set = field(default_factory=set)  # (kind, subject, value) already taken from the prose
     inline_recurrences: dict = field(default_factory=dict)  # name -> Definition stated inline in this scope
+    since_display: str = ""  # the prose (inline formulas as $) since the last display formula
 
 
 @dataclass
@@ -247,9 +253,11 @@ class _Analysis:
                 return
         self.tally.holds += 1
 
-    def chain_steps(self, st: Statement, sides: list[sympy.Basic], start: int) -> None:
+    def chain_steps(self, st: Statement, sides: list[sympy.Basic], start: int, latex: list[str] | None = None) -> None:
         for i in range(start, len(sides) - 1):
             a, b = sides[i], sides[i + 1]
+            if latex is not None and self.rounded_step(st, a, b, latex[i], latex[i + 1]):
+                continue
             if atom_name(a) is not None and _is_number(b) and not _all_known(a, self.context):
                 # "mu = beta_1 = 0.9": a value given in passing, not a derivation step
                 key = (atom_name(a), tuple(int(x) for x in a.args)) if isinstance(a, AppliedUndef) and all(
@@ -269,6 +277,30 @@ class _Analysis:
                 self.step_finding(st, a, b, result, "this step")
             else:
                 self.unchecked('step relies on facts not stated as formulas')
+
+    def rounded_step(self, st: Statement, a: sympy.Basic, b: sympy.Basic, latex_a: str, latex_b: str) -> bool:
+        """``… = 0.5932699`` after a computed number: equal up to the rounding the decimal states (AUD001).
+
+        False (not handled) unless one side is a bare decimal and both sides are numbers under the stated values.
+        """
+        tolerance = max(_rounding(latex_a), _rounding(latex_b))
+        assumptions = self.assumptions()
+        a, b = apply_assumptions(a, assumptions), apply_assumptions(b, assumptions)
+        if not tolerance or not (_all_known(a, self.context) and _all_known(b, self.context)):
+            return False
+        ev = Evaluator(self.context, Point(seed=self.seed))
+        try:
+            x, y = ev.value(a), ev.value(b)
+        except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
+            return False
+        self.tally.decided += 1
+        if abs(x - y) <= tolerance:
+            self.tally.holds += 1
+        else:
+            self.report(st, "AUD001", f"this step does not follow: {latex_a} is {show(x)}, not {latex_b}",
+                        evidence=f"recomputed: {show(x)} vs {show(y)} (allowed rounding "
+                                 f"{mpmath.nstr(tolerance, 2)})")
+        return True
 
     def statement(self, st: Statement, previous_last: sympy.Basic | None) -> sympy.Basic | None:
         sides = [s.expr for s in st.sides]
@@ -304,7 +336,7 @@ class _Analysis:
             self.unchecked('relation other than = (inequality, approximation, limit)')
             return sides[-1]
         if all(_all_known(apply_assumptions(s, self.assumptions()), self.context) for s in sides) and (
-                atom_name(sides[0]) is None or len(sides) > 2):
+                atom_name(sides[0]) is None or len(sides) > 2) and not _defines_function(sides[0]):
             self.numeric(st, sides, latex)
             return sides[-1]
         if self.derivative_statement(st, sides):
@@ -328,9 +360,9 @@ class _Analysis:
             self.tally.definitions += 1  # "we have $\\sigma_s^2 = …$" in prose: a statement of notation
             return sides[-1]
         if name is None:
-            self.claim(st, sides)
+            self.claim(st, sides, latex)
             return sides[-1]
-        self.chain_steps(st, sides, 1)
+        self.chain_steps(st, sides, 1, latex)
         self.define(st, name, sides[0], sides[1] if len(sides) == 2 else sides[-1])
         return sides[-1]
 
@@ -362,8 +394,13 @@ class _Analysis:
     def named(self, st: Statement, sides: list[sympy.Basic]) -> None:
         """``\\sigma'(x) = …``: every side must equal the canonical form of the named function."""
         form = _named(sides[0])
-        expected = form.build(sides[0].args[0])
+        argument = sides[0].args[0]
+        expected = form.build(argument)
         for side in sides[1:]:
+            if argument.free_symbols and not argument.free_symbols & side.free_symbols and side.free_symbols:
+                # \sigma(X) = 1/(1 + e^{-x}): written in another variable, a naming slip to read, not a value to test
+                self.unchecked("named function written in a variable other than its argument")
+                continue
             result = self.cmp(expected, side)
             if result.verdict == "holds":
                 self.count_holds()
@@ -469,6 +506,14 @@ class _Analysis:
         derivative = derivative_of(sides[0], self.context)
         if derivative is None:
             return False
+        source = derivative.definition
+        for assumed_lhs, assumed_rhs in self.run.assumptions:
+            if isinstance(assumed_lhs, AppliedUndef) and assumed_lhs.func == source.lhs.func and \
+                    len(assumed_lhs.args) == len(source.lhs.args) and assumed_rhs.xreplace(
+                        dict(zip(assumed_lhs.args, source.lhs.args))) != source.rhs:
+                # the function was defined again in the prose since: which definition is meant is unclear
+                self.unchecked("derivative of a function the notes redefined inline")
+                return True
         try:
             expected = derivative.expected()
         except (TypeError, ValueError, AttributeError, NotImplementedError):
@@ -644,12 +689,15 @@ class _Analysis:
         self.count_holds()
         return True
 
-    def claim(self, st: Statement, sides: list[sympy.Basic]) -> None:
+    def claim(self, st: Statement, sides: list[sympy.Basic], latex: list[str] | None = None) -> None:
         """``f(x) = g(x)`` with a non-atomic left side: an identity, unless the prose calls it a condition."""
         a, b = sides[0], sides[1]
+        if latex is not None and self.rounded_step(st, a, b, latex[0], latex[1]):
+            self.chain_steps(st, sides, 1, latex)
+            return
         if self.instantiation(a, b):
             self.unchecked("values substituted that the notes did not state as formulas")
-            self.chain_steps(st, sides, 1)
+            self.chain_steps(st, sides, 1, latex)
             return
         result = self.cmp(a, b)
         if result.verdict == "holds":
@@ -664,7 +712,7 @@ class _Analysis:
                 self.unchecked('identity relies on facts not stated as formulas')
         else:
             self.unchecked('identity not evaluable')
-        self.chain_steps(st, sides, 1)
+        self.chain_steps(st, sides, 1, latex)
 
     def define(self, st: Statement, name: str, lhs: sympy.Basic, rhs: sympy.Basic) -> None:
         is_function = isinstance(lhs, AppliedUndef)
@@ -676,7 +724,8 @@ class _Analysis:
             # inline: an assumption for the next display formula; an initial value x_0 = c stays
             if is_function and self.inline_recurrence(st, name, lhs, rhs, recursive, fixed_index):
                 return
-            self.run.assumptions.append((lhs, rhs))
+            # a later value of the same name replaces the earlier one ("for x = 10 …; at x = 0 …")
+            self.run.assumptions = [(a, b) for a, b in self.run.assumptions if a != lhs] + [(lhs, rhs)]
             if fixed_index and _is_number(rhs):
                 self.context.values[(name, tuple(int(a) for a in lhs.args))] = rhs
             elif not _is_number(rhs) and not recursive and (
@@ -697,6 +746,7 @@ class _Analysis:
         same_scope = existing is None or existing.scope == self.info.scope
         in_run = name in self.run.previous_display_names and \
             self.info.line - self.run.previous_display_end <= RUN_GAP_LINES and \
+            _paragraphs(self.run.since_display) <= RUN_PARAGRAPHS and \
             not _NEW_DEFINITION.search(self.info.prose_before[-300:])
         if fixed_index or (not is_function and _is_number(rhs)):
             if existing is not None and not (existing.recursive and fixed_index and _first_index(lhs) <= 0):  # a value of a defined quantity: check it, e.g. <g^2>_1 from its recurrence
@@ -776,6 +826,18 @@ class _Analysis:
         if result.verdict == "holds":
             self.count_holds()
             return True
+        name = atom_name(lhs)
+        if result.verdict == "fails" and strict and name in self.context.faulty:
+            # the definition it restates already has an error finding: that finding explains the difference
+            self.unchecked("restatement of a definition with an error finding")
+            return False
+        if result.verdict == "fails" and strict and not _comparable(
+                apply_assumptions(lhs if against is None else against, self.assumptions()),
+                apply_assumptions(rhs, self.assumptions()), self.context):
+            # the two forms name different quantities (K in one, mu in the other) that no formula relates:
+            # another definition of the name (an alternative, an analogy), not a step that can be refuted
+            self.unchecked("restatement in quantities the earlier form does not use")
+            return False
         if result.verdict == "fails" and strict:
             self.tally.decided += 1
             keep = f"{to_latex(lhs)} = {to_latex(against)} (the previous line)" if against is not None else ""
@@ -859,6 +921,8 @@ class _Analysis:
             self.run.recent_text = ""
             self.run.moments_read = set()
             self.run.inline_recurrences = {}
+        self.run.since_display = (self.run.since_display + self.info.prose_before
+                                  + ("" if self.info.display else "$"))[-4000:]
         if _INDEPENDENCE.search(self.info.prose_before):
             self.run.independent = True
         # inline formulas cut a sentence into pieces: read the moments off the recent text with its formulas
@@ -896,15 +960,36 @@ class _Analysis:
             self.run.previous_display_names = self.display_names
             self.run.previous_forms = self.forms
             self.run.previous_display_end = self.info.end_line
+            self.run.since_display = ""
 
 
-def _all_known(expr: sympy.Basic, context: Context) -> bool:
-    """Whether an expression is a number once the values the document stated are substituted."""
-    if any((s.name, ()) not in context.values for s in expr.free_symbols):
+def _paragraphs(prose: str) -> int:
+    """How many paragraphs of text (blocks between blank lines with more than blanks) a stretch of prose has."""
+    return sum(1 for block in _PARAGRAPH_BREAK.split(prose) if block.strip(" \t\n\u200b\u3000"))
+
+
+def _defines_function(lhs: sympy.Basic) -> bool:
+    """``f(x) = …`` with named arguments: a definition, even where x has a value stated for an example."""
+    return isinstance(lhs, AppliedUndef) and bool(lhs.args) and all(
+        isinstance(a, sympy.Symbol) and not is_integer_name(a.name) for a in lhs.args)
+
+
+def _all_known(expr: sympy.Basic, context: Context, depth: int = 6) -> bool:
+    """Whether an expression is a number once the values the document stated are substituted.
+
+    A stated value may itself be an expression (``W_2 = (W_1 - F)/S + 1``): it is known only when its own
+    symbols have values, so a value in symbols no formula fixed never makes a numeric example.
+    """
+    if depth <= 0:
         return False
+    keys = [(s.name, ()) for s in expr.free_symbols]
     for f in expr.atoms(AppliedUndef):
-        if not all(a.is_Integer for a in f.args) or (type(f).__name__, tuple(int(a) for a in f.args)) \
-                not in context.values:
+        if not all(a.is_Integer for a in f.args):
+            return False
+        keys.append((type(f).__name__, tuple(int(a) for a in f.args)))
+    for key in keys:
+        value = context.values.get(key)
+        if value is None or not (_is_number(value) or _all_known(value, context, depth - 1)):
             return False
     return True
 
@@ -1033,8 +1118,14 @@ def _short_reason(problem: str) -> str:
 
 
 def _rounding(latex: str) -> mpmath.mpf:
-    m = re.fullmatch(r"\s*-?\d*\.(\d+)\s*", latex)
-    return mpmath.mpf(5) * mpmath.mpf(10) ** -(len(m.group(1)) + 1) if m else mpmath.mpf(0)
+    """The rounding a side written as a bare decimal allows: one unit in its last place.
+
+    ``= 0.593269992`` states a value to 9 places; worked examples feed rounded results into the next step, so
+    the recomputed value may differ by up to a unit in the last place (half a unit from this rounding, the
+    rest from the rounded inputs). An exact number (an integer, a fraction) allows none.
+    """
+    m = re.fullmatch(r"\s*-?\d*\.(\d+)\s*\.?\s*", latex)
+    return mpmath.mpf(10) ** -len(m.group(1)) if m else mpmath.mpf(0)
 
 
 def _point(result: Comparison) -> str:

@@ -111,6 +111,7 @@ def find_scopes(text: str, kind: str) -> list[Scope]:
     """The document's scopes in order; the first one (number 0) is what precedes the first heading."""
     scopes = [Scope(0, "document", "", 1)]
     top_number: str | None = None
+    chapter = _single_chapter(text)
     in_fence = False
     section_before_algorithm: Scope | None = None
     depth = 0  # nesting of algorithm environments
@@ -148,13 +149,28 @@ def find_scopes(text: str, kind: str) -> list[Scope]:
             continue
         if title is None or _CONTINUATION.match(title):
             continue
-        m = _NUMBER.match(title)
-        if m and m.group(1) == top_number:
+        key = _section_key(title, chapter)
+        if key is not None and key == top_number:
             continue  # "3.1 Proof of …" continues section 3
-        top_number = m.group(1) if m else None
+        top_number = key
         section_before_algorithm = None
         scopes.append(Scope(len(scopes), "section", title[:80], number))
     return scopes
+
+
+def _single_chapter(text: str) -> bool:
+    """Whether every numbered heading shares its first number (a chapter's 3.1, 3.2, …): then sections are 3.1, 3.2."""
+    numbers = [m.group(1) for line in text.split("\n") if (h := _MD_HEADING.match(line))
+               and (m := re.match(r"^[\W]*(\d+)\.(\d+)", h.group(2).strip("*_ ")))]
+    return len(numbers) >= 3 and len(set(numbers)) == 1
+
+
+def _section_key(title: str, chapter: bool) -> str | None:
+    """What identifies a heading's section: its first number, or its first two in a single chapter's notes."""
+    m = re.match(r"^[\W]*(\d+)((?:\.\d+)?)", title) if chapter else _NUMBER.match(title)
+    if m is None:
+        return None
+    return m.group(1) + m.group(2) if chapter else m.group(1)
 
 
 # -- notation -----------------------------------------------------------------------------------------------
