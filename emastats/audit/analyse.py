@@ -57,6 +57,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n(?:[ \t\u200b\u3000]*\n)+")
 _NEW_DEFINITION = re.compile(r"\b(version|variant|alternative|another|instead|otherwise|other form|some slides|"
                              r"some notes|written as|define|we define)\b|\\item\b", re.I)  # \item: a list of alternatives
 UNKNOWN = "__unknown__"
+_DEVIATION = {"sd", "SD", "std", "Std", "stddev", "stdev"}  # standard deviation operators
 # Greek letters that name parameters (rates, decays): sigma, Sigma and Delta name derived quantities instead.
 # Capital Greek letters name functions, sets and matrices (\Gamma(n), \Pi_C, \Sigma), not step sizes or decays.
 _PARAMETER_LETTERS = {g for g in GREEK if g[0].islower()} - {"sigma", "delta", "nabla", "ell", "phi", "psi"}  # a restatement this close to the previous display about the same quantity is a derivation step
@@ -81,6 +82,7 @@ class RunState:
     moments_read: set = field(default_factory=set)  # (kind, subject, value) already taken from the prose
     inline_recurrences: dict = field(default_factory=dict)  # name -> Definition stated inline in this scope
     since_display: str = ""  # the prose (inline formulas as $) since the last display formula
+    variances: dict = field(default_factory=dict)  # name -> (stated Var, line) in this scope
 
 
 @dataclass
@@ -345,6 +347,8 @@ class _Analysis:
             return sides[-1]
         if len(sides) == 2 and self.without_replacement(st, sides[0], sides[1]):
             return sides[-1]
+        if len(sides) == 2 and self.deviation_statement(st, sides[0], sides[1]):
+            return sides[-1]
         if len(sides) == 2 and self.moment_statement(st, sides[0], sides[1]):
             return sides[-1]
         if len(sides) == 2 and self.variance(st, sides[0], sides[1]):
@@ -591,6 +595,8 @@ class _Analysis:
             return False
         kind, (subject,) = type(lhs).__name__, lhs.args
         name = atom_name(subject)
+        if kind == "Var" and name is not None:
+            self.run.variances[str(subject)] = (rhs, self.where(st).line)
         defined = name is not None and name in self.context.definitions
         if name is not None and not defined and (isinstance(subject, sympy.Symbol) or all(
                 a.is_Symbol or a.is_Integer for a in subject.args)):
@@ -619,6 +625,40 @@ class _Analysis:
                     evidence=f"at {_point(result)} the stated value is {result.lhs_value} and the derived one "
                              f"{result.rhs_value}",
                     suggestion=f"{to_latex(lhs)} = {to_latex(closed(expected))}")
+        return True
+
+    def deviation_statement(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
+        """``sd(X) = s``: s^2 must be the variance of X the scope stated (or derives from its moments), AUD012.
+
+        False when the statement is not a standard deviation, or no variance of X is known to compare with.
+        """
+        if not (isinstance(lhs, AppliedUndef) and type(lhs).__name__ in _DEVIATION and len(lhs.args) == 1):
+            return False
+        (subject,) = lhs.args
+        stated = self.run.variances.get(str(subject))
+        if stated is not None:
+            variance, source = stated
+        else:
+            name = atom_name(subject)
+            variance = moment("Var", subject, self.context, self.run.independent) if name is not None else None
+            source = None
+            if variance is None:
+                return False
+        result = self.cmp(rhs ** 2, variance)
+        if result.verdict == "undecided":
+            return False
+        self.tally.decided += 1
+        if result.verdict == "holds":
+            self.tally.holds += 1
+            return True
+        factor = factor_between(rhs ** 2, variance)
+        difference = f"; its square is {to_latex(factor)} times that variance" if factor is not None else ""
+        where = f"the variance stated at line {source}" if source is not None else \
+            "the variance the section's moments give"
+        self.report(st, "AUD012", f"{to_latex(lhs)} is not the square root of {where}{difference}",
+                    evidence=f"at {_point(result)} the square of the stated value is {result.lhs_value} and the "
+                             f"variance {result.rhs_value}",
+                    suggestion=f"{to_latex(lhs)} = {to_latex(sympy.sqrt(closed(variance)))}")
         return True
 
     def without_replacement(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
@@ -921,6 +961,7 @@ class _Analysis:
             self.run.recent_text = ""
             self.run.moments_read = set()
             self.run.inline_recurrences = {}
+            self.run.variances = {}
         self.run.since_display = (self.run.since_display + self.info.prose_before
                                   + ("" if self.info.display else "$"))[-4000:]
         if _INDEPENDENCE.search(self.info.prose_before):

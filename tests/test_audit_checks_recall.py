@@ -1,0 +1,55 @@
+"""General checks that find errors on notes the audit was not tuned on: moments of defined families, standard
+deviations against stated variances, and updates stated in paragraph-level inline maths. Passages are written
+for these tests; each has a correct control."""
+from __future__ import annotations
+
+import pytest
+
+from emastats.audit.document import audit_text
+from emastats.audit.extract import extract
+from emastats.audit.worker import Worker
+
+
+@pytest.fixture(scope="module")
+def worker():
+    with Worker() as w:
+        yield w
+
+
+def _errors(worker, text: str) -> list[tuple[int, str]]:
+    audit = audit_text(text, "md", "note.md", worker)
+    return [(f.line, f.code) for f in audit.findings if f.severity == "error"]
+
+
+AVERAGE = ("# Averaging noisy estimates\n\n"
+           "Each estimate is $y_j = m + e_j$ with independent errors $e_j$ of variance $s^2$, and the mix\n"
+           "$\\bar y = \\sum_{j=1}^{J} w_j y_j$ has\n\n"
+           "$$\\operatorname{Var}(\\bar y) = s^2 \\sum_{j=1}^{J} w_j^2.$$\n")
+
+
+def test_variance_of_a_weighted_family_expands_its_indexed_definition(worker):
+    assert _errors(worker, AVERAGE) == []
+    assert _errors(worker, AVERAGE.replace("w_j^2.$$", "w_j.$$")) == [(6, "AUD012")]
+
+
+def test_a_standard_deviation_is_the_root_of_the_stated_variance(worker):
+    text = ("# Batch noise\n\n"
+            "$$\\operatorname{Var}(\\hat h) = \\frac{\\tau^2}{M}$$\n\n"
+            "hence\n\n"
+            "$$\\operatorname{sd}(\\hat h) = \\frac{\\tau}{\\sqrt{M}}$$\n")
+    assert _errors(worker, text) == []
+    assert _errors(worker, text.replace("{\\sqrt{M}}", "{M}")) == [(7, "AUD012")]
+
+
+def test_an_inline_formula_alone_in_its_paragraph_is_displayed():
+    text = "Intro text.\n\n$ a_t = b a_{t-1} $\n\nSee $c$ here and\n$d = 1$\nend.\n"
+    assert [(f.latex, f.display) for f in extract(text, "md")] == [
+        ("a_t = b a_{t-1}", True), ("c", False), ("d = 1", False)]
+
+
+def test_an_update_set_as_its_own_inline_paragraph_is_checked(worker):
+    text = ("# Descent\n\nThe rule is\n\n"
+            "$ x_{t} = x_{t-1} - \\gamma g_t $\n\n"
+            "with rate $\\gamma$.\n")
+    assert _errors(worker, text) == []
+    assert _errors(worker, text.replace("- \\gamma g_t", "+ \\gamma g_t")) == [(5, "AUD002")]
