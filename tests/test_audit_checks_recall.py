@@ -53,3 +53,17 @@ def test_an_update_set_as_its_own_inline_paragraph_is_checked(worker):
             "with rate $\\gamma$.\n")
     assert _errors(worker, text) == []
     assert _errors(worker, text.replace("- \\gamma g_t", "+ \\gamma g_t")) == [(5, "AUD002")]
+
+
+BATCH = ("# Normalising a batch\n\n"
+         "$$\\nu = \\frac{1}{n}\\sum_{k=1}^{n} u_k$$\n\n"
+         "$$\\rho^2 = \\frac{1}{n}\\sum_{k=1}^{n} (u_k - \\nu)^2$$\n\n"
+         "$$z_k = \\frac{u_k - \\nu}{\\sqrt{\\rho^2 + \\delta}}$$\n")
+
+
+def test_a_standardised_batch_must_have_mean_zero(worker):
+    assert _errors(worker, BATCH) == []
+    assert _errors(worker, BATCH.replace("u_k - \\nu}{", "u_k + \\nu}{")) == [(7, "AUD017")]
+    # a mean of another family is no standardisation of u: not judged
+    other = BATCH.replace("\\nu = \\frac{1}{n}\\sum_{k=1}^{n} u_k", "\\nu = \\frac{1}{n}\\sum_{k=1}^{n} q_k")
+    assert _errors(worker, other.replace("u_k - \\nu}{", "u_k + \\nu}{")) == []

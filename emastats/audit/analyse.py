@@ -38,6 +38,7 @@ from .context import (Context, Definition, atom_name, base_of, integer_symbols, 
 from .normalise import GREEK
 from .derivatives import derivative_of
 from .recurrence import stationary
+from .standardise import centring
 from .expectation import closed, factor_between, moment, prose_moments, unroll, with_named_moments
 from .model import scan_atoms
 from .evaluate import Evaluator, Point, Undecidable, close, show
@@ -897,12 +898,31 @@ class _Analysis:
         self.context.definitions[name] = definition
         self.context.faulty.discard(name)
         self.tally.definitions += 1
+        if check and not recursive and self.centring(st, definition):
+            return
         if check and isinstance(lhs, AppliedUndef):
             ran: list = []
             found = check_definition(definition, self.context, self.where(st), self.seed, ran)
             if found or recursive or ran:
                 self.tally.decided += 1
             self.findings += found
+
+    def centring(self, st: Statement, definition: Definition) -> bool:
+        """A standardisation (x_i - mu)/s of a family by its own batch mean and spread must centre it (AUD017);
+        False when the definition is not one."""
+        found = centring(definition, self.context, self.seed)
+        if found is None:
+            return False
+        self.tally.decided += 1
+        if found.centred:
+            self.tally.holds += 1
+            return False  # (the other checks of the definition still run)
+        self.context.faulty.add(definition.name)
+        self.report(st, "AUD017", f"{to_latex(definition.lhs)} does not have batch mean zero, although it is scaled "
+                                  f"by the batch's spread: the batch mean {found.mean_name} must be subtracted",
+                    evidence=f"over a seeded batch of {found.size} values the average of {to_latex(definition.lhs)} "
+                             f"is {found.average}")
+        return True
 
     # -- equation solving ------------------------------------------------------------------------------
     def solving_block(self) -> bool:

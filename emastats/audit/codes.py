@@ -81,6 +81,11 @@ _CODES = (
          "factor of at most 1 (a weight-decay term shrinks w). A factor above 1 at every sampled value of the "
          "positive parameters (rates, decays) means the decay term enters with the wrong sign. The evidence is the "
          "factor at a point."),
+    Code("AUD017", "error", "standardised values do not have batch mean zero",
+         "A definition z_i = (x_i - mu)/s in which, by the notes' own definitions, mu is the batch mean of x and s a "
+         "spread of x around mu (a variance or standard deviation) standardises x, so the batch average of z_i is "
+         "zero for every batch. The evidence is a seeded batch where it is not (a mean added instead of "
+         "subtracted)."),
     Code("AUD101", "note", "epsilon convention",
          "epsilon is added inside the square root; PyTorch's Adam/RMSProp and optax add it outside "
          "(sqrt(v) + epsilon). Both are used; they differ when v is comparable to epsilon^2."),
