@@ -144,3 +144,17 @@ def test_sections_of_a_single_chapter_are_separate_scopes():
 def test_a_brace_group_after_a_name_multiplies_it():
     (st,) = parse_formula(r"{v}_{t} = \beta {v_{t-1}} + (1-\beta) {x_{t}}").statements
     assert str(st.sides[1].expr) == "beta*v(t - 1) + (1 - beta)*x(t)"
+
+
+def test_a_correction_of_its_own_letter_is_not_called_swapped(worker):
+    # some texts name Adam's first moment s and its second r: \hat s corrects s, whatever the letter suggests
+    text = ("# Adam with s and r\n\n"
+            "$$s_{t} = \\beta_1 s_{t-1} + (1-\\beta_1) g_t$$\n\n"
+            "$$r_{t} = \\beta_2 r_{t-1} + (1-\\beta_2) g_t^2$$\n\n"
+            "$$\\hat s_{t} = \\frac{s_t}{1 - \\beta_1^t}$$\n\n"
+            "$$\\hat r_{t} = \\frac{r_t}{1 - \\beta_2^t}$$\n\n"
+            "$$\\theta_{t} = \\theta_{t-1} - \\frac{\\alpha \\hat s_t}{\\sqrt{\\hat r_t} + \\epsilon}$$\n")
+    assert _errors(worker, text) == []
+    # a hat of one letter reading the other letter's average is still a swap
+    swapped = text.replace("\\frac{s_t}{1 - \\beta_1^t}", "\\frac{r_t}{1 - \\beta_1^t}")
+    assert (7, "AUD005") in _errors(worker, swapped) or (7, "AUD004") in _errors(worker, swapped)

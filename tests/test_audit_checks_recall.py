@@ -67,3 +67,20 @@ def test_a_standardised_batch_must_have_mean_zero(worker):
     # a mean of another family is no standardisation of u: not judged
     other = BATCH.replace("\\nu = \\frac{1}{n}\\sum_{k=1}^{n} u_k", "\\nu = \\frac{1}{n}\\sum_{k=1}^{n} q_k")
     assert _errors(worker, other.replace("u_k - \\nu}{", "u_k + \\nu}{")) == []
+
+
+def test_a_constant_ten_times_the_stated_hyperparameter(worker):
+    text = ("# Training recipe\n\n"
+            "- plain SGD, momentum 0.8 and weight decay 0.0002\n"
+            "  - $u \\gets 0.8 u - \\eta g - 0.002 \\eta w$\n"
+            "  - $w \\gets w + u$\n")
+    assert _errors(worker, text) == [(4, "AUD018")]
+    assert _errors(worker, text.replace("0.002 \\eta", "0.0002 \\eta")) == []
+    # with no other constant of the rule in the text, the text is not a list of this rule's constants
+    assert _errors(worker, text.replace("momentum 0.8", "momentum as usual")) == []
+
+
+def test_slide_reveal_markers_do_not_hide_maths():
+    from emastats.audit.extract import extract
+    text = "# Slide\n\n~~~\n- first point $a = 1$\n~~~\n- second point $b = 2$\n"
+    assert [f.latex for f in extract(text, "md")] == ["a = 1", "b = 2"]

@@ -281,6 +281,29 @@ class _Analysis:
             else:
                 self.unchecked('step relies on facts not stated as formulas')
 
+    def stated_constants(self, st: Statement, latex: list[str]) -> None:
+        """AUD018: a rule's decimal constant that is ten times or a tenth of a value the prose just listed, when
+        another of its constants matches a listed value exactly (so the prose lists this rule's constants)."""
+        prose = re.sub(r"\$[^$]*\$", " ", self.info.prose_before[-400:])
+        listed = {_decimal(m) for m in re.findall(r"(?<![\w.])\d*\.\d+(?![\w.])", prose)}
+        constants = [c for side in latex for c in re.findall(r"(?<![\w.])\d*\.\d+(?![\w.])", side)]
+        if len(constants) < 2 or not listed:
+            return
+        values = [_decimal(c) for c in constants]
+        if not any(v in listed for v in values):
+            return
+        for text, value in zip(constants, values):
+            if value in listed:
+                continue
+            near = [x for x in listed if x in (value * 10, value / 10)]
+            if len(near) == 1:
+                self.tally.decided += 1
+                self.report(st, "AUD018", f"the constant {text} differs from the value {near[0].normalize()} the "
+                                          f"text states just before by a factor of ten",
+                            evidence=f"the text lists {', '.join(sorted(str(x.normalize()) for x in listed))}; the "
+                                     f"rule's other constants match it")
+                return
+
     def rounded_step(self, st: Statement, a: sympy.Basic, b: sympy.Basic, latex_a: str, latex_b: str) -> bool:
         """``… = 0.5932699`` after a computed number: equal up to the rounding the decimal states (AUD001).
 
@@ -330,6 +353,7 @@ class _Analysis:
             self.previous_equation = sides[0] - sides[1]  # the start of a chain of equivalent equations
         self.assigning = bool(relations) and relations[0] in ASSIGNMENTS
         if self.assigning and not st.continued:
+            self.stated_constants(st, latex)
             if len(sides) != 2 or atom_name(sides[0]) is None:
                 self.unchecked("assignment to something other than a name")
                 return sides[-1]
@@ -1022,6 +1046,11 @@ class _Analysis:
             self.run.previous_forms = self.forms
             self.run.previous_display_end = self.info.end_line
             self.run.since_display = ""
+
+
+def _decimal(text: str):
+    from decimal import Decimal
+    return Decimal(text).normalize()
 
 
 def _paragraphs(prose: str) -> int:

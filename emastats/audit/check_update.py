@@ -23,7 +23,7 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 from .canonical import recognise
-from .context import (Context, Definition, averaged_input, is_epsilon, is_gradient, moment_order,
+from .context import (Context, Definition, averaged_input, base_of, is_epsilon, is_gradient, moment_order,
                       referenced_functions)
 from .evaluate import DryRun, Evaluator, Point, Undecidable, _mp, close, show
 from .findings import Finding, to_latex
@@ -257,6 +257,10 @@ def _degree(context: Context, name: str, n: int, seed: int, minus_previous: bool
 def _check_bias_correction(defn: Definition, context: Context, where: Where, seed: int,
                            decided: list | None = None) -> list[Finding]:
     expected_order = moment_order(defn.name)
+    if expected_order is not None and base_of(defn.name) in {base_of(n) for n in referenced_functions(defn.rhs)}:
+        # \hat s = s / (1 - \beta^t) corrects its own letter's average, whatever moment s is in these notes (the
+        # letters s and r name the first moment in some texts, the second in others): nothing can be swapped
+        expected_order = None
     shown = to_latex(defn.lhs)
     degree = _degree(context, defn.name, 3, seed)
     if degree is None:

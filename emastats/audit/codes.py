@@ -86,6 +86,11 @@ _CODES = (
          "spread of x around mu (a variance or standard deviation) standardises x, so the batch average of z_i is "
          "zero for every batch. The evidence is a seeded batch where it is not (a mean added instead of "
          "subtracted)."),
+    Code("AUD018", "error", "constant differs from the value the text states",
+         "An update rule written with decimal constants right after prose that lists its hyper-parameters: when "
+         "another constant of the rule matches a value of that prose exactly (so the prose lists the rule's "
+         "constants) and one constant matches none, but ten times or a tenth of it is a listed value, a digit was "
+         "dropped or added. The message names both numbers."),
     Code("AUD101", "note", "epsilon convention",
          "epsilon is added inside the square root; PyTorch's Adam/RMSProp and optax add it outside "
          "(sqrt(v) + epsilon). Both are used; they differ when v is comparable to epsilon^2."),

@@ -68,6 +68,9 @@ def _code_blocks(text: str) -> tuple[set[int], list[tuple[int, int, str]]]:
             # An indented "code block" of notes is usually indented maths: keep it unless it has no $ at all.
             if tok.type == "code_block" and ("$" in tok.content or "\\[" in tok.content):
                 continue
+            # a bare ~~~ is a slide deck's reveal marker (remark): between two of them is prose, maths included
+            if tok.type == "fence" and tok.markup.startswith("~") and not tok.info.strip() and "$" in tok.content:
+                continue
             if tok.type == "fence" and tok.info.strip().lower() in ("math", "{math}", "latex", "tex-math"):
                 maths.append((tok.map[0], tok.map[1], tok.content))
             lines.update(range(tok.map[0], tok.map[1]))
