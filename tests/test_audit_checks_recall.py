@@ -84,3 +84,12 @@ def test_slide_reveal_markers_do_not_hide_maths():
     from emastats.audit.extract import extract
     text = "# Slide\n\n~~~\n- first point $a = 1$\n~~~\n- second point $b = 2$\n"
     assert [f.latex for f in extract(text, "md")] == ["a = 1", "b = 2"]
+
+
+def test_a_correction_described_in_prose_must_unbias_the_average(worker):
+    text = ("# Bias\n\n"
+            "$$q_t = (1 - \\rho) \\sum_{i=1}^{t} \\rho^{t-i} g_i^2$$\n\n"
+            "The weights sum to $1 - \\rho^t$, so to remove the bias we divide $q_t$ by\n"
+            "$(1 - \\rho^t)$ before use.\n")
+    assert _errors(worker, text) == []
+    assert _errors(worker, text.replace("$(1 - \\rho^t)$ before", "$(1 - \\rho^2)$ before")) == [(6, "AUD004")]

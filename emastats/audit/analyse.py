@@ -30,7 +30,7 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 from .canonical import NAMED
-from .check_update import Where, check_definition
+from .check_update import G1, Where, check_definition, divided_estimate
 from .check_variance import expected_variance, variance_subject
 from .compare import Comparison, apply_assumptions, compare
 from .context import (Context, Definition, atom_name, base_of, integer_symbols, is_integer_name,
@@ -58,6 +58,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n(?:[ \t\u200b\u3000]*\n)+")
 _NEW_DEFINITION = re.compile(r"\b(version|variant|alternative|another|instead|otherwise|other form|some slides|"
                              r"some notes|written as|define|we define)\b|\\item\b", re.I)  # \item: a list of alternatives
 UNKNOWN = "__unknown__"
+_DIVIDE_BY = re.compile(r"\bdivid\w*\s+\$([^$]{1,80})\$\s+by\s*$", re.I)
 _DEVIATION = {"sd", "SD", "std", "Std", "stddev", "stdev"}  # standard deviation operators
 # Greek letters that name parameters (rates, decays): sigma, Sigma and Delta name derived quantities instead.
 # Capital Greek letters name functions, sets and matrices (\Gamma(n), \Pi_C, \Sigma), not step sizes or decays.
@@ -1030,12 +1031,45 @@ class _Analysis:
         if value is not None:
             self.context.moments.setdefault((kind, occurrences[0].base), value)
 
+    def prose_division(self) -> None:
+        """"… divide $X_t$ by $D$" in the prose, with this formula as D: X/D must be an unbiased estimate (AUD004).
+
+        Only when X is a quantity this scope defines at a symbolic index (an average, its unrolled sum) and the
+        quotient scales as g or g^2 with a constant gradient; then it must equal that power at t = 1, 2, 3."""
+        recent = self.run.recent_text
+        mine = "$" + _formula_text(self.parsed) + "$"
+        m = _DIVIDE_BY.search(recent[:-len(mine)][-300:]) if recent.endswith(mine) else None
+        statements = self.parsed.statements
+        if m is None or len(statements) != 1 or statements[0].relations or statements[0].sides[0].expr is None:
+            return
+        numerator = parse_formula(m.group(1), None)
+        if numerator.rejected or len(numerator.statements) != 1 or numerator.statements[0].relations:
+            return
+        x = numerator.statements[0].sides[0].expr
+        d = self.context.definitions.get(atom_name(x)) if x is not None else None
+        if d is None or d.scope != self.info.scope:
+            return
+        result = divided_estimate(x, statements[0].sides[0].expr, self.context, self.seed)
+        if result is None:
+            return
+        self.tally.statements += 1
+        self.tally.decided += 1
+        holds, n, got, expected = result
+        if holds:
+            self.tally.holds += 1
+            return
+        self.report(statements[0], "AUD004",
+                    f"dividing {to_latex(x)} by {self.parsed.statements[0].sides[0].latex} does not give an unbiased "
+                    f"estimate: with a constant gradient g = {G1} the quotient at step {n} is {got}, not {expected}",
+                    evidence=f"{to_latex(x)} as defined at line {d.line}, from zero states")
+
     def run_all(self) -> None:
         self.enter_scope()
         if self.parsed.rejected:
             self.findings.append(Finding(self.info.line, self.info.end_line, "AUD201",
                                          f"formula not analysed: {self.parsed.rejected}"))
             return
+        self.prose_division()
         if not (self.info.display and self.solving_block()):
             previous_last = None
             for st in self.parsed.statements:

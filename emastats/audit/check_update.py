@@ -459,3 +459,40 @@ def _direction_line(defn: Definition, context: Context, where: Where, reach: int
         if 0 < where.line - d.line <= reach:
             lines.append(d.line)
     return min(lines) if lines else None
+
+
+def divided_estimate(numerator: sympy.Basic, divisor: sympy.Basic, context: Context, seed: int = 0) -> tuple | None:
+    """Whether ``numerator / divisor`` gives back a constant input: the unbiased estimate a text describes as
+    "divide r_t by (1 - \\beta_2^t)". ``numerator`` is a quantity at a symbolic index (``r(t)``) that the context
+    defines; with every gradient a constant g (zero states) the quotient must be g^k at t = 1..3, where k is the
+    power of g it scales with. Returns None when not judged, else (holds, index value, quotient, g^k)."""
+    if not isinstance(numerator, AppliedUndef) or len(numerator.args) != 1 or not numerator.args[0].is_Symbol:
+        return None
+    if context.definitions.get(type(numerator).__name__) is None:
+        return None
+    index = numerator.args[0]
+    if divisor.free_symbols - {index} == set() or index not in (divisor.free_symbols | numerator.free_symbols):
+        return None
+    quotient = numerator / divisor
+
+    def value(n: int, gradient: Fraction):
+        point = Point(seed=seed)
+        return Evaluator(context, point, DryRun(gradient, Fraction(0))).value(quotient.xreplace({index: n}))
+    try:
+        a, b = value(3, G1), value(3, G2)
+    except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
+        return None
+    if a == 0 or b == 0 or (a > 0) != (b > 0):
+        return None
+    degree = float(mpmath.log(b / a) / mpmath.log(_mp(G2) / _mp(G1)))
+    if abs(degree - round(degree)) > 0.05 or round(degree) not in (1, 2):
+        return None
+    expected = _mp(G1) ** round(degree)
+    for n in (1, 2, 3):
+        try:
+            got = value(n, G1)
+        except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
+            return None
+        if not close(got, expected):
+            return False, n, show(got), show(expected)
+    return True, 3, show(a), show(expected)
