@@ -30,11 +30,11 @@ def test_a_rounded_decimal_result_is_equal_up_to_its_last_place(worker):
     # worked example: each stated value is rounded to the places it shows, and fed rounded into the next step
     s = 1 / (1 + math.exp(-0.8))
     z = 0.25 * round(s, 9) + 0.125
-    loss = 0.5 * (0.3 - round(z, 9)) ** 2
+    loss = 0.5 * (0.3 - z) ** 2  # from the unrounded z: the text's next step reads the rounded one
     text = ("# Forward pass\n\n"
             f"$$h = \\frac{{1}}{{1 + e^{{-0.8}}}} = {s:.9f}$$\n\n"
             f"$$z = 0.25 \\cdot {s:.9f} + 0.125 = {z:.9f}$$\n\n"
-            f"$$E = \\frac{{1}}{{2}}(0.3 - {z:.9f})^2 = {math.floor(loss * 1e9) / 1e9:.9f}$$\n")
+            f"$$E = \\frac{{1}}{{2}}(0.3 - {z:.9f})^2 = {loss:.9f}$$\n")
     assert _errors(worker, text) == []
     wrong = text.replace("e^{-0.8}", "e^{0.8}")  # the sign slip changes the value far beyond the rounding
     assert _errors(worker, wrong) == [(3, "AUD001")]
@@ -158,3 +158,15 @@ def test_a_correction_of_its_own_letter_is_not_called_swapped(worker):
     # a hat of one letter reading the other letter's average is still a swap
     swapped = text.replace("\\frac{s_t}{1 - \\beta_1^t}", "\\frac{r_t}{1 - \\beta_1^t}")
     assert (7, "AUD005") in _errors(worker, swapped) or (7, "AUD004") in _errors(worker, swapped)
+
+
+def test_a_short_decimal_is_exact_and_a_wrong_value_is_reported_once(worker):
+    # a one-place result allows half a unit, not a whole one: 1 - 0.4 is not 0.7
+    assert _errors(worker, "# Factor\n\nThe factor is $1 - 0.4 = 0.7$ here.\n") == [(3, "AUD001")] or \
+        _errors(worker, "# Factor\n\nThe factor is $1 - 0.4 = 0.7$ here.\n") == [(3, "AUD008")]
+    assert _errors(worker, "# Factor\n\nThe factor is $1 - 0.4 = 0.6$ here.\n") == []
+    # a wrong intermediate value is reported where it is stated, not again in every step that uses it
+    text = ("# Forward\n\n"
+            "$$h = \\frac{1}{1 + e^{-0.2}} = 0.5398$$\n\n"
+            "$$E = \\frac{1}{2}(1 - h)^2 = \\frac{1}{2}(1 - 0.5498)^2 = 0.1013$$\n")
+    assert _errors(worker, text) == [(3, "AUD001")]

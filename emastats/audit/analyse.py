@@ -85,6 +85,7 @@ class RunState:
     inline_recurrences: dict = field(default_factory=dict)  # name -> Definition stated inline in this scope
     since_display: str = ""  # the prose (inline formulas as $) since the last display formula
     variances: dict = field(default_factory=dict)  # name -> (stated Var, line) in this scope
+    wrong_values: set = field(default_factory=set)  # names whose stated value has an error finding
 
 
 @dataclass
@@ -248,7 +249,11 @@ class _Analysis:
         for i in range(len(values) - 1):
             a, b = values[i], values[i + 1]
             tolerance = max(_rounding(latex[i]), _rounding(latex[i + 1]))
-            ok = abs(a - b) <= tolerance if tolerance else close(a, b)
+            if tolerance:
+                value = lambda e: ev.value(apply_assumptions(e, self.assumptions()))  # noqa: E731
+                tolerance += _input_rounding(sides[i], latex[i], value) + _input_rounding(sides[i + 1], latex[i + 1],
+                                                                                          value)
+            ok = abs(a - b) <= tolerance * (1 + mpmath.mpf(10) ** -6) if tolerance else close(a, b)
             if not ok:
                 self.report(st, "AUD008", f"numeric example is wrong: {latex[i]} = {show(a)}, not {latex[i + 1]}",
                             evidence=f"recomputed: {show(a)} vs {show(b)}"
@@ -257,9 +262,16 @@ class _Analysis:
                 return
         self.tally.holds += 1
 
+    def uses_wrong_value(self, *exprs: sympy.Basic) -> bool:
+        """Whether an expression reads a name whose stated value already has an error finding."""
+        return bool(self.run.wrong_values) and any(_names(e) & self.run.wrong_values for e in exprs)
+
     def chain_steps(self, st: Statement, sides: list[sympy.Basic], start: int, latex: list[str] | None = None) -> None:
         for i in range(start, len(sides) - 1):
             a, b = sides[i], sides[i + 1]
+            if self.uses_wrong_value(a, b):
+                self.unchecked("step uses a value with an error finding")
+                continue
             if latex is not None and self.rounded_step(st, a, b, latex[i], latex[i + 1]):
                 continue
             if atom_name(a) is not None and _is_number(b) and not _all_known(a, self.context):
@@ -320,8 +332,10 @@ class _Analysis:
             x, y = ev.value(a), ev.value(b)
         except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
             return False
+        value = lambda e: Evaluator(self.context, Point(seed=self.seed)).value(e)  # noqa: E731
+        tolerance += _input_rounding(a, latex_a, value) + _input_rounding(b, latex_b, value)
         self.tally.decided += 1
-        if abs(x - y) <= tolerance:
+        if abs(x - y) <= tolerance * (1 + mpmath.mpf(10) ** -6):
             self.tally.holds += 1
         else:
             self.report(st, "AUD001", f"this step does not follow: {latex_a} is {show(x)}, not {latex_b}",
@@ -392,8 +406,11 @@ class _Analysis:
         if name is None:
             self.claim(st, sides, latex)
             return sides[-1]
+        before = len(self.findings)
         self.chain_steps(st, sides, 1, latex)
         self.define(st, name, sides[0], sides[1] if len(sides) == 2 else sides[-1])
+        if any(f.severity == "error" for f in self.findings[before:]):
+            self.run.wrong_values.add(name)  # later steps that use this value repeat the error: not reported
         return sides[-1]
 
     def assignment(self, lhs: sympy.Basic, rhs: sympy.Basic, relation: str) -> tuple[sympy.Basic, sympy.Basic]:
@@ -758,6 +775,10 @@ class _Analysis:
     def claim(self, st: Statement, sides: list[sympy.Basic], latex: list[str] | None = None) -> None:
         """``f(x) = g(x)`` with a non-atomic left side: an identity, unless the prose calls it a condition."""
         a, b = sides[0], sides[1]
+        if self.uses_wrong_value(a, b):
+            self.unchecked("step uses a value with an error finding")
+            self.chain_steps(st, sides, 1, latex)
+            return
         if latex is not None and self.rounded_step(st, a, b, latex[0], latex[1]):
             self.chain_steps(st, sides, 1, latex)
             return
@@ -1005,6 +1026,7 @@ class _Analysis:
             self.run.independent = False
             self.run.recent_text = ""
             self.run.moments_read = set()
+            self.run.wrong_values = set()
             self.run.inline_recurrences = {}
             self.run.variances = {}
         self.run.since_display = (self.run.since_display + self.info.prose_before
@@ -1242,14 +1264,44 @@ def _short_reason(problem: str) -> str:
 
 
 def _rounding(latex: str) -> mpmath.mpf:
-    """The rounding a side written as a bare decimal allows: one unit in its last place.
+    """The rounding a side written as a bare decimal states: half a unit in its last place (0 for other sides).
 
-    ``= 0.593269992`` states a value to 9 places; worked examples feed rounded results into the next step, so
-    the recomputed value may differ by up to a unit in the last place (half a unit from this rounding, the
-    rest from the rounded inputs). An exact number (an integer, a fraction) allows none.
+    ``= 0.593269992`` states a value to 9 places. An exact number (an integer, a fraction) allows none.
     """
     m = re.fullmatch(r"\s*-?\d*\.(\d+)\s*\.?\s*", latex)
-    return mpmath.mpf(10) ** -len(m.group(1)) if m else mpmath.mpf(0)
+    return mpmath.mpf(5) * mpmath.mpf(10) ** -(len(m.group(1)) + 1) if m else mpmath.mpf(0)
+
+
+_DECIMAL = re.compile(r"(?<![\w.])(\d*\.(\d+))(?![\w.])")
+
+
+def _input_rounding(expr: sympy.Basic, latex: str, evaluate) -> mpmath.mpf:
+    """How much the rounded inputs of a worked example can move its value (first order, summed).
+
+    A decimal of three or more significant digits (``0.75136507``) is a result rounded in an earlier step: it is
+    perturbed by half a unit in its last place. Short decimals (``0.4``, ``0.05``) are taken as exact inputs.
+    """
+    total = mpmath.mpf(0)
+    base = None
+    if _rounding(latex):
+        return total  # the stated result itself, not an input
+    for m in _DECIMAL.finditer(latex):
+        digits = m.group(1).replace(".", "").lstrip("0")
+        if len(digits) < 3:
+            continue
+        # the parser folds constants (0.01 - 0.75136507 is one number): perturb the text and parse it again
+        shifted = latex[:m.start(1)] + m.group(1) + "5" + latex[m.end(1):]  # + half a unit in the last place
+        parsed = parse_formula(shifted)
+        if parsed.rejected or len(parsed.statements) != 1 or parsed.statements[0].relations or \
+                parsed.statements[0].sides[0].expr is None or not _is_number(parsed.statements[0].sides[0].expr):
+            continue  # (only a side of numbers is perturbed: names would need the scope's notation and values)
+        try:
+            base = evaluate(expr) if base is None else base
+            moved = evaluate(parsed.statements[0].sides[0].expr)
+        except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
+            continue
+        total += abs(moved - base)
+    return total
 
 
 def _point(result: Comparison) -> str:
