@@ -170,3 +170,9 @@ def test_a_short_decimal_is_exact_and_a_wrong_value_is_reported_once(worker):
             "$$h = \\frac{1}{1 + e^{-0.2}} = 0.5398$$\n\n"
             "$$E = \\frac{1}{2}(1 - h)^2 = \\frac{1}{2}(1 - 0.5498)^2 = 0.1013$$\n")
     assert _errors(worker, text) == [(3, "AUD001")]
+
+
+def test_an_identity_between_two_steps_with_no_stated_recurrence_is_not_judged(worker):
+    text = ("# Contraction\n\nFor $q(x) = \\frac{1}{2} a x^2 - b x$ a step of size $\\eta$ gives\n"
+            "$x_{t+1} - x^\\star = (1 - \\eta a)(x_t - x^\\star)$.\n")
+    assert _errors(worker, text) == []

@@ -287,6 +287,8 @@ class _Analysis:
             result = self.cmp(a, b)
             if result.verdict == "holds":
                 self.count_holds()
+            elif result.verdict == "fails" and _unrelated_steps((a, b), self.context):
+                self.unchecked("a quantity at two steps with no recurrence stated")
             elif result.verdict == "fails" and _comparable(apply_assumptions(a, self.assumptions()),
                                                            apply_assumptions(b, self.assumptions()), self.context):
                 self.tally.decided += 1
@@ -789,6 +791,9 @@ class _Analysis:
         result = self.cmp(a, b)
         if result.verdict == "holds":
             self.count_holds()
+        elif result.verdict == "fails" and _unrelated_steps((a, b), self.context):
+            # x_{t+1} and x_t with no recurrence stated: the two values are unrelated guesses, not a counterexample
+            self.unchecked("a quantity at two steps with no recurrence stated")
         elif result.verdict == "fails":
             evidence = _comparable(apply_assumptions(a, self.assumptions()), apply_assumptions(b, self.assumptions()),
                                    self.context)
