@@ -22,6 +22,7 @@ def worker():
 
 
 def _errors(worker, text: str, kind: str = "md") -> list[tuple[int, str]]:
+    kind = "tex" if text.startswith("\\section") else kind
     audit = audit_text(text, kind, "note.md", worker)
     return [(f.line, f.code) for f in audit.findings if f.severity == "error"]
 
@@ -173,6 +174,6 @@ def test_a_short_decimal_is_exact_and_a_wrong_value_is_reported_once(worker):
 
 
 def test_an_identity_between_two_steps_with_no_stated_recurrence_is_not_judged(worker):
-    text = ("# Contraction\n\nFor $q(x) = \\frac{1}{2} a x^2 - b x$ a step of size $\\eta$ gives\n"
-            "$x_{t+1} - x^\\star = (1 - \\eta a)(x_t - x^\\star)$.\n")
+    text = ("\\section{Contraction}\nFor $q(x) = \\frac{1}{2} a x^2 - b x$ the minimiser is $x^\\star = b/a$.\n"
+            "Gradient descent gives $x_{t+1} - x^\\star = (1 - \\eta a)(x_t - x^\\star)$.\n")
     assert _errors(worker, text) == []
