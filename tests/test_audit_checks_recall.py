@@ -93,3 +93,10 @@ def test_a_correction_described_in_prose_must_unbias_the_average(worker):
             "$(1 - \\rho^t)$ before use.\n")
     assert _errors(worker, text) == []
     assert _errors(worker, text.replace("$(1 - \\rho^t)$ before", "$(1 - \\rho^2)$ before")) == [(6, "AUD004")]
+
+
+def test_a_defined_function_evaluated_at_a_point_in_the_prose(worker):
+    text = ("# Quadratic\n\nFor $q(x) = \\frac{1}{2} a x^2 - b x$ the minimiser is $x^\\star = b/a$, where "
+            "$q(x^\\star) = -\\frac{b^2}{2a}$.\n")
+    assert _errors(worker, text) == []
+    assert _errors(worker, text.replace("{b^2}{2a}", "{b^2}{a}")) == [(3, "AUD001")]

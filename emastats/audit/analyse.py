@@ -816,6 +816,8 @@ class _Analysis:
             # inline: an assumption for the next display formula; an initial value x_0 = c stays
             if is_function and self.inline_recurrence(st, name, lhs, rhs, recursive, fixed_index):
                 return
+            if is_function and not recursive and self.value_of_defined_function(st, name, lhs, rhs):
+                return
             # a later value of the same name replaces the earlier one ("for x = 10 …; at x = 0 …")
             self.run.assumptions = [(a, b) for a, b in self.run.assumptions if a != lhs] + [(lhs, rhs)]
             if fixed_index and _is_number(rhs):
@@ -871,6 +873,30 @@ class _Analysis:
             # a restatement keeps the original definition: it is the first-order recurrence to unroll
             return
         self._register(st, name, lhs, rhs, recursive)
+
+    def value_of_defined_function(self, st: Statement, name: str, lhs, rhs) -> bool:
+        """``$q(x^\\star) = -b^2/(2a)$`` in prose, for a q the scope defined with named arguments: the definition
+        evaluated at that point must give the stated value (AUD001). False when the statement is not one (the
+        name is no function of the scope, or the left side is its definition's own form)."""
+        d = self.context.definitions.get(name)
+        if d is None or d.recursive or d.scope != self.info.scope or not isinstance(d.lhs, AppliedUndef) or \
+                len(d.lhs.args) != len(lhs.args) or lhs.args == d.lhs.args or not _defines_function(d.lhs):
+            return False
+        if any(is_integer_name(s.name) for a in lhs.args for s in a.free_symbols):
+            return False  # f_t(…), f(x_i): an index, not a point
+        a, b = apply_assumptions(lhs, self.assumptions()), apply_assumptions(rhs, self.assumptions())
+        if self.uses_wrong_value(a, b):
+            return False
+        result = self.cmp(lhs, rhs)
+        if result.verdict == "holds":
+            self.count_holds()
+            return True
+        if result.verdict == "fails" and _comparable(a, b, self.context) and not _unrelated_steps((a, b), self.context) \
+                and not _condition_cue(self.info.prose_before):
+            self.tally.decided += 1
+            self.step_finding(st, lhs, rhs, result, f"this value of {name} (defined at line {d.line})")
+            return True
+        return False
 
     def inline_recurrence(self, st: Statement, name: str, lhs, rhs, recursive: bool, fixed_index: bool) -> bool:
         """An inline recurrence (``$v_t = \\beta v_{t-1} + (1-\\beta)\\theta_t$``) or an instance of one.
