@@ -177,3 +177,20 @@ def test_an_identity_between_two_steps_with_no_stated_recurrence_is_not_judged(w
     text = ("\\section{Contraction}\nFor $q(x) = \\frac{1}{2} a x^2 - b x$ the minimiser is $x^\\star = b/a$.\n"
             "Gradient descent gives $x_{t+1} - x^\\star = (1 - \\eta a)(x_t - x^\\star)$.\n")
     assert _errors(worker, text) == []
+
+
+def test_pieces_of_a_definition_by_cases_are_not_restatements(worker):
+    text = ("# Schedule\n\n"
+            "$$\\eta_t = \\eta_{0} \\frac{t}{W}, \\quad t \\le W$$\n\n"
+            "$$\\eta_t = \\eta_{0} \\frac{W}{t}, \\quad t > W$$\n")
+    assert _errors(worker, text) == []
+    # without the stated cases the second line is a restatement that does not follow
+    plain = text.replace(", \\quad t \\le W", "").replace(", \\quad t > W", "")
+    assert _errors(worker, plain) == [(5, "AUD001")]
+
+
+def test_a_condition_on_a_parameter_does_not_make_a_case():
+    from emastats.audit.analyse import _piecewise
+
+    assert _piecewise(parse_formula(r"\eta_t = \eta_0 t / W, \quad t \le W"))
+    assert not _piecewise(parse_formula(r"m_{t+1} = \beta m_t + (1-\beta) g_t, \qquad 0 \le \beta < 1"))

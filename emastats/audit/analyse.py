@@ -86,6 +86,7 @@ class RunState:
     since_display: str = ""  # the prose (inline formulas as $) since the last display formula
     variances: dict = field(default_factory=dict)  # name -> (stated Var, line) in this scope
     wrong_values: set = field(default_factory=set)  # names whose stated value has an error finding
+    piecewise: set = field(default_factory=set)  # names defined piece by piece (", t \\le T_w") in this scope
 
 
 @dataclass
@@ -178,6 +179,8 @@ class _Analysis:
         self.forms: dict[str, tuple[sympy.Basic, sympy.Basic]] = {}
         self.assigning = False  # the statement being analysed is an assignment (<-, :=, +=)
         self.previous_equation: sympy.Basic | None = None  # lhs - rhs of the row before, for rows written "<=> …"
+        # a formula that states a condition beside its definition ("…, \\quad t \\le T_w") defines one piece
+        self.piecewise = _piecewise(parsed)
 
     def where(self, st: Statement) -> Where:
         line = self.info.line + st.row
@@ -858,6 +861,12 @@ class _Analysis:
             # a name of another scope: this scope's own definition, checked as one (never compared with the other)
             self._register(st, name, lhs, rhs, recursive)
             return
+        if self.piecewise or name in self.run.piecewise:
+            # one piece of a definition by cases: another piece is no restatement of it
+            if self.piecewise:
+                self.run.piecewise.add(name)
+            self._register(st, name, lhs, rhs, recursive)
+            return
         if existing is not None and (in_run or not recursive):
             closed_form = not recursive and existing.recursive and not any(
                 d.recursive for n, d in self.context.definitions.items() if n in referenced_functions(rhs))
@@ -1058,6 +1067,7 @@ class _Analysis:
             self.run.recent_text = ""
             self.run.moments_read = set()
             self.run.wrong_values = set()
+            self.run.piecewise = set()
             self.run.inline_recurrences = {}
             self.run.variances = {}
         self.run.since_display = (self.run.since_display + self.info.prose_before
@@ -1138,6 +1148,22 @@ class _Analysis:
 def _decimal(text: str):
     from decimal import Decimal
     return Decimal(text).normalize()
+
+
+def _piecewise(parsed: ParsedFormula) -> bool:
+    """Whether a formula defines one case: beside a definition ``f(t) = …`` it states a condition on f's own
+    argument (``t \\le W``), not on a parameter (``0 \\le \\beta < 1``)."""
+    arguments: set = set()
+    conditions: set = set()
+    for st in parsed.statements:
+        exprs = [side.expr for side in st.sides]
+        if any(e is None for e in exprs) or not st.relations:
+            continue
+        if all(r in ("<", "<=", ">", ">=") for r in st.relations):
+            conditions |= set().union(*(e.free_symbols for e in exprs))
+        elif st.relations[0] == "=" and isinstance(exprs[0], AppliedUndef):
+            arguments |= set().union(*(a.free_symbols for a in exprs[0].args))
+    return bool(arguments & conditions)
 
 
 def _paragraphs(prose: str) -> int:
