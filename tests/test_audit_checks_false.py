@@ -194,3 +194,22 @@ def test_a_condition_on_a_parameter_does_not_make_a_case():
 
     assert _piecewise(parse_formula(r"\eta_t = \eta_0 t / W, \quad t \le W"))
     assert not _piecewise(parse_formula(r"m_{t+1} = \beta m_t + (1-\beta) g_t, \qquad 0 \le \beta < 1"))
+
+
+_SEEDS = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "seeds"
+_SEED_ERRORS = {
+    "000_9dbffe2ee456a5f7.txt": [(216, "AUD002"), (227, "AUD001"), (247, "AUD002"), (260, "AUD003"), (260, "AUD005"),
+                                 (262, "AUD003"), (262, "AUD005"), (264, "AUD002")],
+    "001_e701d70adf034ba3.txt": [(141, "AUD010")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SEED_ERRORS))
+def test_the_seed_notes_keep_exactly_their_errors(worker, name):
+    from emastats.audit.document import audit_path
+
+    path = _SEEDS / name
+    if not path.exists():
+        pytest.skip("seed notes not present")
+    audit = audit_path(str(path), worker)
+    assert sorted((f.line, f.code) for f in audit.findings if f.severity == "error") == _SEED_ERRORS[name]

@@ -50,8 +50,9 @@ LOOP_COUNTER = "k"  # the index an assignment in a loop gets: x <- f(x) is x(k+1
 OPERATORS = ("E", "Var", "Cov", "clip", "tr", "diag", "softmax", "relu")
 RUN_GAP_LINES = 14
 RECENT_CHARS = 800
-# the next line of a derivation follows its display after at most one paragraph of prose; more prose between two
-# statements about one name presents another form of it, not a derivation step
+# the next line of a derivation follows its display after at most one paragraph of prose, or after prose that
+# states assumptions for it ("we assume $g_t = g$"); more prose between two statements about one name presents
+# another form of it, not a derivation step
 RUN_PARAGRAPHS = 1
 _PARAGRAPH_BREAK = re.compile(r"\n(?:[ \t\u200b\u3000]*\n)+")
 # Prose that introduces another form of a rule rather than the next line of a derivation.
@@ -76,6 +77,7 @@ class RunState:
     previous_display_names: set[str] = field(default_factory=set)
     previous_forms: dict[str, tuple[sympy.Basic, sympy.Basic]] = field(default_factory=dict)  # name -> (lhs, rhs)
     previous_display_end: int = -10**9
+    previous_display_line: int = -10**9  # where that display formula starts
     assumptions: list[tuple[sympy.Basic, sympy.Basic]] = field(default_factory=list)
     scope: int = 0  # the document model's scope (section, algorithm block) of the last formula
     assigned: set[str] = field(default_factory=set)  # names assigned with <- in this scope: sequences over k
@@ -843,7 +845,7 @@ class _Analysis:
         same_scope = existing is None or existing.scope == self.info.scope
         in_run = name in self.run.previous_display_names and \
             self.info.line - self.run.previous_display_end <= RUN_GAP_LINES and \
-            _paragraphs(self.run.since_display) <= RUN_PARAGRAPHS and \
+            (_paragraphs(self.run.since_display) <= RUN_PARAGRAPHS or bool(self.run.assumptions)) and \
             not _NEW_DEFINITION.search(self.info.prose_before[-300:])
         if fixed_index or (not is_function and _is_number(rhs)):
             if existing is not None and not (existing.recursive and fixed_index and _first_index(lhs) <= 0):  # a value of a defined quantity: check it, e.g. <g^2>_1 from its recurrence
@@ -954,7 +956,10 @@ class _Analysis:
             self.count_holds()
             return True
         name = atom_name(lhs)
-        if result.verdict == "fails" and strict and name in self.context.faulty:
+        stated = self.context.definitions.get(name) if name is not None else None
+        restates_faulty = name in self.context.faulty and (against is None or stated is not None and (
+            self.run.previous_display_line <= stated.line <= self.run.previous_display_end))
+        if result.verdict == "fails" and strict and restates_faulty:
             # the definition it restates already has an error finding: that finding explains the difference
             self.unchecked("restatement of a definition with an error finding")
             return False
@@ -1062,6 +1067,7 @@ class _Analysis:
             self.run.previous_display_names = set()
             self.run.previous_forms = {}
             self.run.previous_display_end = -10**9
+            self.run.previous_display_line = -10**9
             self.run.assigned = set()
             self.run.independent = False
             self.run.recent_text = ""
@@ -1142,6 +1148,7 @@ class _Analysis:
             self.run.previous_display_names = self.display_names
             self.run.previous_forms = self.forms
             self.run.previous_display_end = self.info.end_line
+            self.run.previous_display_line = self.info.line
             self.run.since_display = ""
 
 
