@@ -112,7 +112,7 @@ def test_expectation_algebra_finds_a_missing_square_and_accepts_the_right_one():
 
 def test_a_name_from_another_section_is_not_a_restatement():
     recurrence = (r"s_{t+1} = s_t + g_t^2", 1, 1, True, "")
-    average = r"s_t = \frac{1}{t} \sum_{i=1}^{t} w_i"
+    average = r"s_t = \frac{1}{t} \sum_{i=1}^{t} g_i^2"  # in the recurrence's own quantities: comparable
     assert any(f.code == "AUD001" for f in _run([recurrence, (average, 30, 1, True, "")]))
     assert not _run([recurrence, (average, 30, 2, True, "")])
 

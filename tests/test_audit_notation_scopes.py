@@ -47,11 +47,18 @@ def test_a_new_system_of_rules_is_not_a_wrong_closed_form():
     assert not [f for f in audit.findings if f.severity == "error"]
 
 
-def test_a_restatement_with_an_unexplained_input_is_still_checked():
-    text = "# S\n\n$$q_{k+1} = q_k + r_k^2$$\n\nso that\n\n$$q_k = \\frac{1}{k} \\sum_{i=1}^{k} v_i$$\n"
+def test_a_restatement_in_the_recurrences_own_quantities_is_still_checked():
+    """The rule for a new system (rows defined below in the same block) leaves restatements alone: an index
+    shifted closed form is found; one in an input the recurrence never reads (v) is not judged (no counterexample
+    exists without knowing v)."""
+    head = "# S\n\n$$q_{k+1} = q_k + r_k^2$$\n\nso that\n\n"
     with Worker() as worker:
-        audit = audit_text(text, "md", "q.md", worker)
-    assert [f.code for f in audit.findings if f.severity == "error"] == ["AUD001"]
+        shifted = audit_text(head + "$$q_k = q_0 + \\sum_{i=1}^{k} r_i^2$$\n", "md", "q.md", worker)
+        right = audit_text(head + "$$q_k = q_0 + \\sum_{i=0}^{k-1} r_i^2$$\n", "md", "q.md", worker)
+        other = audit_text(head + "$$q_k = \\frac{1}{k} \\sum_{i=1}^{k} v_i$$\n", "md", "q.md", worker)
+    assert [f.code for f in shifted.findings if f.severity == "error"] == ["AUD001"]
+    assert not [f for f in right.findings if f.severity == "error"]
+    assert not [f for f in other.findings if f.severity == "error"]
 
 
 def test_numbered_sibling_sections_are_separate_scopes_and_a_child_continues_its_parent():

@@ -30,7 +30,7 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 from .canonical import NAMED
-from .check_update import Where, check_definition
+from .check_update import G1, Where, check_definition, divided_estimate
 from .check_variance import expected_variance, variance_subject
 from .compare import Comparison, apply_assumptions, compare
 from .context import (Context, Definition, atom_name, base_of, integer_symbols, is_integer_name,
@@ -38,6 +38,7 @@ from .context import (Context, Definition, atom_name, base_of, integer_symbols, 
 from .normalise import GREEK
 from .derivatives import derivative_of
 from .recurrence import stationary
+from .standardise import centring
 from .expectation import closed, factor_between, moment, prose_moments, unroll, with_named_moments
 from .model import scan_atoms
 from .evaluate import Evaluator, Point, Undecidable, close, show
@@ -49,12 +50,20 @@ LOOP_COUNTER = "k"  # the index an assignment in a loop gets: x <- f(x) is x(k+1
 OPERATORS = ("E", "Var", "Cov", "clip", "tr", "diag", "softmax", "relu")
 RUN_GAP_LINES = 14
 RECENT_CHARS = 800
+# the next line of a derivation follows its display after at most one paragraph of prose, or after prose that
+# states assumptions for it ("we assume $g_t = g$"); more prose between two statements about one name presents
+# another form of it, not a derivation step
+RUN_PARAGRAPHS = 1
+_PARAGRAPH_BREAK = re.compile(r"\n(?:[ \t\u200b\u3000]*\n)+")
 # Prose that introduces another form of a rule rather than the next line of a derivation.
 _NEW_DEFINITION = re.compile(r"\b(version|variant|alternative|another|instead|otherwise|other form|some slides|"
                              r"some notes|written as|define|we define)\b|\\item\b", re.I)  # \item: a list of alternatives
 UNKNOWN = "__unknown__"
+_DIVIDE_BY = re.compile(r"\bdivid\w*\s+\$([^$]{1,80})\$\s+by\s*$", re.I)
+_DEVIATION = {"sd", "SD", "std", "Std", "stddev", "stdev"}  # standard deviation operators
 # Greek letters that name parameters (rates, decays): sigma, Sigma and Delta name derived quantities instead.
-_PARAMETER_LETTERS = GREEK - {"sigma", "Sigma", "delta", "Delta", "nabla", "ell", "Phi", "phi", "psi", "Psi"}  # a restatement this close to the previous display about the same quantity is a derivation step
+# Capital Greek letters name functions, sets and matrices (\Gamma(n), \Pi_C, \Sigma), not step sizes or decays.
+_PARAMETER_LETTERS = {g for g in GREEK if g[0].islower()} - {"sigma", "delta", "nabla", "ell", "phi", "psi"}  # a restatement this close to the previous display about the same quantity is a derivation step
 _WITHOUT_REPLACEMENT = re.compile(r"\bwithout[\s-]+replacement\b", re.I)
 _INDEPENDENCE = re.compile(r"\b(independent(ly)?|i\.\s?i\.\s?d\.?|iid|uncorrelated)\b", re.I)
 _CONDITION_WORDS = re.compile(r"\b(need|needs|must|require|requires|satisf\w*|solve|solving|suppose|assume|if|"
@@ -68,6 +77,7 @@ class RunState:
     previous_display_names: set[str] = field(default_factory=set)
     previous_forms: dict[str, tuple[sympy.Basic, sympy.Basic]] = field(default_factory=dict)  # name -> (lhs, rhs)
     previous_display_end: int = -10**9
+    previous_display_line: int = -10**9  # where that display formula starts
     assumptions: list[tuple[sympy.Basic, sympy.Basic]] = field(default_factory=list)
     scope: int = 0  # the document model's scope (section, algorithm block) of the last formula
     assigned: set[str] = field(default_factory=set)  # names assigned with <- in this scope: sequences over k
@@ -75,6 +85,10 @@ class RunState:
     recent_text: str = ""  # the last prose and formulas of this scope, for sentences that inline formulas cut
     moments_read: set = field(default_factory=set)  # (kind, subject, value) already taken from the prose
     inline_recurrences: dict = field(default_factory=dict)  # name -> Definition stated inline in this scope
+    since_display: str = ""  # the prose (inline formulas as $) since the last display formula
+    variances: dict = field(default_factory=dict)  # name -> (stated Var, line) in this scope
+    wrong_values: set = field(default_factory=set)  # names whose stated value has an error finding
+    piecewise: set = field(default_factory=set)  # names defined piece by piece (", t \\le T_w") in this scope
 
 
 @dataclass
@@ -167,6 +181,8 @@ class _Analysis:
         self.forms: dict[str, tuple[sympy.Basic, sympy.Basic]] = {}
         self.assigning = False  # the statement being analysed is an assignment (<-, :=, +=)
         self.previous_equation: sympy.Basic | None = None  # lhs - rhs of the row before, for rows written "<=> …"
+        # a formula that states a condition beside its definition ("…, \\quad t \\le T_w") defines one piece
+        self.piecewise = _piecewise(parsed)
 
     def where(self, st: Statement) -> Where:
         line = self.info.line + st.row
@@ -238,7 +254,11 @@ class _Analysis:
         for i in range(len(values) - 1):
             a, b = values[i], values[i + 1]
             tolerance = max(_rounding(latex[i]), _rounding(latex[i + 1]))
-            ok = abs(a - b) <= tolerance if tolerance else close(a, b)
+            if tolerance:
+                value = lambda e: ev.value(apply_assumptions(e, self.assumptions()))  # noqa: E731
+                tolerance += _input_rounding(sides[i], latex[i], value) + _input_rounding(sides[i + 1], latex[i + 1],
+                                                                                          value)
+            ok = abs(a - b) <= tolerance * (1 + mpmath.mpf(10) ** -6) if tolerance else close(a, b)
             if not ok:
                 self.report(st, "AUD008", f"numeric example is wrong: {latex[i]} = {show(a)}, not {latex[i + 1]}",
                             evidence=f"recomputed: {show(a)} vs {show(b)}"
@@ -247,9 +267,18 @@ class _Analysis:
                 return
         self.tally.holds += 1
 
-    def chain_steps(self, st: Statement, sides: list[sympy.Basic], start: int) -> None:
+    def uses_wrong_value(self, *exprs: sympy.Basic) -> bool:
+        """Whether an expression reads a name whose stated value already has an error finding."""
+        return bool(self.run.wrong_values) and any(_names(e) & self.run.wrong_values for e in exprs)
+
+    def chain_steps(self, st: Statement, sides: list[sympy.Basic], start: int, latex: list[str] | None = None) -> None:
         for i in range(start, len(sides) - 1):
             a, b = sides[i], sides[i + 1]
+            if self.uses_wrong_value(a, b):
+                self.unchecked("step uses a value with an error finding")
+                continue
+            if latex is not None and self.rounded_step(st, a, b, latex[i], latex[i + 1]):
+                continue
             if atom_name(a) is not None and _is_number(b) and not _all_known(a, self.context):
                 # "mu = beta_1 = 0.9": a value given in passing, not a derivation step
                 key = (atom_name(a), tuple(int(x) for x in a.args)) if isinstance(a, AppliedUndef) and all(
@@ -263,12 +292,63 @@ class _Analysis:
             result = self.cmp(a, b)
             if result.verdict == "holds":
                 self.count_holds()
+            elif result.verdict == "fails" and _unrelated_steps((a, b), self.context):
+                self.unchecked("a quantity at two steps with no recurrence stated")
             elif result.verdict == "fails" and _comparable(apply_assumptions(a, self.assumptions()),
                                                            apply_assumptions(b, self.assumptions()), self.context):
                 self.tally.decided += 1
                 self.step_finding(st, a, b, result, "this step")
             else:
                 self.unchecked('step relies on facts not stated as formulas')
+
+    def stated_constants(self, st: Statement, latex: list[str]) -> None:
+        """AUD018: a rule's decimal constant that is ten times or a tenth of a value the prose just listed, when
+        another of its constants matches a listed value exactly (so the prose lists this rule's constants)."""
+        prose = re.sub(r"\$[^$]*\$", " ", self.info.prose_before[-400:])
+        listed = {_decimal(m) for m in re.findall(r"(?<![\w.])\d*\.\d+(?![\w.])", prose)}
+        constants = [c for side in latex for c in re.findall(r"(?<![\w.])\d*\.\d+(?![\w.])", side)]
+        if len(constants) < 2 or not listed:
+            return
+        values = [_decimal(c) for c in constants]
+        if not any(v in listed for v in values):
+            return
+        for text, value in zip(constants, values):
+            if value in listed:
+                continue
+            near = [x for x in listed if x in (value * 10, value / 10)]
+            if len(near) == 1:
+                self.tally.decided += 1
+                self.report(st, "AUD018", f"the constant {text} differs from the value {near[0].normalize()} the "
+                                          f"text states just before by a factor of ten",
+                            evidence=f"the text lists {', '.join(sorted(str(x.normalize()) for x in listed))}; the "
+                                     f"rule's other constants match it")
+                return
+
+    def rounded_step(self, st: Statement, a: sympy.Basic, b: sympy.Basic, latex_a: str, latex_b: str) -> bool:
+        """``… = 0.5932699`` after a computed number: equal up to the rounding the decimal states (AUD001).
+
+        False (not handled) unless one side is a bare decimal and both sides are numbers under the stated values.
+        """
+        tolerance = max(_rounding(latex_a), _rounding(latex_b))
+        assumptions = self.assumptions()
+        a, b = apply_assumptions(a, assumptions), apply_assumptions(b, assumptions)
+        if not tolerance or not (_all_known(a, self.context) and _all_known(b, self.context)):
+            return False
+        ev = Evaluator(self.context, Point(seed=self.seed))
+        try:
+            x, y = ev.value(a), ev.value(b)
+        except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
+            return False
+        value = lambda e: Evaluator(self.context, Point(seed=self.seed)).value(e)  # noqa: E731
+        tolerance += _input_rounding(a, latex_a, value) + _input_rounding(b, latex_b, value)
+        self.tally.decided += 1
+        if abs(x - y) <= tolerance * (1 + mpmath.mpf(10) ** -6):
+            self.tally.holds += 1
+        else:
+            self.report(st, "AUD001", f"this step does not follow: {latex_a} is {show(x)}, not {latex_b}",
+                        evidence=f"recomputed: {show(x)} vs {show(y)} (allowed rounding "
+                                 f"{mpmath.nstr(tolerance, 2)})")
+        return True
 
     def statement(self, st: Statement, previous_last: sympy.Basic | None) -> sympy.Basic | None:
         sides = [s.expr for s in st.sides]
@@ -295,6 +375,7 @@ class _Analysis:
             self.previous_equation = sides[0] - sides[1]  # the start of a chain of equivalent equations
         self.assigning = bool(relations) and relations[0] in ASSIGNMENTS
         if self.assigning and not st.continued:
+            self.stated_constants(st, latex)
             if len(sides) != 2 or atom_name(sides[0]) is None:
                 self.unchecked("assignment to something other than a name")
                 return sides[-1]
@@ -313,6 +394,8 @@ class _Analysis:
             return sides[-1]
         if len(sides) == 2 and self.without_replacement(st, sides[0], sides[1]):
             return sides[-1]
+        if len(sides) == 2 and self.deviation_statement(st, sides[0], sides[1]):
+            return sides[-1]
         if len(sides) == 2 and self.moment_statement(st, sides[0], sides[1]):
             return sides[-1]
         if len(sides) == 2 and self.variance(st, sides[0], sides[1]):
@@ -328,13 +411,16 @@ class _Analysis:
             self.tally.definitions += 1  # "we have $\\sigma_s^2 = …$" in prose: a statement of notation
             return sides[-1]
         if name is None:
-            self.claim(st, sides)
+            self.claim(st, sides, latex)
             return sides[-1]
-        self.chain_steps(st, sides, 1)
+        before = len(self.findings)
+        self.chain_steps(st, sides, 1, latex)
         # v_1 = 0.02 theta_1 = 0.02 x 40 = 8: the value holds only for the substituted 40; the definition is the
         # last side before values the notes did not state as formulas were substituted
         last = next((i for i in range(1, len(sides) - 1) if self.instantiation(sides[i], sides[i + 1])), len(sides) - 1)
         self.define(st, name, sides[0], sides[1] if len(sides) == 2 else sides[last])
+        if any(f.severity == "error" for f in self.findings[before:]):
+            self.run.wrong_values.add(name)  # later steps that use this value repeat the error: not reported
         return sides[-1]
 
     def assignment(self, lhs: sympy.Basic, rhs: sympy.Basic, relation: str) -> tuple[sympy.Basic, sympy.Basic]:
@@ -365,8 +451,13 @@ class _Analysis:
     def named(self, st: Statement, sides: list[sympy.Basic]) -> None:
         """``\\sigma'(x) = …``: every side must equal the canonical form of the named function."""
         form = _named(sides[0])
-        expected = form.build(sides[0].args[0])
+        argument = sides[0].args[0]
+        expected = form.build(argument)
         for side in sides[1:]:
+            if argument.free_symbols and not argument.free_symbols & side.free_symbols and side.free_symbols:
+                # \sigma(X) = 1/(1 + e^{-x}): written in another variable, a naming slip to read, not a value to test
+                self.unchecked("named function written in a variable other than its argument")
+                continue
             result = self.cmp(expected, side)
             if result.verdict == "holds":
                 self.count_holds()
@@ -472,6 +563,14 @@ class _Analysis:
         derivative = derivative_of(sides[0], self.context)
         if derivative is None:
             return False
+        source = derivative.definition
+        for assumed_lhs, assumed_rhs in self.run.assumptions:
+            if isinstance(assumed_lhs, AppliedUndef) and assumed_lhs.func == source.lhs.func and \
+                    len(assumed_lhs.args) == len(source.lhs.args) and assumed_rhs.xreplace(
+                        dict(zip(assumed_lhs.args, source.lhs.args))) != source.rhs:
+                # the function was defined again in the prose since: which definition is meant is unclear
+                self.unchecked("derivative of a function the notes redefined inline")
+                return True
         try:
             expected = derivative.expected()
         except (TypeError, ValueError, AttributeError, NotImplementedError):
@@ -549,6 +648,8 @@ class _Analysis:
             return False
         kind, (subject,) = type(lhs).__name__, lhs.args
         name = atom_name(subject)
+        if kind == "Var" and name is not None:
+            self.run.variances[str(subject)] = (rhs, self.where(st).line)
         defined = name is not None and name in self.context.definitions
         if name is not None and not defined and (isinstance(subject, sympy.Symbol) or all(
                 a.is_Symbol or a.is_Integer for a in subject.args)):
@@ -577,6 +678,40 @@ class _Analysis:
                     evidence=f"at {_point(result)} the stated value is {result.lhs_value} and the derived one "
                              f"{result.rhs_value}",
                     suggestion=f"{to_latex(lhs)} = {to_latex(closed(expected))}")
+        return True
+
+    def deviation_statement(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
+        """``sd(X) = s``: s^2 must be the variance of X the scope stated (or derives from its moments), AUD012.
+
+        False when the statement is not a standard deviation, or no variance of X is known to compare with.
+        """
+        if not (isinstance(lhs, AppliedUndef) and type(lhs).__name__ in _DEVIATION and len(lhs.args) == 1):
+            return False
+        (subject,) = lhs.args
+        stated = self.run.variances.get(str(subject))
+        if stated is not None:
+            variance, source = stated
+        else:
+            name = atom_name(subject)
+            variance = moment("Var", subject, self.context, self.run.independent) if name is not None else None
+            source = None
+            if variance is None:
+                return False
+        result = self.cmp(rhs ** 2, variance)
+        if result.verdict == "undecided":
+            return False
+        self.tally.decided += 1
+        if result.verdict == "holds":
+            self.tally.holds += 1
+            return True
+        factor = factor_between(rhs ** 2, variance)
+        difference = f"; its square is {to_latex(factor)} times that variance" if factor is not None else ""
+        where = f"the variance stated at line {source}" if source is not None else \
+            "the variance the section's moments give"
+        self.report(st, "AUD012", f"{to_latex(lhs)} is not the square root of {where}{difference}",
+                    evidence=f"at {_point(result)} the square of the stated value is {result.lhs_value} and the "
+                             f"variance {result.rhs_value}",
+                    suggestion=f"{to_latex(lhs)} = {to_latex(sympy.sqrt(closed(variance)))}")
         return True
 
     def without_replacement(self, st: Statement, lhs: sympy.Basic, rhs: sympy.Basic) -> bool:
@@ -647,16 +782,26 @@ class _Analysis:
         self.count_holds()
         return True
 
-    def claim(self, st: Statement, sides: list[sympy.Basic]) -> None:
+    def claim(self, st: Statement, sides: list[sympy.Basic], latex: list[str] | None = None) -> None:
         """``f(x) = g(x)`` with a non-atomic left side: an identity, unless the prose calls it a condition."""
         a, b = sides[0], sides[1]
+        if self.uses_wrong_value(a, b):
+            self.unchecked("step uses a value with an error finding")
+            self.chain_steps(st, sides, 1, latex)
+            return
+        if latex is not None and self.rounded_step(st, a, b, latex[0], latex[1]):
+            self.chain_steps(st, sides, 1, latex)
+            return
         if self.instantiation(a, b):
             self.unchecked("values substituted that the notes did not state as formulas")
-            self.chain_steps(st, sides, 1)
+            self.chain_steps(st, sides, 1, latex)
             return
         result = self.cmp(a, b)
         if result.verdict == "holds":
             self.count_holds()
+        elif result.verdict == "fails" and _unrelated_steps((a, b), self.context):
+            # x_{t+1} and x_t with no recurrence stated: the two values are unrelated guesses, not a counterexample
+            self.unchecked("a quantity at two steps with no recurrence stated")
         elif result.verdict == "fails":
             evidence = _comparable(apply_assumptions(a, self.assumptions()), apply_assumptions(b, self.assumptions()),
                                    self.context)
@@ -667,7 +812,7 @@ class _Analysis:
                 self.unchecked('identity relies on facts not stated as formulas')
         else:
             self.unchecked('identity not evaluable')
-        self.chain_steps(st, sides, 1)
+        self.chain_steps(st, sides, 1, latex)
 
     def define(self, st: Statement, name: str, lhs: sympy.Basic, rhs: sympy.Basic) -> None:
         is_function = isinstance(lhs, AppliedUndef)
@@ -679,7 +824,10 @@ class _Analysis:
             # inline: an assumption for the next display formula; an initial value x_0 = c stays
             if is_function and self.inline_recurrence(st, name, lhs, rhs, recursive, fixed_index):
                 return
-            self.run.assumptions.append((lhs, rhs))
+            if is_function and not recursive and self.value_of_defined_function(st, name, lhs, rhs):
+                return
+            # a later value of the same name replaces the earlier one ("for x = 10 …; at x = 0 …")
+            self.run.assumptions = [(a, b) for a, b in self.run.assumptions if a != lhs] + [(lhs, rhs)]
             if fixed_index and _is_number(rhs):
                 self.context.values[(name, tuple(int(a) for a in lhs.args))] = rhs
             elif not _is_number(rhs) and not recursive and (
@@ -700,6 +848,7 @@ class _Analysis:
         same_scope = existing is None or existing.scope == self.info.scope
         in_run = name in self.run.previous_display_names and \
             self.info.line - self.run.previous_display_end <= RUN_GAP_LINES and \
+            (_paragraphs(self.run.since_display) <= RUN_PARAGRAPHS or bool(self.run.assumptions)) and \
             not _NEW_DEFINITION.search(self.info.prose_before[-300:])
         if fixed_index or (not is_function and _is_number(rhs)):
             if existing is not None and not (existing.recursive and fixed_index and _first_index(lhs) <= 0):  # a value of a defined quantity: check it, e.g. <g^2>_1 from its recurrence
@@ -715,6 +864,12 @@ class _Analysis:
             return
         if existing is not None and not same_scope:
             # a name of another scope: this scope's own definition, checked as one (never compared with the other)
+            self._register(st, name, lhs, rhs, recursive)
+            return
+        if self.piecewise or name in self.run.piecewise:
+            # one piece of a definition by cases: another piece is no restatement of it
+            if self.piecewise:
+                self.run.piecewise.add(name)
             self._register(st, name, lhs, rhs, recursive)
             return
         if existing is not None and (in_run or not recursive):
@@ -745,6 +900,30 @@ class _Analysis:
         block = {atom_name(st.sides[0].expr) for st in self.parsed.statements
                  if st.relations and st.sides and st.sides[0].expr is not None}
         return not new & block
+
+    def value_of_defined_function(self, st: Statement, name: str, lhs, rhs) -> bool:
+        """``$q(x^\\star) = -b^2/(2a)$`` in prose, for a q the scope defined with named arguments: the definition
+        evaluated at that point must give the stated value (AUD001). False when the statement is not one (the
+        name is no function of the scope, or the left side is its definition's own form)."""
+        d = self.context.definitions.get(name)
+        if d is None or d.recursive or d.scope != self.info.scope or not isinstance(d.lhs, AppliedUndef) or \
+                len(d.lhs.args) != len(lhs.args) or lhs.args == d.lhs.args or not _defines_function(d.lhs):
+            return False
+        if any(is_integer_name(s.name) for a in lhs.args for s in a.free_symbols):
+            return False  # f_t(…), f(x_i): an index, not a point
+        a, b = apply_assumptions(lhs, self.assumptions()), apply_assumptions(rhs, self.assumptions())
+        if self.uses_wrong_value(a, b):
+            return False
+        result = self.cmp(lhs, rhs)
+        if result.verdict == "holds":
+            self.count_holds()
+            return True
+        if result.verdict == "fails" and _comparable(a, b, self.context) and not _unrelated_steps((a, b), self.context) \
+                and not _condition_cue(self.info.prose_before):
+            self.tally.decided += 1
+            self.step_finding(st, lhs, rhs, result, f"this value of {name} (defined at line {d.line})")
+            return True
+        return False
 
     def inline_recurrence(self, st: Statement, name: str, lhs, rhs, recursive: bool, fixed_index: bool) -> bool:
         """An inline recurrence (``$v_t = \\beta v_{t-1} + (1-\\beta)\\theta_t$``) or an instance of one.
@@ -792,6 +971,21 @@ class _Analysis:
         if result.verdict == "holds":
             self.count_holds()
             return True
+        name = atom_name(lhs)
+        stated = self.context.definitions.get(name) if name is not None else None
+        restates_faulty = name in self.context.faulty and (against is None or stated is not None and (
+            self.run.previous_display_line <= stated.line <= self.run.previous_display_end))
+        if result.verdict == "fails" and strict and restates_faulty:
+            # the definition it restates already has an error finding: that finding explains the difference
+            self.unchecked("restatement of a definition with an error finding")
+            return False
+        if result.verdict == "fails" and strict and not _comparable(
+                apply_assumptions(lhs if against is None else against, self.assumptions()),
+                apply_assumptions(rhs, self.assumptions()), self.context):
+            # the two forms name different quantities (K in one, mu in the other) that no formula relates:
+            # another definition of the name (an alternative, an analogy), not a step that can be refuted
+            self.unchecked("restatement in quantities the earlier form does not use")
+            return False
         if result.verdict == "fails" and strict:
             self.tally.decided += 1
             keep = f"{to_latex(lhs)} = {to_latex(against)} (the previous line)" if against is not None else ""
@@ -811,12 +1005,31 @@ class _Analysis:
         self.context.definitions[name] = definition
         self.context.faulty.discard(name)
         self.tally.definitions += 1
+        if check and not recursive and self.centring(st, definition):
+            return
         if check and isinstance(lhs, AppliedUndef):
             ran: list = []
             found = check_definition(definition, self.context, self.where(st), self.seed, ran)
             if found or recursive or ran:
                 self.tally.decided += 1
             self.findings += found
+
+    def centring(self, st: Statement, definition: Definition) -> bool:
+        """A standardisation (x_i - mu)/s of a family by its own batch mean and spread must centre it (AUD017);
+        False when the definition is not one."""
+        found = centring(definition, self.context, self.seed)
+        if found is None:
+            return False
+        self.tally.decided += 1
+        if found.centred:
+            self.tally.holds += 1
+            return False  # (the other checks of the definition still run)
+        self.context.faulty.add(definition.name)
+        self.report(st, "AUD017", f"{to_latex(definition.lhs)} does not have batch mean zero, although it is scaled "
+                                  f"by the batch's spread: the batch mean {found.mean_name} must be subtracted",
+                    evidence=f"over a seeded batch of {found.size} values the average of {to_latex(definition.lhs)} "
+                             f"is {found.average}")
+        return True
 
     # -- equation solving ------------------------------------------------------------------------------
     def solving_block(self) -> bool:
@@ -870,11 +1083,17 @@ class _Analysis:
             self.run.previous_display_names = set()
             self.run.previous_forms = {}
             self.run.previous_display_end = -10**9
+            self.run.previous_display_line = -10**9
             self.run.assigned = set()
             self.run.independent = False
             self.run.recent_text = ""
             self.run.moments_read = set()
+            self.run.wrong_values = set()
+            self.run.piecewise = set()
             self.run.inline_recurrences = {}
+            self.run.variances = {}
+        self.run.since_display = (self.run.since_display + self.info.prose_before
+                                  + ("" if self.info.display else "$"))[-4000:]
         if _INDEPENDENCE.search(self.info.prose_before):
             self.run.independent = True
         # inline formulas cut a sentence into pieces: read the moments off the recent text with its formulas
@@ -897,12 +1116,45 @@ class _Analysis:
         if value is not None:
             self.context.moments.setdefault((kind, occurrences[0].base), value)
 
+    def prose_division(self) -> None:
+        """"… divide $X_t$ by $D$" in the prose, with this formula as D: X/D must be an unbiased estimate (AUD004).
+
+        Only when X is a quantity this scope defines at a symbolic index (an average, its unrolled sum) and the
+        quotient scales as g or g^2 with a constant gradient; then it must equal that power at t = 1, 2, 3."""
+        recent = self.run.recent_text
+        mine = "$" + _formula_text(self.parsed) + "$"
+        m = _DIVIDE_BY.search(recent[:-len(mine)][-300:]) if recent.endswith(mine) else None
+        statements = self.parsed.statements
+        if m is None or len(statements) != 1 or statements[0].relations or statements[0].sides[0].expr is None:
+            return
+        numerator = parse_formula(m.group(1), None)
+        if numerator.rejected or len(numerator.statements) != 1 or numerator.statements[0].relations:
+            return
+        x = numerator.statements[0].sides[0].expr
+        d = self.context.definitions.get(atom_name(x)) if x is not None else None
+        if d is None or d.scope != self.info.scope:
+            return
+        result = divided_estimate(x, statements[0].sides[0].expr, self.context, self.seed)
+        if result is None:
+            return
+        self.tally.statements += 1
+        self.tally.decided += 1
+        holds, n, got, expected = result
+        if holds:
+            self.tally.holds += 1
+            return
+        self.report(statements[0], "AUD004",
+                    f"dividing {to_latex(x)} by {self.parsed.statements[0].sides[0].latex} does not give an unbiased "
+                    f"estimate: with a constant gradient g = {G1} the quotient at step {n} is {got}, not {expected}",
+                    evidence=f"{to_latex(x)} as defined at line {d.line}, from zero states")
+
     def run_all(self) -> None:
         self.enter_scope()
         if self.parsed.rejected:
             self.findings.append(Finding(self.info.line, self.info.end_line, "AUD201",
                                          f"formula not analysed: {self.parsed.rejected}"))
             return
+        self.prose_division()
         if not (self.info.display and self.solving_block()):
             previous_last = None
             for st in self.parsed.statements:
@@ -912,6 +1164,34 @@ class _Analysis:
             self.run.previous_display_names = self.display_names
             self.run.previous_forms = self.forms
             self.run.previous_display_end = self.info.end_line
+            self.run.previous_display_line = self.info.line
+            self.run.since_display = ""
+
+
+def _decimal(text: str):
+    from decimal import Decimal
+    return Decimal(text).normalize()
+
+
+def _piecewise(parsed: ParsedFormula) -> bool:
+    """Whether a formula defines one case: beside a definition ``f(t) = …`` it states a condition on f's own
+    argument (``t \\le W``), not on a parameter (``0 \\le \\beta < 1``)."""
+    arguments: set = set()
+    conditions: set = set()
+    for st in parsed.statements:
+        exprs = [side.expr for side in st.sides]
+        if any(e is None for e in exprs) or not st.relations:
+            continue
+        if all(r in ("<", "<=", ">", ">=") for r in st.relations):
+            conditions |= set().union(*(e.free_symbols for e in exprs))
+        elif st.relations[0] == "=" and isinstance(exprs[0], AppliedUndef):
+            arguments |= set().union(*(a.free_symbols for a in exprs[0].args))
+    return bool(arguments & conditions)
+
+
+def _paragraphs(prose: str) -> int:
+    """How many paragraphs of text (blocks between blank lines with more than blanks) a stretch of prose has."""
+    return sum(1 for block in _PARAGRAPH_BREAK.split(prose) if block.strip(" \t\n\u200b\u3000"))
 
 
 def _defines_function(lhs: sympy.Basic) -> bool:
@@ -921,13 +1201,22 @@ def _defines_function(lhs: sympy.Basic) -> bool:
         isinstance(a, sympy.Symbol) and not is_integer_name(a.name) for a in lhs.args)
 
 
-def _all_known(expr: sympy.Basic, context: Context) -> bool:
-    """Whether an expression is a number once the values the document stated are substituted."""
-    if any((s.name, ()) not in context.values for s in expr.free_symbols):
+def _all_known(expr: sympy.Basic, context: Context, depth: int = 6) -> bool:
+    """Whether an expression is a number once the values the document stated are substituted.
+
+    A stated value may itself be an expression (``W_2 = (W_1 - F)/S + 1``): it is known only when its own
+    symbols have values, so a value in symbols no formula fixed never makes a numeric example.
+    """
+    if depth <= 0:
         return False
+    keys = [(s.name, ()) for s in expr.free_symbols]
     for f in expr.atoms(AppliedUndef):
-        if not all(a.is_Integer for a in f.args) or (type(f).__name__, tuple(int(a) for a in f.args)) \
-                not in context.values:
+        if not all(a.is_Integer for a in f.args):
+            return False
+        keys.append((type(f).__name__, tuple(int(a) for a in f.args)))
+    for key in keys:
+        value = context.values.get(key)
+        if value is None or not (_is_number(value) or _all_known(value, context, depth - 1)):
             return False
     return True
 
@@ -1056,8 +1345,44 @@ def _short_reason(problem: str) -> str:
 
 
 def _rounding(latex: str) -> mpmath.mpf:
-    m = re.fullmatch(r"\s*-?\d*\.(\d+)\s*", latex)
+    """The rounding a side written as a bare decimal states: half a unit in its last place (0 for other sides).
+
+    ``= 0.593269992`` states a value to 9 places. An exact number (an integer, a fraction) allows none.
+    """
+    m = re.fullmatch(r"\s*-?\d*\.(\d+)\s*\.?\s*", latex)
     return mpmath.mpf(5) * mpmath.mpf(10) ** -(len(m.group(1)) + 1) if m else mpmath.mpf(0)
+
+
+_DECIMAL = re.compile(r"(?<![\w.])(\d*\.(\d+))(?![\w.])")
+
+
+def _input_rounding(expr: sympy.Basic, latex: str, evaluate) -> mpmath.mpf:
+    """How much the rounded inputs of a worked example can move its value (first order, summed).
+
+    A decimal of three or more significant digits (``0.75136507``) is a result rounded in an earlier step: it is
+    perturbed by half a unit in its last place. Short decimals (``0.4``, ``0.05``) are taken as exact inputs.
+    """
+    total = mpmath.mpf(0)
+    base = None
+    if _rounding(latex):
+        return total  # the stated result itself, not an input
+    for m in _DECIMAL.finditer(latex):
+        digits = m.group(1).replace(".", "").lstrip("0")
+        if len(digits) < 3:
+            continue
+        # the parser folds constants (0.01 - 0.75136507 is one number): perturb the text and parse it again
+        shifted = latex[:m.start(1)] + m.group(1) + "5" + latex[m.end(1):]  # + half a unit in the last place
+        parsed = parse_formula(shifted)
+        if parsed.rejected or len(parsed.statements) != 1 or parsed.statements[0].relations or \
+                parsed.statements[0].sides[0].expr is None or not _is_number(parsed.statements[0].sides[0].expr):
+            continue  # (only a side of numbers is perturbed: names would need the scope's notation and values)
+        try:
+            base = evaluate(expr) if base is None else base
+            moved = evaluate(parsed.statements[0].sides[0].expr)
+        except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
+            continue
+        total += abs(moved - base)
+    return total
 
 
 def _point(result: Comparison) -> str:

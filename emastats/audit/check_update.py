@@ -23,7 +23,7 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 from .canonical import recognise
-from .context import (Context, Definition, averaged_input, is_epsilon, is_gradient, moment_order,
+from .context import (Context, Definition, averaged_input, base_of, is_epsilon, is_gradient, moment_order,
                       referenced_functions)
 from .evaluate import DryRun, Evaluator, Point, Undecidable, _mp, close, show
 from .findings import Finding, to_latex
@@ -257,6 +257,10 @@ def _degree(context: Context, name: str, n: int, seed: int, minus_previous: bool
 def _check_bias_correction(defn: Definition, context: Context, where: Where, seed: int,
                            decided: list | None = None) -> list[Finding]:
     expected_order = moment_order(defn.name)
+    if expected_order is not None and base_of(defn.name) in {base_of(n) for n in referenced_functions(defn.rhs)}:
+        # \hat s = s / (1 - \beta^t) corrects its own letter's average, whatever moment s is in these notes (the
+        # letters s and r name the first moment in some texts, the second in others): nothing can be swapped
+        expected_order = None
     shown = to_latex(defn.lhs)
     degree = _degree(context, defn.name, 3, seed)
     if degree is None:
@@ -334,6 +338,9 @@ def _check_parameter_update(defn: Definition, context: Context, where: Where, se
     reads_gradient = any(is_gradient(n) for n in states) or any(is_gradient(s.name) for s in symbols)
     if not reads_gradient or defn.name.startswith("<") or is_gradient(defn.name):
         return []
+    grows = _grows_without_gradient(defn, context, where, seed)
+    if grows:
+        return grows
     previous = defn.lhs.func(defn.lhs.args[0] - 1)
     try:
         # \nabla L(w_t) reads w_t too: the gradient is an input here, so it is held fixed for the derivative
@@ -370,10 +377,11 @@ def _check_parameter_update(defn: Definition, context: Context, where: Where, se
     if len(moving) >= 2 and all(step > 0 for step in moving):
         index = _index_symbol(defn)
         flipped = 2 * previous - defn.rhs
+        direction = _direction_line(defn, context, where)
         findings.append(Finding(
-            where.line, where.end_line, "AUD002",
+            min(where.line, direction or where.line), where.end_line, "AUD002",
             f"the update of {to_latex(defn.lhs)} adds the step: it climbs the loss instead of descending"
-            f"{form_text}",
+            f"{form_text}" + (f" (with the direction as defined at line {direction})" if direction else ""),
             evidence=f"from zero states with a constant gradient g = {G1} > 0 the first steps change "
                      f"{to_latex(sympy.Function(defn.name)(index))} by "
                      + ", ".join("+" + show(s) for s in moving) + _read_from(defn, context, referenced_functions(defn.rhs) - {defn.name}),
@@ -396,3 +404,95 @@ def _check_parameter_update(defn: Definition, context: Context, where: Where, se
                                 f"{shown}: recognised as the {form.name} update",
                                 evidence=f"canonical form {form.latex}; catalogue {', '.join(form.claim_ids)}"))
     return findings
+
+
+def _grows_without_gradient(defn: Definition, context: Context, where: Where, seed: int) -> list[Finding]:
+    """AUD016: with every gradient zero (and zero states) the update must not scale the parameter up.
+
+    ``w_{t+1} = w_t - \\eta(g_t - \\lambda w_t)`` maps w to (1 + \\eta\\lambda) w when g = 0: the decay grows the
+    parameters. Judged only for an update that reads no earlier iterate than the previous one (momentum written
+    with w_{t-1} moves without a gradient), when the map is linear in w (the value from w = 2 is twice that from
+    w = 1, so nothing else moves it) and the factor exceeds 1 at two seeded points of the parameters.
+    """
+    previous = defn.lhs.func(defn.lhs.args[0] - 1)
+    own = [f for f in defn.rhs.atoms(AppliedUndef) if f.func == defn.lhs.func]
+    if any(f != previous for f in own):
+        return []
+    factors = []
+    for k in range(2):
+        try:
+            one = _value_at(context, defn.name, 1, Fraction(0), SMALL_EPSILON, seed + k,
+                            {(defn.name, (0,)): mpmath.mpf(1)})
+            two = _value_at(context, defn.name, 1, Fraction(0), SMALL_EPSILON, seed + k,
+                            {(defn.name, (0,)): mpmath.mpf(2)})
+        except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
+            return []
+        if not close(two, 2 * one) or not one > 1 + mpmath.mpf(10) ** -6:
+            return []
+        factors.append(one)
+    return [Finding(
+        where.line, where.end_line, "AUD016",
+        f"with a zero gradient the update of {to_latex(defn.lhs)} multiplies {to_latex(previous)} by a factor above "
+        f"1: the decay term has the wrong sign, so the parameters grow without any gradient",
+        evidence=f"dry run with every gradient 0 and zero states: {to_latex(defn.lhs.func(1))} = "
+                 f"{show(factors[0])} \\cdot {to_latex(defn.lhs.func(0))} at a random point of the parameters",
+        suggestion="")]
+
+
+def _direction_line(defn: Definition, context: Context, where: Where, reach: int = 6) -> int | None:
+    """The line of a search direction the update reads (``\\rho_t = M_t g_t``), when the finding should span it.
+
+    A direction that is neither recursive nor built on a recursive state (unlike a momentum or a bias-corrected
+    average) decides the step's sign on its own line: an update ``w + \\epsilon \\rho`` climbs because of it, so the
+    finding covers both lines. Only a direction stated in the same scope, at most ``reach`` lines before.
+    """
+    lines = []
+    for name in referenced_functions(defn.rhs) - {defn.name}:
+        d = context.definitions.get(name)
+        if d is None or is_gradient(name) or d.recursive or d.scope != defn.scope:
+            continue
+        if any((inner := context.definitions.get(n)) is not None and inner.recursive for n in _states_read(d, context)):
+            continue  # built on a recursive state (m_t, v_t): the update's own form decides
+        if not any(is_gradient(n) for n in referenced_functions(d.rhs)) and not any(
+                is_gradient(s.name) for s in d.rhs.free_symbols):
+            continue
+        if 0 < where.line - d.line <= reach:
+            lines.append(d.line)
+    return min(lines) if lines else None
+
+
+def divided_estimate(numerator: sympy.Basic, divisor: sympy.Basic, context: Context, seed: int = 0) -> tuple | None:
+    """Whether ``numerator / divisor`` gives back a constant input: the unbiased estimate a text describes as
+    "divide r_t by (1 - \\beta_2^t)". ``numerator`` is a quantity at a symbolic index (``r(t)``) that the context
+    defines; with every gradient a constant g (zero states) the quotient must be g^k at t = 1..3, where k is the
+    power of g it scales with. Returns None when not judged, else (holds, index value, quotient, g^k)."""
+    if not isinstance(numerator, AppliedUndef) or len(numerator.args) != 1 or not numerator.args[0].is_Symbol:
+        return None
+    if context.definitions.get(type(numerator).__name__) is None:
+        return None
+    index = numerator.args[0]
+    if divisor.free_symbols - {index} == set() or index not in (divisor.free_symbols | numerator.free_symbols):
+        return None
+    quotient = numerator / divisor
+
+    def value(n: int, gradient: Fraction):
+        point = Point(seed=seed)
+        return Evaluator(context, point, DryRun(gradient, Fraction(0))).value(quotient.xreplace({index: n}))
+    try:
+        a, b = value(3, G1), value(3, G2)
+    except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
+        return None
+    if a == 0 or b == 0 or (a > 0) != (b > 0):
+        return None
+    degree = float(mpmath.log(b / a) / mpmath.log(_mp(G2) / _mp(G1)))
+    if abs(degree - round(degree)) > 0.05 or round(degree) not in (1, 2):
+        return None
+    expected = _mp(G1) ** round(degree)
+    for n in (1, 2, 3):
+        try:
+            got = value(n, G1)
+        except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
+            return None
+        if not close(got, expected):
+            return False, n, show(got), show(expected)
+    return True, 3, show(a), show(expected)

@@ -75,6 +75,22 @@ _CODES = (
          "A pseudo-code update s = p * A + (1 - p) * B of a variable initialised before the loop is an exponential "
          "average of B only if A is the previous s; when the right side reads no state (or A and B are the same "
          "quantity) every step forgets the past. The message names the term p multiplies."),
+    Code("AUD016", "error", "update grows the parameters without a gradient (decay sign)",
+         "A parameter update w_{t+1} = F(w_t, gradient) that reads no earlier iterate must not move the parameters "
+         "away from zero when every gradient is zero: with zero gradient and zero states it must multiply w by a "
+         "factor of at most 1 (a weight-decay term shrinks w). A factor above 1 at every sampled value of the "
+         "positive parameters (rates, decays) means the decay term enters with the wrong sign. The evidence is the "
+         "factor at a point."),
+    Code("AUD017", "error", "standardised values do not have batch mean zero",
+         "A definition z_i = (x_i - mu)/s in which, by the notes' own definitions, mu is the batch mean of x and s a "
+         "spread of x around mu (a variance or standard deviation) standardises x, so the batch average of z_i is "
+         "zero for every batch. The evidence is a seeded batch where it is not (a mean added instead of "
+         "subtracted)."),
+    Code("AUD018", "error", "constant differs from the value the text states",
+         "An update rule written with decimal constants right after prose that lists its hyper-parameters: when "
+         "another constant of the rule matches a value of that prose exactly (so the prose lists the rule's "
+         "constants) and one constant matches none, but ten times or a tenth of it is a listed value, a digit was "
+         "dropped or added. The message names both numbers."),
     Code("AUD101", "note", "epsilon convention",
          "epsilon is added inside the square root; PyTorch's Adam/RMSProp and optax add it outside "
          "(sqrt(v) + epsilon). Both are used; they differ when v is comparable to epsilon^2."),

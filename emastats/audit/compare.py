@@ -84,6 +84,7 @@ def compare(lhs: sympy.Basic, rhs: sympy.Basic, context: Context, seed: int = 0,
             check_shift: bool = True) -> Comparison:
     """Whether ``lhs == rhs`` under the context, at seeded random points (see the module docstring)."""
     integers = {s.name for s in integer_symbols(lhs) | integer_symbols(rhs)}
+    tolerance = _float_tolerance(lhs, rhs)
     valid, failures = 0, []
     reason = ""
     for k in range(n_points):
@@ -95,7 +96,7 @@ def compare(lhs: sympy.Basic, rhs: sympy.Basic, context: Context, seed: int = 0,
             reason = str(exc) or type(exc).__name__
             continue
         valid += 1
-        if not close(a, b):
+        if not (close(a, b) or tolerance and abs(a - b) <= tolerance * max(1, abs(a), abs(b))):
             # the values of the sides' own symbols, also those computed from definitions (g_fb = mean of g_i)
             for symbol in lhs.free_symbols | rhs.free_symbols:
                 if symbol.name not in point.assigned:
@@ -119,6 +120,16 @@ def compare(lhs: sympy.Basic, rhs: sympy.Basic, context: Context, seed: int = 0,
         simplified = _try_simplify(lhs - rhs) if confirm else ""
         return Comparison("fails", valid, shown, show(a), show(b), index_shift_only=shift, simplify=simplified)
     return Comparison("undecided", valid, reason=reason or "sides could not be evaluated at enough points")
+
+
+def _float_tolerance(lhs: sympy.Basic, rhs: sympy.Basic) -> float:
+    """A relative tolerance of 1e-9 when a side holds a number rounded through a float (a decimal the parser
+    folded, 1/0.0396 -> 25.25252525252525…), else 0: such a number is exact only to about 15 digits."""
+    for side in (lhs, rhs):
+        for number in side.atoms(sympy.Rational):
+            if number.q > 10**9:
+                return 1e-9
+    return 0.0
 
 
 def _holds_index_free(lhs, rhs, context, seed, dry, overrides) -> bool:

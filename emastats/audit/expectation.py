@@ -33,7 +33,8 @@ def random_name(expr: sympy.Basic, context: Context) -> str | None:
 
 
 def _expand_definitions(expr: sympy.Basic, context: Context, depth: int = 3) -> sympy.Basic:
-    """Symbols the notes defined (``\\bar g = \\frac{1}{B} \\sum_b g_b``) replaced by their definitions."""
+    """Symbols the notes defined (``\\bar g = \\frac{1}{B} \\sum_b g_b``) replaced by their definitions, and
+    indexed quantities defined for every index (``x_k = x^\\star + \\xi_k``) by theirs at the index used."""
     for _ in range(depth):
         mapping = {}
         for s in expr.free_symbols:
@@ -41,10 +42,31 @@ def _expand_definitions(expr: sympy.Basic, context: Context, depth: int = 3) -> 
             if d is not None and isinstance(d.lhs, sympy.Symbol) and not d.recursive and \
                     ("Var", s.name) not in context.moments:
                 mapping[s] = d.rhs
+        for f in expr.atoms(AppliedUndef):
+            name = type(f).__name__
+            d = context.definitions.get(name)
+            if d is None or d.recursive or not isinstance(d.lhs, AppliedUndef) or len(d.lhs.args) != len(f.args) \
+                    or not all(isinstance(a, sympy.Symbol) for a in d.lhs.args) or \
+                    any((kind, name) in context.moments for kind in ("Var", "E")):
+                continue
+            mapping[f] = d.rhs.xreplace(dict(zip(d.lhs.args, f.args)))
         if not mapping:
             break
         expr = expr.xreplace(mapping)
-    return expr
+    return _distribute_sums(expr)
+
+
+def _distribute_sums(expr: sympy.Basic) -> sympy.Basic:
+    """``sum_k a_k (c + Y_k)`` as ``sum_k a_k c + sum_k a_k Y_k``: one random family per sum."""
+    def split(e: sympy.Sum) -> sympy.Basic:
+        body = sympy.expand(e.function)
+        if not isinstance(body, sympy.Add):
+            return e
+        return sympy.Add(*[sympy.Sum(term, *e.limits) for term in body.args])
+    try:
+        return expr.replace(lambda e: isinstance(e, sympy.Sum), split)
+    except (TypeError, ValueError, AttributeError):
+        return expr
 
 
 def _terms(expr: sympy.Basic, context: Context):
@@ -58,6 +80,9 @@ def _terms(expr: sympy.Basic, context: Context):
                     return None
                 (k, lo, hi) = factor.limits[0]
                 inner = _terms(factor.function, context)
+                if inner is not None and len(inner) == 1 and inner[0][1] is None:
+                    coefficient *= factor  # sum_k a_k c: nothing random inside, a constant
+                    continue
                 if inner is None or len(inner) != 1 or inner[0][1] is None or inner[0][2] is not None:
                     return None
                 c, atom, _ = inner[0]

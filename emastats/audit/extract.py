@@ -72,6 +72,9 @@ def _code_blocks(text: str) -> tuple[set[int], list[tuple[int, int, str]]]:
             # An indented "code block" of notes is usually indented maths: keep it unless it has no $ at all.
             if tok.type == "code_block" and ("$" in tok.content or "\\[" in tok.content):
                 continue
+            # a bare ~~~ is a slide deck's reveal marker (remark): between two of them is prose, maths included
+            if tok.type == "fence" and tok.markup.startswith("~") and not tok.info.strip() and "$" in tok.content:
+                continue
             if tok.type == "fence" and tok.info.strip().lower() in ("math", "{math}", "latex", "tex-math"):
                 maths.append((tok.map[0], tok.map[1], tok.content))
             lines.update(range(tok.map[0], tok.map[1]))
@@ -137,6 +140,22 @@ class _Index:
         return bisect_right(self.lines, pos)
 
 
+def _own_paragraph(body: str, start: int, end: int) -> bool:
+    """Whether an inline formula is a paragraph of its own (blank line or start before, blank line or end after):
+    notes written with ``$…$`` only set their displayed equations that way. ``body`` is the original text, so a
+    formula right after a code fence is not alone."""
+    before = body.rfind("\n", 0, start)
+    after = body.find("\n", end)
+    line_start, line_end = before + 1, len(body) if after == -1 else after
+    if body[line_start:start].strip() or body[end:line_end].strip(" \t.,;:"):
+        return False
+    previous = body[:line_start].rstrip(" \t").split("\n")
+    following = body[line_end:].split("\n")
+    blank_before = len(previous) < 2 or not previous[-2].strip()
+    blank_after = len(following) < 2 or not following[1].strip()
+    return blank_before and blank_after
+
+
 def _scan(body: str, text: str, index: _Index) -> list[Formula]:
     formulas: list[Formula] = []
     pos = prose_start = 0
@@ -175,7 +194,8 @@ def _scan(body: str, text: str, index: _Index) -> list[Formula]:
             blank = index.next_at(index.blanks, pos)
             # an inline formula stays in one paragraph: no blank line inside
             if close > m.end() and (blank == -1 or blank > close):
-                found = (m.end(), close, close + len(token), token, False)
+                found = (m.end(), close, close + len(token), token,
+                         len(body) == len(text) and _own_paragraph(text, pos, close + len(token)))
         if found is None:  # \\, \$, a stray \] or \end, an unmatched $: text
             pos = m.end()
             continue

@@ -161,6 +161,7 @@ def find_scopes(text: str, kind: str) -> list[Scope]:
     return scopes
 
 
+
 # -- notation -----------------------------------------------------------------------------------------------
 @dataclass
 class _Occurrence:

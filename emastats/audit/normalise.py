@@ -549,7 +549,9 @@ class _Rewriter:
                         re.fullmatch(r"[A-Za-z]", names[0]) or names[0][1:] in GREEK or _MACRO_NAME.fullmatch(names[0])):
                     self.toks[self.pos:self.pos] = names  # {\Vg}_{t}: the braces only group the name
                 else:
-                    out.append("(" + self.sub(group) + ")")
+                    # \beta {v_{t-1}}: a brace group after a name multiplies it (it is no argument list)
+                    joiner = " \\cdot " if re.search(r"[A-Za-z0-9)]\s*$", "".join(out[-3:])) else ""
+                    out.append(joiner + "(" + self.sub(group) + ")")
             elif tok == "}":
                 raise Unsupported("unmatched '}'")
             elif tok == "\\Delta" and self._name_follows():
