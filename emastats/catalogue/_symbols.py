@@ -33,3 +33,5 @@ avg_g = sp.Symbol("m", real=True)  # Adam's running average <g>_{t+1}
 avg_g2 = sp.Symbol("v", nonnegative=True)  # Adam's running average <g^2>_{t+1}
 c = sp.Symbol("c", positive=True)  # clipping bound
 d = sp.Symbol("d", integer=True, positive=True)  # dimension
+g_fb = sp.Symbol("g_fb", real=True)  # one coordinate of the full-batch gradient (1/N) sum_i g_i
+kappa = sp.Symbol("kappa", real=True)  # one coordinate of E[clip(g_i)], the mean of the clipped per-example gradients
