@@ -167,3 +167,24 @@ def test_a_batch_size_dependent_law_for_per_example_clipping_is_refuted_on_both_
     assert after.symbolic.verdict is Verdict.REFUTED and after.empirical.verdict is Verdict.REFUTED
     verdicts = {c.parameters["B"]: c.verdict for c in after.empirical.checks if not c.control}
     assert verdicts == {1: Verdict.REFUTED, 4: Verdict.CONFIRMED, 16: Verdict.REFUTED, 64: Verdict.REFUTED}
+
+
+@pytest.mark.parametrize("claim_id, wrong", [
+    ("momentum.equivalence", "eta_trad / beta1"),  # beta1 for 1 - beta1 in the mapping
+    ("momentum.heavy_ball.unrolled", "(1 - mu**(s + 1)) / (1 - mu)"),  # the weight one step late
+    ("momentum.stability.heavy_ball", "2 + mu"),  # a bound right at mu = 0 only
+], ids=["equivalence", "unrolled", "stability"])
+def test_editing_a_deterministic_claims_formula_changes_both_verdicts(claim_id, wrong, tmp_path, monkeypatch):
+    """The deterministic claims' laws live in the catalogue too: the proof and the trajectory comparison both
+    evaluate the edited object, so both refute it."""
+    from emastats.catalogue._symbols import beta1, eta_trad, mu, s
+
+    expr = {"eta_trad / beta1": eta_trad / beta1, "(1 - mu**(s + 1)) / (1 - mu)": (1 - mu ** (s + 1)) / (1 - mu),
+            "2 + mu": 2 + mu}[wrong]
+    before = _verify([claim_id], tmp_path, "before")[claim_id]
+    assert before.symbolic.verdict is Verdict.PROVED and before.empirical.verdict is Verdict.CONFIRMED
+    claim = catalogue.get(claim_id)
+    _edit(monkeypatch, claim_id, formula=claim.formula.with_expr(expr))
+    after = _verify([claim_id], tmp_path, "after")[claim_id]
+    assert after.symbolic.verdict is Verdict.REFUTED and after.empirical.verdict is Verdict.REFUTED
+    assert after.claim.to_dict()["formula_latex"].endswith(sp.latex(expr))

@@ -40,6 +40,11 @@ SYMBOLIC = {
     "batchnorm.running_var": {"p": 0.1, "t": 5, "sigma^2": 4},
     "clipping.value.gaussian": {"mu": 1.5, "sigma": 1.0, "c": 1.0},
     "clipping.norm.gaussian": {"d": 4, "c": 2.0},
+    # deterministic claims: a trajectory mapping, an unrolled weight, two stability bounds
+    "momentum.equivalence": {"eta_trad": 0.05, "beta1": 0.9},
+    "momentum.heavy_ball.unrolled": {"mu": 0.8},
+    "momentum.stability.gd": {},
+    "momentum.stability.heavy_ball": {"mu": 0.6},
 }
 
 # laws that must not depend on the sizes N, B (or the window eta) that their experiments sweep: besides the variants

@@ -35,3 +35,5 @@ c = sp.Symbol("c", positive=True)  # clipping bound
 d = sp.Symbol("d", integer=True, positive=True)  # dimension
 g_fb = sp.Symbol("g_fb", real=True)  # one coordinate of the full-batch gradient (1/N) sum_i g_i
 kappa = sp.Symbol("kappa", real=True)  # one coordinate of E[clip(g_i)], the mean of the clipped per-example gradients
+eta_trad = sp.Symbol("eta_trad", positive=True)  # traditional (velocity) momentum's learning rate
+s = sp.Symbol("s", integer=True, positive=True)  # steps since a gradient was applied (T - t in an unrolled sum)

@@ -156,6 +156,8 @@ def mutants(expr: sp.Expr, point: Mapping[str, float] | None = None,
     seen: list[sp.Expr] = []
     out = []
     for name, variant in candidates:
+        if variant.has(sp.zoo, sp.nan, sp.oo, -sp.oo):  # e.g. beta dropped from 1/(1 - beta): not a formula at all
+            continue
         if not _different(expr, variant) or any(not _different(v, variant) for v in seen):
             continue
         seen.append(variant)
