@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import sympy as sp
 import torch
 
 from emastats.claim import Formula
@@ -35,6 +37,18 @@ def _quadratic(ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
     a = torch.empty((r, DIM), dtype=F64, device=ctx.device).uniform_(0.5, 2.0, generator=ctx.generator)
     w0 = torch.randn((r, DIM), generator=ctx.generator, dtype=F64, device=ctx.device)
     return a, w0
+
+
+def _numeric(law, point: dict) -> np.ndarray:
+    """The catalogue formula ``law`` evaluated elementwise in float64 at numpy arrays (``sympy.lambdify``): for
+    deterministic checks over thousands of (t, g) values, where exact evaluation point by point would be slow."""
+    symbols = {str(s): s for s in law.expr.free_symbols}
+    names = sorted(symbols)
+    missing = set(names) - set(point)
+    if missing:
+        raise ValueError(f"{law.quantity}: no value for {', '.join(sorted(missing))}")
+    return np.asarray(sp.lambdify([symbols[n] for n in names], law.expr, "numpy")(*(point[n] for n in names)),
+                      dtype=np.float64)
 
 
 def _spread_gradients(ctx: Context, shape: tuple[int, ...]) -> torch.Tensor:
@@ -76,10 +90,14 @@ def rmsprop_constant_gradient(ctx: Context) -> None:
         squares.append(state.square)
         steps_taken.append(out.updates)
     squares, steps_taken = torch.stack(squares), torch.stack(steps_taken)
-    t = torch.arange(1, steps + 1, dtype=F64, device=ctx.device)[:, None, None]
-    ctx.check_close("<g^2>_t = (1 - beta2^t) g^2, every t", squares, (1 - beta2**t) * g * g, atol=0.0, rtol=ROUNDING)
-    ctx.check_close("step_t = -eta sign(g) / sqrt(1 - beta2^t), every t", steps_taken,
-                    -lr * torch.sign(g) / torch.sqrt(1 - beta2**t), atol=0.0, rtol=ROUNDING)
+    # the catalogue's pair (<g^2>_t, eta g / sqrt(<g^2>_t)), evaluated at every t = 1..T and every gradient
+    t = np.arange(1, steps + 1, dtype=np.float64)[:, None, None]
+    point = {"t": t, "g": g.cpu().numpy(), "beta2": beta2, "eta": lr}
+    average, size = (torch.as_tensor(np.broadcast_to(_numeric(ctx.formula.component(k), point), squares.shape).copy(),
+                                     device=ctx.device) for k in (0, 1))
+    ctx.check_close("<g^2>_t = catalogue formula, every t", squares, average, atol=0.0, rtol=ROUNDING)
+    ctx.check_close("step_t = -(catalogue formula: eta g / sqrt(<g^2>_t)), every t", steps_taken, -size,
+                    atol=0.0, rtol=ROUNDING)
     ctx.check_close(f"step_T = -eta sign(g) at T = {steps} (the limit, whatever |g|)", steps_taken[-1],
                     -lr * torch.sign(g), atol=0.0, rtol=ROUNDING, replicas=g.shape[0])
     ctx.check_close("control: step_T = -eta g (size-dependent, as plain SGD)", steps_taken[-1], -lr * g,

@@ -45,6 +45,7 @@ SYMBOLIC = {
     "momentum.heavy_ball.unrolled": {"mu": 0.8},
     "momentum.stability.gd": {},
     "momentum.stability.heavy_ball": {"mu": 0.6},
+    "rmsprop.constant_gradient": {"beta2": 0.8, "t": 5},  # a pair (<g^2>_t, step_t): each entry is mutated
 }
 
 # laws that must not depend on the sizes N, B (or the window eta) that their experiments sweep: besides the variants

@@ -17,7 +17,7 @@ sigma_x2 = sp.Symbol("sigma_x^2", positive=True)  # variance of the EMA's inputs
 sigma2 = sp.Symbol("sigma^2", positive=True)  # variance of a batch's entries
 sigma = sp.Symbol("sigma", positive=True)  # standard deviation of per-example gradients / of the noise
 Sigma1 = sp.Symbol("Sigma^1", positive=True)  # an entry of the per-example (population) covariance
-eta = sp.Symbol("eta", positive=True)  # learning rate, eta = 1/T over the frozen window
+eta = sp.Symbol("eta", positive=True)  # learning rate (eta = 1/T over a frozen window)
 var_mb = sp.Symbol("sigma_mb^2", positive=True)  # Var[g_mb]
 g = sp.Symbol("g", real=True)  # mean gradient
 p = sp.Symbol("p", positive=True)  # BatchNorm momentum
