@@ -15,11 +15,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import sympy as sp
 import torch
 
 from emastats.claim import Formula
-from emastats.experiments._sweep import label, record_grid, rel_se_mean, sized
+from emastats.experiments._sweep import elementwise, label, record_grid, rel_se_mean, sized
 from emastats.montecarlo import Context, experiment, gaussian, minibatch_indices, minibatch_means
 from emastats.montecarlo import optimizers as opt
 from emastats.montecarlo.datasets import gradient_moments, minimiser, spector_logistic
@@ -37,18 +36,6 @@ def _quadratic(ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
     a = torch.empty((r, DIM), dtype=F64, device=ctx.device).uniform_(0.5, 2.0, generator=ctx.generator)
     w0 = torch.randn((r, DIM), generator=ctx.generator, dtype=F64, device=ctx.device)
     return a, w0
-
-
-def _numeric(law, point: dict) -> np.ndarray:
-    """The catalogue formula ``law`` evaluated elementwise in float64 at numpy arrays (``sympy.lambdify``): for
-    deterministic checks over thousands of (t, g) values, where exact evaluation point by point would be slow."""
-    symbols = {str(s): s for s in law.expr.free_symbols}
-    names = sorted(symbols)
-    missing = set(names) - set(point)
-    if missing:
-        raise ValueError(f"{law.quantity}: no value for {', '.join(sorted(missing))}")
-    return np.asarray(sp.lambdify([symbols[n] for n in names], law.expr, "numpy")(*(point[n] for n in names)),
-                      dtype=np.float64)
 
 
 def _spread_gradients(ctx: Context, shape: tuple[int, ...]) -> torch.Tensor:
@@ -93,7 +80,7 @@ def rmsprop_constant_gradient(ctx: Context) -> None:
     # the catalogue's pair (<g^2>_t, eta g / sqrt(<g^2>_t)), evaluated at every t = 1..T and every gradient
     t = np.arange(1, steps + 1, dtype=np.float64)[:, None, None]
     point = {"t": t, "g": g.cpu().numpy(), "beta2": beta2, "eta": lr}
-    average, size = (torch.as_tensor(np.broadcast_to(_numeric(ctx.formula.component(k), point), squares.shape).copy(),
+    average, size = (torch.as_tensor(np.broadcast_to(elementwise(ctx.formula.component(k), point), squares.shape).copy(),
                                      device=ctx.device) for k in (0, 1))
     ctx.check_close("<g^2>_t = catalogue formula, every t", squares, average, atol=0.0, rtol=ROUNDING)
     ctx.check_close("step_t = -(catalogue formula: eta g / sqrt(<g^2>_t)), every t", steps_taken, -size,

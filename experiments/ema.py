@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
-from emastats.experiments._sweep import grid_series, label, record_grid, rel_se_mean, rel_se_variance, sized
+from emastats.experiments._sweep import elementwise, grid_series, label, record_grid, rel_se_mean, rel_se_variance, sized
 from emastats.montecarlo import Context, ema_final, ema_path, experiment, running_average_beta, skewed
 
 F64 = torch.float64
@@ -72,15 +73,22 @@ def ema_unrolled_weights(ctx: Context) -> None:
     beta, steps, n = ctx.param("beta", 0.8), ctx.param("T", 60), ctx.budget(2048)
     x = torch.randn((steps, n), generator=ctx.generator, device=ctx.device, dtype=F64)
     recursive = ema_path(x, beta)
-    t = torch.arange(1, steps + 1, device=ctx.device, dtype=F64)
+    # the catalogue's pair (w_{t,k}, sum_k w_{t,k}), evaluated at every t = 1..T and k <= t
+    t = np.arange(1, steps + 1, dtype=np.float64)
     lag = t[:, None] - t[None, :]  # t - k
-    weights = torch.where(lag >= 0, (1 - beta) * beta ** lag.clamp(min=0), torch.zeros_like(lag))
-    ctx.check_close("m_t = (1 - beta) sum_k beta^(t-k) x_k, every t and replica", recursive, weights @ x,
+    at = {"beta": beta, "t": t[:, None], "k": t[None, :]}
+    weights = torch.as_tensor(np.where(lag >= 0, np.broadcast_to(elementwise(ctx.formula.component(0), at), lag.shape),
+                                       0.0), device=ctx.device)
+    total = torch.as_tensor(np.broadcast_to(elementwise(ctx.formula.component(1), {"beta": beta, "t": t}), t.shape).copy(),
+                            device=ctx.device)
+    ctx.check_close("m_t = sum_k w_(t,k) x_k, w = catalogue formula, every t and replica", recursive, weights @ x,
                     atol=ROUNDING, rtol=ROUNDING)
-    ctx.check_close("sum_k (1 - beta) beta^(t-k) = 1 - beta^t, every t", weights.sum(dim=1), 1 - beta**t,
+    ctx.check_close("sum_k w_(t,k) = catalogue total, every t", weights.sum(dim=1), total,
                     atol=ROUNDING, rtol=ROUNDING, replicas=1)
-    shifted = torch.where(lag >= 0, (1 - beta) * beta ** (lag + 1).clamp(min=0), torch.zeros_like(lag))
-    ctx.check_close("control: weights (1 - beta) beta^(t-k+1)", recursive, shifted @ x,
+    later = {**at, "t": at["t"] + 1}  # w_(t+1,k): each weight one step too old
+    shifted = torch.as_tensor(np.where(lag >= 0, np.broadcast_to(elementwise(ctx.formula.component(0), later),
+                                                                 lag.shape), 0.0), device=ctx.device)
+    ctx.check_close("control: weights w_(t+1,k) (one step too old)", recursive, shifted @ x,
                     atol=ROUNDING, rtol=ROUNDING, control=True)
 
 

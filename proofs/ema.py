@@ -137,20 +137,26 @@ def geometric_sum() -> Derivation:
 
 @proof("ema.unrolled_weights")
 def unrolled_weights() -> Derivation:
-    """<X>_t equals the weighted sum (induction on t, inputs arbitrary), and the weights sum to 1 - beta^t."""
+    """<X>_t equals the weighted sum (induction on t, inputs arbitrary), and the weights sum to 1 - beta^t.
+
+    The weight w_{t,k} and the total are the catalogue's pair, bound by name (beta, t, k)."""
+    law = claimed("ema.unrolled_weights")
+    weight = lambda t_, k_: law.component(0).bind({"beta": beta, "t": t_, "k": k_})  # noqa: E731
+    total = law.component(1).bind({"beta": beta, "t": t})
     same_sum = by_induction(
-        closed_form=unrolled,
+        closed_form=lambda t_: sp.Sum(weight(t_, k) * X[k], (k, 1, t_)),
         step=lambda s, n: beta * s + (1 - beta) * X[n + 1],  # the EMA update with input X_{t+1}
         initial=sp.Integer(0),
         n=t,
         domains=IN_UNIT,
     )
-    weights = closed_sum((1 - beta) * beta ** (t - k), (k, 1, t))
-    weights_ok = equal(weights, 1 - beta**t, domains=IN_UNIT)
+    weights = closed_sum(weight(t, k), (k, 1, t))
+    weights_ok = equal(weights, total, domains=IN_UNIT, sides=SIDES)
     steps = [
         r"\langle X\rangle_{t+1} = \beta\langle X\rangle_t + (1-\beta)X_{t+1},\ \langle X\rangle_0 = 0",
+        rf"\text{{claimed: }} w_{{t,k}} = {sp.latex(weight(t, k))},\ \sum_k w_{{t,k}} = {sp.latex(total)}",
         *same_sum.latex_steps(),
-        rf"\sum_{{k=1}}^t(1-\beta)\beta^{{t-k}} = {sp.latex(sp.simplify(weights))}",
+        rf"\sum_{{k=1}}^t w_{{t,k}} = {sp.latex(sp.simplify(weights))}",
     ]
     return decide(all_of(same_sum, weights_ok), "induction on t with arbitrary inputs + geometric sum", steps)
 

@@ -174,15 +174,17 @@ def test_a_batch_size_dependent_law_for_per_example_clipping_is_refuted_on_both_
     ("momentum.heavy_ball.unrolled", "(1 - mu**(s + 1)) / (1 - mu)"),  # the weight one step late
     ("momentum.stability.heavy_ball", "2 + mu"),  # a bound right at mu = 0 only
     ("rmsprop.constant_gradient", "step exponent t + 1"),  # the step's bias correction one step late
-], ids=["equivalence", "unrolled", "stability", "rmsprop"])
+    ("ema.unrolled_weights", "total 1 - beta**(t + 1)"),  # the weights' total one step late
+], ids=["equivalence", "unrolled", "stability", "rmsprop", "ema-weights"])
 def test_editing_a_deterministic_claims_formula_changes_both_verdicts(claim_id, wrong, tmp_path, monkeypatch):
     """The deterministic claims' laws live in the catalogue too: the proof and the trajectory comparison both
     evaluate the edited object, so both refute it."""
-    from emastats.catalogue._symbols import beta1, beta2, eta, eta_trad, g, mu, s, t
+    from emastats.catalogue._symbols import beta, beta1, beta2, eta, eta_trad, g, k, mu, s, t
 
     expr = {"eta_trad / beta1": eta_trad / beta1, "(1 - mu**(s + 1)) / (1 - mu)": (1 - mu ** (s + 1)) / (1 - mu),
             "2 + mu": 2 + mu,
-            "step exponent t + 1": sp.Tuple((1 - beta2**t) * g**2, eta * sp.sign(g) / sp.sqrt(1 - beta2 ** (t + 1)))}[wrong]
+            "step exponent t + 1": sp.Tuple((1 - beta2**t) * g**2, eta * sp.sign(g) / sp.sqrt(1 - beta2 ** (t + 1))),
+            "total 1 - beta**(t + 1)": sp.Tuple((1 - beta) * beta ** (t - k), 1 - beta ** (t + 1))}[wrong]
     before = _verify([claim_id], tmp_path, "before")[claim_id]
     assert before.symbolic.verdict is Verdict.PROVED and before.empirical.verdict is Verdict.CONFIRMED
     claim = catalogue.get(claim_id)

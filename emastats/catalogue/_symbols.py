@@ -37,3 +37,4 @@ g_fb = sp.Symbol("g_fb", real=True)  # one coordinate of the full-batch gradient
 kappa = sp.Symbol("kappa", real=True)  # one coordinate of E[clip(g_i)], the mean of the clipped per-example gradients
 eta_trad = sp.Symbol("eta_trad", positive=True)  # traditional (velocity) momentum's learning rate
 s = sp.Symbol("s", integer=True, positive=True)  # steps since a gradient was applied (T - t in an unrolled sum)
+k = sp.Symbol("k", integer=True, positive=True)  # index of a past input X_k of an EMA

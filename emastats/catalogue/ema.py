@@ -1,8 +1,10 @@
 """Claims about exponential moving averages (EMAs) and running averages."""
 from __future__ import annotations
 
+import sympy as sp
+
 from ..claim import Claim, Formula
-from ._symbols import N, beta, mu, sigma_x2, t
+from ._symbols import N, beta, k, mu, sigma_x2, t
 from ._sources import emat, ttic
 
 CLAIMS = (
@@ -37,6 +39,9 @@ CLAIMS = (
         assumptions=(r"\langle X\rangle_0 = 0",),
         sources=(emat("§7 Exercise 1, Eq. (61)"),),
         empirical="deterministic",
+        # (the weight of X_k in <X>_t, the weights' total)
+        formula=Formula(r"\big(w_{t,k},\ \sum_{k=1}^t w_{t,k}\big)",
+                        sp.Tuple((1 - beta) * beta ** (t - k), 1 - beta**t)),
     ),
     Claim(
         id="ema.running_average.variance.stationary",
