@@ -98,8 +98,9 @@ def adam_second_moment_first_step(ctx: Context) -> None:
     rule = opt.adam(1e-3, beta1, beta2)
     state = rule.update(g, rule.init(g)).state
     replicas = g.shape[0]
-    ctx.check_close("<g^2>_1 = (1 - beta2) g^2 = g^2 / 1000", state.second, g * g / 1000, atol=0.0, rtol=ROUNDING,
-                    replicas=replicas)
+    law = torch.as_tensor(elementwise(ctx.formula, {"beta2": beta2, "g": g.cpu().numpy()}), device=ctx.device)
+    ctx.check_close("<g^2>_1 = catalogue formula ((1 - beta2) g^2, g^2 / 1000 at beta2 = 0.999)", state.second, law,
+                    atol=0.0, rtol=ROUNDING, replicas=replicas)
     _, corrected = opt.bias_corrected_moments(state.first, state.second, state.count, beta1, beta2)
     ctx.check_close("its bias correction restores g^2: <g^2>_1 / (1 - beta2) = g^2", corrected, g * g,
                     atol=0.0, rtol=ROUNDING, replicas=replicas)

@@ -194,9 +194,10 @@ def rmsprop_constant_gradient() -> Derivation:
 @proof("adam.second_moment.first_step")
 def adam_second_moment_first_step() -> Derivation:
     """One step of the EMA from <g^2>_0 = 0 gives (1 - beta2) g_1^2; at beta2 = 0.999 that is g_1^2/1000."""
-    first = beta2 * 0 + (1 - beta2) * g**2
-    general = equal(first, (1 - beta2) * g**2)
-    default = equal(first.subs(beta2, sp.Rational(999, 1000)), g**2 / 1000)
+    first = beta2 * 0 + (1 - beta2) * g**2  # one step of the recursion from <g^2>_0 = 0
+    law = claimed("adam.second_moment.first_step").bind({"beta2": beta2, "g": g})
+    general = equal(first, law, sides=("derived", "claimed"))
+    default = equal(law.subs(beta2, sp.Rational(999, 1000)), g**2 / 1000)  # the notes' "a thousandth" at 0.999
     steps = [r"\langle g^2\rangle_1 = \beta_2\cdot 0 + (1-\beta_2)g_1^2",
              r"\beta_2 = \tfrac{999}{1000}:\ \langle g^2\rangle_1 = \tfrac{1}{1000}g_1^2"]
     return decide(all_of(general, default), "one step of the recursion", steps)

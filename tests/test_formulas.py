@@ -175,7 +175,8 @@ def test_a_batch_size_dependent_law_for_per_example_clipping_is_refuted_on_both_
     ("momentum.stability.heavy_ball", "2 + mu"),  # a bound right at mu = 0 only
     ("rmsprop.constant_gradient", "step exponent t + 1"),  # the step's bias correction one step late
     ("ema.unrolled_weights", "total 1 - beta**(t + 1)"),  # the weights' total one step late
-], ids=["equivalence", "unrolled", "stability", "rmsprop", "ema-weights"])
+    ("adam.second_moment.first_step", "beta2 g**2"),  # beta2 for 1 - beta2
+], ids=["equivalence", "unrolled", "stability", "rmsprop", "ema-weights", "adam-first-step"])
 def test_editing_a_deterministic_claims_formula_changes_both_verdicts(claim_id, wrong, tmp_path, monkeypatch):
     """The deterministic claims' laws live in the catalogue too: the proof and the trajectory comparison both
     evaluate the edited object, so both refute it."""
@@ -184,7 +185,8 @@ def test_editing_a_deterministic_claims_formula_changes_both_verdicts(claim_id, 
     expr = {"eta_trad / beta1": eta_trad / beta1, "(1 - mu**(s + 1)) / (1 - mu)": (1 - mu ** (s + 1)) / (1 - mu),
             "2 + mu": 2 + mu,
             "step exponent t + 1": sp.Tuple((1 - beta2**t) * g**2, eta * sp.sign(g) / sp.sqrt(1 - beta2 ** (t + 1))),
-            "total 1 - beta**(t + 1)": sp.Tuple((1 - beta) * beta ** (t - k), 1 - beta ** (t + 1))}[wrong]
+            "total 1 - beta**(t + 1)": sp.Tuple((1 - beta) * beta ** (t - k), 1 - beta ** (t + 1)),
+            "beta2 g**2": beta2 * g**2}[wrong]
     before = _verify([claim_id], tmp_path, "before")[claim_id]
     assert before.symbolic.verdict is Verdict.PROVED and before.empirical.verdict is Verdict.CONFIRMED
     claim = catalogue.get(claim_id)

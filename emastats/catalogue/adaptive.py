@@ -46,6 +46,7 @@ CLAIMS = (
         assumptions=(r"\langle g^2\rangle_0 = 0",),
         sources=(emat("§5, Eq. (38)"),),
         empirical="deterministic",
+        formula=Formula(r"\langle g^2\rangle_1", (1 - beta2) * g**2),  # = g^2/1000 at beta2 = 0.999
     ),
     Claim(
         id="adam.bias_correction",
