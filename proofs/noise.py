@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from functools import lru_cache
-from typing import Callable, Mapping
+from typing import Mapping
 
 import sympy as sp
 
