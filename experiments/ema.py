@@ -181,25 +181,33 @@ def unnormalised_sum_limit(ctx: Context) -> None:
     y = torch.zeros_like(c)
     for _ in range(steps):
         y = (1 - 1 / sizes) * y + c
-    ctx.check_close("y_t -> N c", y, sizes * c, atol=1e-9, rtol=1e-9, replicas=n)
+    law = torch.as_tensor(elementwise(ctx.formula, {"N": sizes.cpu().numpy(), "c_x": c.cpu().numpy()}),
+                          device=ctx.device)
+    ctx.check_close("y_t -> catalogue formula (N c)", y, law, atol=1e-9, rtol=1e-9, replicas=n)
     ctx.check_close("control: y_t -> (N - 1) c", y, (sizes - 1) * c, atol=1e-9, rtol=1e-9, replicas=n,
                     control=True)
 
 
 @experiment("ema.unnormalised_sum.scaled")
 def unnormalised_sum_scaled(ctx: Context) -> None:
-    n_avg, steps, n = ctx.param("N", 7), ctx.param("T", 100), ctx.budget(2048)
+    steps, n = ctx.param("T", 100), ctx.budget(2048)
+    sizes = ctx.param("N grid", (3, 7, 20))  # a law right at one N only is wrong at the other two
     x = torch.randn((steps, n), generator=ctx.generator, device=ctx.device, dtype=F64)
-    beta = running_average_beta(n_avg)
-    y = torch.zeros_like(x[0])
-    unnormalised = torch.empty_like(x)
-    for t in range(steps):
-        y = beta * y + x[t]
-        unnormalised[t] = y
-    mu = ema_path(x, beta)  # mu_t = (1 - 1/N) mu_{t-1} + x_t / N
-    ctx.check_close("y_t = N mu_t, every t and replica", unnormalised, n_avg * mu, atol=ROUNDING, rtol=ROUNDING)
-    ctx.check_close("control: y_t = (N - 1) mu_t", unnormalised, (n_avg - 1) * mu, atol=ROUNDING, rtol=ROUNDING,
-                    control=True)
+    for k, n_avg in enumerate(sizes):
+        beta = running_average_beta(n_avg)
+        y = torch.zeros_like(x[0])
+        unnormalised = torch.empty_like(x)
+        for t in range(steps):
+            y = beta * y + x[t]
+            unnormalised[t] = y
+        mu = ema_path(x, beta)  # mu_t = (1 - 1/N) mu_{t-1} + x_t / N
+        law = torch.as_tensor(np.broadcast_to(elementwise(ctx.formula, {"N": n_avg, "mu_t": mu.cpu().numpy()}),
+                                              mu.shape).copy(), device=ctx.device)
+        ctx.check_close(f"y_t = catalogue formula (N mu_t), every t and replica, at N = {n_avg}", unnormalised, law,
+                        atol=ROUNDING, rtol=ROUNDING)
+        if k == 0:
+            ctx.check_close(f"control: y_t = (N - 1) mu_t at N = {n_avg}", unnormalised, (n_avg - 1) * mu,
+                            atol=ROUNDING, rtol=ROUNDING, control=True)
 
 
 def _warmup_path(x: torch.Tensor, n_avg: int, y0: torch.Tensor) -> torch.Tensor:

@@ -266,18 +266,20 @@ def check_unnormalised_limit(claimed: sp.Expr) -> Derivation:
 @proof("ema.unnormalised_sum.limit")
 def unnormalised_limit() -> Derivation:
     """y_t = (1 - 1/N) y_{t-1} + c from y_0 = 0 tends to N c."""
-    return check_unnormalised_limit(N * c)
+    return check_unnormalised_limit(claimed("ema.unnormalised_sum.limit").bind({"N": N, "c_x": c}))
 
 
-def check_unnormalised_scaled(scale: sp.Expr) -> Derivation:
-    """Invariant y_t = scale * mu_t along both recursions fed the same arbitrary inputs."""
+def check_unnormalised_scaled(claimed: sp.Expr | Callable[[sp.Expr], sp.Expr]) -> Derivation:
+    """Invariant y_t = claimed(mu_t) along both recursions fed the same arbitrary inputs (``claimed`` a function
+    of mu_t, or a number that multiplies it)."""
+    law = claimed if callable(claimed) else (lambda m: claimed * m)
     x_next = sp.Symbol("x_{t+1}", real=True)
     running = sp.Symbol("mu_t", real=True)
     result = invariant_by_induction(
-        invariant=lambda s, n: (s[0] - scale * s[1],),
+        invariant=lambda s, n: (s[0] - law(s[1]),),
         step=lambda s, n: (unnormalised_step(s[0], x_next), running_step(s[1], x_next)),
         initial=(sp.Integer(0), sp.Integer(0)),
-        generic=(scale * running, running),
+        generic=(law(running), running),
         n=t,
         domains=N_RANGE,
     )
@@ -289,7 +291,8 @@ def check_unnormalised_scaled(scale: sp.Expr) -> Derivation:
 @proof("ema.unnormalised_sum.scaled")
 def unnormalised_scaled() -> Derivation:
     """y_t = N mu_t along the same inputs, for every t."""
-    return check_unnormalised_scaled(N)
+    law = claimed("ema.unnormalised_sum.scaled")
+    return check_unnormalised_scaled(lambda m: law.bind({"N": N, "mu_t": m}))
 
 
 def warmup_step(y: sp.Expr, x: sp.Expr, n: sp.Expr) -> sp.Expr:

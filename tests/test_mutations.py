@@ -46,6 +46,8 @@ SYMBOLIC = {
     "momentum.stability.gd": {},
     "momentum.stability.heavy_ball": {"mu": 0.6},
     "rmsprop.constant_gradient": {"beta2": 0.8, "t": 5},  # a pair (<g^2>_t, step_t): each entry is mutated
+    "ema.unnormalised_sum.limit": {"N": 5},
+    "ema.unnormalised_sum.scaled": {"N": 7},
 }
 
 # laws that must not depend on the sizes N, B (or the window eta) that their experiments sweep: besides the variants

@@ -38,3 +38,5 @@ kappa = sp.Symbol("kappa", real=True)  # one coordinate of E[clip(g_i)], the mea
 eta_trad = sp.Symbol("eta_trad", positive=True)  # traditional (velocity) momentum's learning rate
 s = sp.Symbol("s", integer=True, positive=True)  # steps since a gradient was applied (T - t in an unrolled sum)
 k = sp.Symbol("k", integer=True, positive=True)  # index of a past input X_k of an EMA
+c_x = sp.Symbol("c_x", real=True)  # a constant input x_t = c of a recursion (not the clipping bound c)
+mu_t = sp.Symbol("mu_t", real=True)  # the running average mu_t of the same inputs

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..claim import Claim, Formula
-from ._symbols import N, beta, k, mu, sigma_x2, t
+from ._symbols import N, beta, c_x, k, mu, mu_t, sigma_x2, t
 from ._sources import emat, ttic
 
 CLAIMS = (
@@ -77,6 +77,7 @@ CLAIMS = (
         assumptions=("x_t = c for all t >= 1", "N > 1 so the limit exists"),
         sources=(ttic("Problem 2(a), solution"),),
         empirical="deterministic",
+        formula=Formula(r"y_\infty", N * c_x),
     ),
     Claim(
         id="ema.unnormalised_sum.scaled",
@@ -85,6 +86,7 @@ CLAIMS = (
         assumptions=("y_0 = mu_0 = 0",),
         sources=(ttic("Problem 2(b)-(c), solution"),),
         empirical="deterministic",
+        formula=Formula(r"y_t", N * mu_t),
     ),
     Claim(
         id="ema.warmup.min_t_n",
