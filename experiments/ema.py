@@ -228,7 +228,9 @@ def warmup_min_t_n(ctx: Context) -> None:
     y0 = 10 * torch.randn((n,), generator=ctx.generator, device=ctx.device, dtype=F64)
     ctx.param("inputs", "x_t = c ~ N(0, 1) per replica, y_0 ~ N(0, 100)")
     y = _warmup_path(c.expand(steps, n), n_avg, y0)
-    ctx.check_close("y_t = c for every t >= 1", y, c.expand(steps, n), atol=ROUNDING, rtol=ROUNDING)
+    law = torch.as_tensor(np.broadcast_to(elementwise(ctx.formula, {"c_x": c.cpu().numpy(), "N": n_avg}),
+                                          (steps, n)).copy(), device=ctx.device)
+    ctx.check_close("y_t = catalogue formula (c) for every t >= 1", y, law, atol=ROUNDING, rtol=ROUNDING)
     beta = running_average_beta(n_avg)
     t = torch.arange(1, steps + 1, device=ctx.device, dtype=F64)[:, None]
     ctx.check_close("control: zero-start EMA value (1 - (1-1/N)^t) c", y, (1 - beta**t) * c, atol=ROUNDING,
@@ -243,7 +245,10 @@ def warmup_plain_average(ctx: Context) -> None:
     ctx.param("inputs", "x_t ~ N(0, 1), y_0 ~ N(0, 100), t = 1..N")
     y = _warmup_path(x, n_avg, y0)
     t = torch.arange(1, n_avg + 1, device=ctx.device, dtype=F64)[:, None]
-    ctx.check_close("y_t = (1/t) sum_{k<=t} x_k for t <= N", y, x.cumsum(dim=0) / t, atol=ROUNDING, rtol=ROUNDING)
+    law = torch.as_tensor(elementwise(ctx.formula, {"S_t": x.cumsum(dim=0).cpu().numpy(), "t": t.cpu().numpy(),
+                                                    "N": n_avg}), device=ctx.device)
+    ctx.check_close("y_t = catalogue formula (S_t / t, S_t = sum_{k<=t} x_k) for t <= N", y, law, atol=ROUNDING,
+                    rtol=ROUNDING)
     ctx.check_close("control: y_t = (1/N) sum_{k<=t} x_k", y, x.cumsum(dim=0) / n_avg, atol=ROUNDING,
                     rtol=ROUNDING, control=True)
 

@@ -305,15 +305,17 @@ def warmup_step(y: sp.Expr, x: sp.Expr, n: sp.Expr) -> sp.Expr:
 def warmup_min_t_n() -> Derivation:
     """y_t = c for t >= 1: the first step has weight 1/min(1, N) = 1 and erases y_0; later steps fix c."""
     y0 = sp.Symbol("y_0", real=True)
+    law = claimed("ema.warmup.min_t_n").bind({"c_x": c, "N": N})
     result = by_induction(
-        closed_form=lambda n: c,
+        closed_form=lambda n: law.subs(t, n),
         step=lambda s, n: warmup_step(s, c, n + 1),
         initial=warmup_step(y0, c, sp.Integer(1)),  # y_1 from an arbitrary y_0
         n=t,
         start=1,
         domains={**N_RANGE, t: (1, 60)},  # covers t < N and t >= N
     )
-    steps = [r"y_1 = (1-\tfrac{1}{\min(1,N)})y_0 + \tfrac{c}{\min(1,N)} = c", *result.latex_steps()]
+    steps = [r"y_1 = (1-\tfrac{1}{\min(1,N)})y_0 + \tfrac{c}{\min(1,N)} = c",
+             r"\text{claimed: } y_t = " + sp.latex(law), *result.latex_steps()]
     return decide(result, "induction on t from t = 1", steps)
 
 
@@ -328,17 +330,19 @@ def warmup_plain_average() -> Derivation:
     x_next = sp.Symbol("x_{t+1}", real=True)
     total = sp.Symbol("S_t", real=True)
     d = sp.Symbol("d", integer=True, nonnegative=True)  # N - (t + 1)
+    law = claimed("ema.warmup.plain_average")
+    average = lambda total_, n: law.bind({"S_t": total_, "t": n})  # noqa: E731
     result = invariant_by_induction(
-        invariant=lambda s, n: (s[0] - s[1] / n,),
+        invariant=lambda s, n: (s[0] - average(s[1], n),),
         step=lambda s, n: (warmup_step(s[0], x_next, n + 1).subs(N, n + 1 + d), s[1] + x_next),
         initial=(warmup_step(y0, x_next, sp.Integer(1)), x_next),  # y_1 = x_1 for any N >= 1; S_1 = x_1
-        generic=(total / t, total),
+        generic=(average(total, t), total),
         n=t,
         start=1,
         domains={t: (1, 40)},
     )
     steps = [r"t+1\le N:\ \min(t+1,N) = t+1,\ y_{t+1} = \tfrac{t}{t+1}y_t + \tfrac{1}{t+1}x_{t+1}",
-             *result.latex_steps()]
+             r"\text{claimed: } y_t = " + sp.latex(average(total, t)), *result.latex_steps()]
     return decide(result, "induction on t for t <= N", steps)
 
 

@@ -48,6 +48,8 @@ SYMBOLIC = {
     "rmsprop.constant_gradient": {"beta2": 0.8, "t": 5},  # a pair (<g^2>_t, step_t): each entry is mutated
     "ema.unnormalised_sum.limit": {"N": 5},
     "ema.unnormalised_sum.scaled": {"N": 7},
+    "ema.warmup.min_t_n": {"c_x": 0.5},
+    "ema.warmup.plain_average": {"t": 4},
 }
 
 # laws that must not depend on the sizes N, B (or the window eta) that their experiments sweep: besides the variants

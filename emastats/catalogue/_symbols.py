@@ -40,3 +40,4 @@ s = sp.Symbol("s", integer=True, positive=True)  # steps since a gradient was ap
 k = sp.Symbol("k", integer=True, positive=True)  # index of a past input X_k of an EMA
 c_x = sp.Symbol("c_x", real=True)  # a constant input x_t = c of a recursion (not the clipping bound c)
 mu_t = sp.Symbol("mu_t", real=True)  # the running average mu_t of the same inputs
+S_t = sp.Symbol("S_t", real=True)  # the sum x_1 + ... + x_t of the inputs so far

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..claim import Claim, Formula
-from ._symbols import N, beta, c_x, k, mu, mu_t, sigma_x2, t
+from ._symbols import N, S_t, beta, c_x, k, mu, mu_t, sigma_x2, t
 from ._sources import emat, ttic
 
 CLAIMS = (
@@ -95,6 +95,7 @@ CLAIMS = (
         assumptions=("x_t = c for all t >= 1", "y_0 arbitrary"),
         sources=(ttic("Problem 3, solution"),),
         empirical="deterministic",
+        formula=Formula(r"y_t", c_x),  # for every t >= 1, whatever y_0 and N
     ),
     Claim(
         id="ema.warmup.plain_average",
@@ -103,5 +104,6 @@ CLAIMS = (
         assumptions=("y_0 arbitrary",),
         general="what TTIC Problem 3's warm-up computes for any input, not only a constant",
         empirical="deterministic",
+        formula=Formula(r"y_t", S_t / t),  # S_t = x_1 + ... + x_t, for 1 <= t <= N
     ),
 )
