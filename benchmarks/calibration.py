@@ -1,7 +1,7 @@
 """Calibration of emastats' statistical verdicts over many seeds (not run by the tests or CI).
 
     python benchmarks/calibration.py [--seeds 100] [--full] [--claim ID ...] [--device cpu] [--json]
-    python benchmarks/calibration.py --mutations [--mc-claim ID ...] [--device cpu]
+    python benchmarks/calibration.py --mutations [--claim ID ...] [--mc-claim ID ...] [--device cpu]
 
 Runs the chosen experiments (default: every statistical experiment of the EMA,
 minibatch and batch-statistics topics) once per seed, each claim its own Holm
@@ -13,7 +13,10 @@ REFUTED. ``--quick`` budgets are the default so that 100 seeds take minutes.
 ``--mutations`` measures kill rates instead: every wrong variant of every
 catalogue formula (``emastats.symbolic.mutations``) through the claim's proof,
 and, at the full budget, through the experiments of the ``--mc-claim`` claims;
-equivalent rewrites are run too and must never be refuted.
+equivalent rewrites are run too and must never be refuted. With ``--claim``,
+only the formulas of the named claims (ids or topics) are mutated. A law that
+must be free of the sizes its experiment sweeps (``SIZE_FREE``) also gets the
+size-factor variants (``mutations.size_factors``) at one grid point.
 """
 from __future__ import annotations
 
@@ -42,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="claims whose variants also run through Monte Carlo at the full budget (repeatable)")
     args = parser.parse_args(argv)
     if args.mutations:
-        return mutation_kill_rates(args.mc_claim or [], resolve_device(args.device))
+        only = {c.id for c in catalogue.select(args.claim)} if args.claim else None
+        return mutation_kill_rates(args.mc_claim or [], resolve_device(args.device), only)
     try:
         if args.seeds < 1:
             raise EmastatsError("--seeds must be at least 1")
@@ -78,8 +82,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def mutation_kill_rates(mc_claims: list[str], device) -> int:
-    """Print the symbolic kill rate over every variant of every formula, and the Monte Carlo one for ``mc_claims``."""
+# laws that must not depend on the sizes their experiments sweep: one grid point of those sizes each
+SIZE_FREE = {
+    "minibatch.unbiased.with_replacement": {"N": 24, "B": 16},
+    "minibatch.unbiased.without_replacement": {"N": 24, "B": 8},
+    "minibatch.frozen_gradient.mean": {"N": 24, "B": 4, "eta": 0.2},
+    "clipping.per_example.bias_independent_of_b": {"B": 4},
+}
+
+
+def mutation_kill_rates(mc_claims: list[str], device, only: set[str] | None = None) -> int:
+    """Print the symbolic kill rate over every variant of every formula (of the claims in ``only``, when given),
+    and the Monte Carlo one for ``mc_claims``."""
     import dataclasses
     import time
 
@@ -93,11 +107,14 @@ def mutation_kill_rates(mc_claims: list[str], device) -> int:
     point = {"N": 5, "mu": 0.5, "B": 4, "sigma_x^2": 2.25, "t": 4, "p": 0.1, "beta": 0.9}
     killed = total = rewrites_refuted = n_rewrites = mc_killed = mc_total = mc_rewrites_refuted = mc_rewrites = 0
     for claim in catalogue.CLAIMS.values():
+        if only is not None and claim.id not in only:
+            continue
         for field in ("formula", "corrected_formula"):
             formula = getattr(claim, field)
             if formula is None:
                 continue
-            for kind, variants in (("wrong", mutants(formula.expr, point)), ("same", rewrites(formula.expr))):
+            wrong = mutants(formula.expr, point, SIZE_FREE.get(claim.id) if field == "formula" else None)
+            for kind, variants in (("wrong", wrong), ("same", rewrites(formula.expr))):
                 for name, expr in variants:
                     edited = dataclasses.replace(claim, **{field: formula.with_expr(expr)})
                     r = run_proof(edited, proofs[claim.id])

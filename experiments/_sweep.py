@@ -60,6 +60,21 @@ def sized(ctx: Context, sampler: Callable[[int], Any], rel: Callable[[Moments], 
     return ctx.sized_moments(sampler, rel, pilot, cap, family)
 
 
+def elementwise(law: Any, point: Mapping[str, Any]) -> np.ndarray:
+    """The catalogue formula ``law`` (a ``Formula``) evaluated in float64 at numpy arrays, broadcast elementwise
+    (``sympy.lambdify`` of the same object): for deterministic checks over thousands of (t, k, g) values, where
+    exact evaluation point by point (``law(**point)``) would be slow."""
+    import sympy as sp
+
+    symbols = {str(s): s for s in law.expr.free_symbols}
+    names = sorted(symbols)
+    missing = set(names) - set(point)
+    if missing:
+        raise ValueError(f"{law.quantity}: no value for {', '.join(sorted(missing))}")
+    value = sp.lambdify([symbols[n] for n in names], law.expr, "numpy")(*(point[n] for n in names))
+    return np.asarray(value, dtype=np.float64)
+
+
 def label(point: Point) -> str:
     """'N = 5, sigma = 1.5' for a check's name."""
     return ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}" for k, v in point.items())

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from emastats.claim import Formula
-from emastats.experiments._sweep import label, record_grid, rel_se_mean, sized
+from emastats.experiments._sweep import elementwise, label, record_grid, rel_se_mean, sized
 from emastats.montecarlo import Context, experiment, gaussian, minibatch_indices, minibatch_means
 from emastats.montecarlo import optimizers as opt
 from emastats.montecarlo.datasets import gradient_moments, minimiser, spector_logistic
@@ -76,10 +77,14 @@ def rmsprop_constant_gradient(ctx: Context) -> None:
         squares.append(state.square)
         steps_taken.append(out.updates)
     squares, steps_taken = torch.stack(squares), torch.stack(steps_taken)
-    t = torch.arange(1, steps + 1, dtype=F64, device=ctx.device)[:, None, None]
-    ctx.check_close("<g^2>_t = (1 - beta2^t) g^2, every t", squares, (1 - beta2**t) * g * g, atol=0.0, rtol=ROUNDING)
-    ctx.check_close("step_t = -eta sign(g) / sqrt(1 - beta2^t), every t", steps_taken,
-                    -lr * torch.sign(g) / torch.sqrt(1 - beta2**t), atol=0.0, rtol=ROUNDING)
+    # the catalogue's pair (<g^2>_t, eta g / sqrt(<g^2>_t)), evaluated at every t = 1..T and every gradient
+    t = np.arange(1, steps + 1, dtype=np.float64)[:, None, None]
+    point = {"t": t, "g": g.cpu().numpy(), "beta2": beta2, "eta": lr}
+    average, size = (torch.as_tensor(np.broadcast_to(elementwise(ctx.formula.component(k), point), squares.shape).copy(),
+                                     device=ctx.device) for k in (0, 1))
+    ctx.check_close("<g^2>_t = catalogue formula, every t", squares, average, atol=0.0, rtol=ROUNDING)
+    ctx.check_close("step_t = -(catalogue formula: eta g / sqrt(<g^2>_t)), every t", steps_taken, -size,
+                    atol=0.0, rtol=ROUNDING)
     ctx.check_close(f"step_T = -eta sign(g) at T = {steps} (the limit, whatever |g|)", steps_taken[-1],
                     -lr * torch.sign(g), atol=0.0, rtol=ROUNDING, replicas=g.shape[0])
     ctx.check_close("control: step_T = -eta g (size-dependent, as plain SGD)", steps_taken[-1], -lr * g,
@@ -88,18 +93,22 @@ def rmsprop_constant_gradient(ctx: Context) -> None:
 
 @experiment("adam.second_moment.first_step")
 def adam_second_moment_first_step(ctx: Context) -> None:
-    beta1, beta2 = ctx.param("beta1", 0.9), ctx.param("beta2", 0.999)
+    beta1 = ctx.param("beta1", 0.9)
+    betas2 = ctx.param("beta2 grid", (0.999, 0.9, 0.3))  # the notes' 0.999 and two more, none 1/2
     g = _spread_gradients(ctx, (min(ctx.replicas, MAX_REPLICAS), DIM))
-    rule = opt.adam(1e-3, beta1, beta2)
-    state = rule.update(g, rule.init(g)).state
     replicas = g.shape[0]
-    ctx.check_close("<g^2>_1 = (1 - beta2) g^2 = g^2 / 1000", state.second, g * g / 1000, atol=0.0, rtol=ROUNDING,
-                    replicas=replicas)
-    _, corrected = opt.bias_corrected_moments(state.first, state.second, state.count, beta1, beta2)
-    ctx.check_close("its bias correction restores g^2: <g^2>_1 / (1 - beta2) = g^2", corrected, g * g,
-                    atol=0.0, rtol=ROUNDING, replicas=replicas)
-    ctx.check_close("control: <g^2>_1 = g^2", state.second, g * g, atol=0.0, rtol=ROUNDING, replicas=replicas,
-                    control=True)
+    for k, beta2 in enumerate(betas2):
+        rule = opt.adam(1e-3, beta1, beta2)
+        state = rule.update(g, rule.init(g)).state
+        law = torch.as_tensor(elementwise(ctx.formula, {"beta2": beta2, "g": g.cpu().numpy()}), device=ctx.device)
+        ctx.check_close(f"<g^2>_1 = catalogue formula ((1 - beta2) g^2) at beta2 = {beta2:g}", state.second, law,
+                        atol=0.0, rtol=ROUNDING, replicas=replicas)
+        if k == 0:  # the notes' default: g^2 / 1000, which the bias correction restores to g^2
+            _, corrected = opt.bias_corrected_moments(state.first, state.second, state.count, beta1, beta2)
+            ctx.check_close("its bias correction restores g^2: <g^2>_1 / (1 - beta2) = g^2", corrected, g * g,
+                            atol=0.0, rtol=ROUNDING, replicas=replicas)
+            ctx.check_close("control: <g^2>_1 = g^2", state.second, g * g, atol=0.0, rtol=ROUNDING,
+                            replicas=replicas, control=True)
 
 
 # (beta1, beta2, mu, sigma): beta1 in {0.9, 0.7, 0.3}, beta2 in {0.999, 0.95, 0.8} (none 1/2, so beta <-> 1 - beta is
@@ -181,8 +190,6 @@ def adam_batch_size_coupling(ctx: Context) -> None:
     ctx.param("w", "half the maximum-likelihood estimate")
     moments = gradient_moments(data.to(ctx.device), w.to(ctx.device))
     k = int(moments.full_batch.abs().argmax())
-    g, var, trace = float(moments.full_batch[k]), float(moments.covariance[k, k]), moments.trace
-    norm2 = float(moments.full_batch.square().sum())
     ctx.param("coordinate k (largest |g_fb|)", k)
     per_example = moments.per_example.to(torch.float32)
     # B in {2, 8, 32, 128} (at B = 1 the claim is the definition of sigma^2; its content is the 1/B), and every

@@ -41,29 +41,38 @@ def _exact_clipped_mean(per_example: torch.Tensor, batch: int, c: float) -> torc
     return clip_by_value(per_example[tuples].mean(dim=1), c).mean(dim=0)
 
 
+# (B, c): B in {1, 2, 3} (the exact mean enumerates N^B tuples, 32768 at B = 3), value clipping at c in {0.2, 0.1,
+# 0.3}; the exact bias on the largest coordinate is -0.14, -0.18 and -0.07 of g_fb's 0.23 there
+BIASED_GRID = ({"B": 1, "c": 0.2}, {"B": 2, "c": 0.1}, {"B": 3, "c": 0.3})
+
+
 @experiment("clipping.biased")
 def clipping_biased(ctx: Context) -> None:
     moments = _spector_at_zero(ctx)
-    batch, c = ctx.param("B", 3), ctx.param("c (value clipping)", 0.2)
-    exact = _exact_clipped_mean(moments.per_example, batch, c)
-    bias = exact - moments.full_batch
-    k = int(bias.abs().argmax())
-    ctx.param("coordinate k (largest exact bias)", k)
-    ctx.param("exact bias E[clip(g_mb)]_k - g_fb,k (enumerated over N^B tuples)", float(bias[k]))
+    record_grid(ctx, BIASED_GRID)
     per_example = moments.per_example.to(ctx.device, torch.float32)
     g_fb = moments.full_batch.to(ctx.device)
+    for point in BIASED_GRID:
+        batch, c = point["B"], point["c"]
+        exact = _exact_clipped_mean(moments.per_example, batch, c)
+        bias = exact - moments.full_batch
+        k = int(bias.abs().argmax())
+        at = {**point, "coordinate": k, "exact bias": float(bias[k])}
 
-    def clipped_minus_full(n: int) -> torch.Tensor:
-        idx = minibatch_indices(per_example.shape[0], batch, n, ctx.generator, replacement=True)
-        return clip_by_value(minibatch_means(per_example, idx), c).to(F64) - g_fb
+        def clipped_minus_full(n: int, batch: int = batch, c: float = c) -> torch.Tensor:
+            idx = minibatch_indices(per_example.shape[0], batch, n, ctx.generator, replacement=True)
+            return clip_by_value(minibatch_means(per_example, idx), c).to(F64) - g_fb
 
-    tol, scale = ctx.margin, abs(float(bias[k]))
-    acc = sized(ctx, clipped_minus_full, rel_se_mean(scale, (k,)))
-    ctx.check_mean(f"E[clip(g_mb)]_k - g_fb,k = exact bias {float(bias[k]):.4g} (nonzero) at B = {batch}", acc,
-                   float(bias[k]), tol, index=k, scale=scale, point={"B": batch, "c": c, "coordinate": k})
-    ctx.check_mean("control: no bias, E[clip(g_mb)]_k = g_fb,k", acc, 0.0, tol, index=k, scale=scale, control=True)
-    ctx.check_mean("control: exact bias x (1 + 1.5 margins)", acc, float(bias[k]), tol, index=k, scale=scale,
-                   shift=1.5)
+        scale = abs(float(bias[k]))  # margins relative to the bias itself
+        acc = sized(ctx, clipped_minus_full, rel_se_mean(scale, (k,)), family=len(BIASED_GRID) + 2)
+        ctx.check_mean(f"E[clip(g_mb)]_k - g_fb,k = exact bias {float(bias[k]):.4g} (nonzero) at {label(point)}",
+                       acc, float(bias[k]), ctx.margin, index=k, scale=scale, point=at,
+                       note="exact bias enumerated over all N^B index tuples")
+        if point is BIASED_GRID[-1]:
+            ctx.check_mean(f"control: no bias, E[clip(g_mb)]_k = g_fb,k at {label(point)}", acc, 0.0, ctx.margin,
+                           index=k, scale=scale, control=True)
+            ctx.check_mean(f"control: exact bias x (1 + 1.5 margins) at {label(point)}", acc, float(bias[k]),
+                           ctx.margin, index=k, scale=scale, shift=1.5, point=at)
 
 
 # (mu, sigma, c): mu in {1.5, 0.3, -0.8, 0, -1.2}, sigma in {1, 2, 0.5, 1.5}, c in {1, 0.5, 2}; mu = 0 is the symmetric
@@ -115,40 +124,45 @@ def clipping_norm_gaussian(ctx: Context) -> None:
             ctx.check_mean("control: formula x (1 - 1.5 margins) at d = 4", acc, value, tol, shift=-1.5, point=point)
 
 
+# (B, c): B in {1, 4, 16, 64}, per-example norm clipping at c in {0.5, 0.25, 0.75}; the law E[clip(g_i)] is free
+# of B, so a form in B (right at one B only) is wrong at three of the four
+PER_EXAMPLE_GRID = ({"B": 1, "c": 0.5}, {"B": 4, "c": 0.25}, {"B": 16, "c": 0.75}, {"B": 64, "c": 0.5})
+
+
 @experiment("clipping.per_example.bias_independent_of_b")
 def per_example_clipping(ctx: Context) -> None:
     moments = _spector_at_zero(ctx)
-    c = ctx.param("c (per-example norm clipping)", 0.5)
-    clipped = clip_by_norm(moments.per_example, c)
-    exact = clipped.mean(dim=0)  # E[clip(g_i)] over a uniform index, exactly
-    bias = exact - moments.full_batch
-    k = int(bias.abs().argmax())
-    ctx.param("coordinate k (largest clipping bias)", k)
-    ctx.param("exact bias E[clip(g_i)]_k - g_fb,k", float(bias[k]))
-    per_example = clipped.to(ctx.device, torch.float32)
-    batches = (1, 4, 16, 64)
-    tol, scale = ctx.margin, abs(float(bias[k]))  # margins relative to the bias being compared
-    means, stderrs = [], []
-    for b in batches:
-        def averaged(n: int, b: int = b) -> torch.Tensor:
+    record_grid(ctx, PER_EXAMPLE_GRID)
+    means, stderrs, theories = [], [], []
+    for point in PER_EXAMPLE_GRID:
+        b, c = point["B"], point["c"]
+        clipped = clip_by_norm(moments.per_example, c)
+        exact = clipped.mean(dim=0)  # kappa = E[clip(g_i)] over a uniform index, exactly
+        bias = exact - moments.full_batch
+        k = int(bias.abs().argmax())
+        at = {**point, "kappa": float(exact[k]), "coordinate": k}
+        per_example = clipped.to(ctx.device, torch.float32)
+
+        def averaged(n: int, b: int = b, per_example: torch.Tensor = per_example, k: int = k) -> torch.Tensor:
             idx = minibatch_indices(per_example.shape[0], b, n, ctx.generator, replacement=True)
             return minibatch_means(per_example, idx)[:, k].to(F64)
 
-        acc = sized(ctx, averaged, rel_se_mean(scale))
-        ctx.check_mean(f"E[(1/B) sum_b clip(g_i_b)]_k = E[clip(g_i)]_k at B = {b}", acc, float(exact[k]), tol,
-                       point={"B": b, "c": c, "coordinate": k},
-                       scale=scale)
-        if b == batches[-1]:
-            ctx.check_mean(f"control: no clipping bias (= g_fb,k) at B = {b}", acc, float(moments.full_batch[k]), tol,
-                           scale=scale, control=True)
-            ctx.check_mean(f"control: E[clip(g_i)]_k + 1.5 margins of the bias at B = {b}", acc, float(exact[k]),
-                           tol, scale=scale, shift=1.5)
+        scale = abs(float(bias[k]))  # margins relative to the clipping bias, what the claim is about
+        acc = sized(ctx, averaged, rel_se_mean(scale), family=len(PER_EXAMPLE_GRID) + 2)
+        theory = ctx.formula(**at)
+        ctx.check_mean(f"E[(1/B) sum_b clip(g_i_b)]_k = catalogue formula at {label(point)}", acc, theory,
+                       ctx.margin, point=at, scale=scale)
+        if point is PER_EXAMPLE_GRID[-1]:
+            ctx.check_mean(f"control: no clipping bias (= g_fb,k) at {label(point)}", acc,
+                           float(moments.full_batch[k]), ctx.margin, scale=scale, control=True)
+            ctx.check_mean(f"control: formula + 1.5 margins of the bias at {label(point)}", acc, theory,
+                           ctx.margin, scale=scale, shift=1.5, point=at)
         means.append(float(acc.mean()[0]))
         stderrs.append(float(acc.stderr_mean()[0]))
-    ctx.add_series(Series.with_z_intervals("mean of per-example-clipped minibatch gradient, coordinate k", "B",
-                                           "E[clipped mean]_k", batches, means, stderrs,
-                                           (float(exact[k]),) * len(batches), theory_label="E[clip(g_i)]_k",
-                                           log_x=True))
+        theories.append(theory)
+    ctx.add_series(Series.with_z_intervals("mean of per-example-clipped minibatch gradient, largest-bias coordinate",
+                                           "grid point (B, c)", "E[clipped mean]_k", range(1, len(means) + 1),
+                                           means, stderrs, theories, theory_label="catalogue formula"))
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
-from emastats.experiments._sweep import grid_series, label, record_grid, rel_se_mean, rel_se_variance, sized
+from emastats.experiments._sweep import elementwise, grid_series, label, record_grid, rel_se_mean, rel_se_variance, sized
 from emastats.montecarlo import Context, ema_final, ema_path, experiment, fused, kernels, running_average_beta, skewed
 
 F64 = torch.float64
@@ -75,15 +76,22 @@ def ema_unrolled_weights(ctx: Context) -> None:
     beta, steps, n = ctx.param("beta", 0.8), ctx.param("T", 60), ctx.budget(2048)
     x = torch.randn((steps, n), generator=ctx.generator, device=ctx.device, dtype=F64)
     recursive = ema_path(x, beta)
-    t = torch.arange(1, steps + 1, device=ctx.device, dtype=F64)
+    # the catalogue's pair (w_{t,k}, sum_k w_{t,k}), evaluated at every t = 1..T and k <= t
+    t = np.arange(1, steps + 1, dtype=np.float64)
     lag = t[:, None] - t[None, :]  # t - k
-    weights = torch.where(lag >= 0, (1 - beta) * beta ** lag.clamp(min=0), torch.zeros_like(lag))
-    ctx.check_close("m_t = (1 - beta) sum_k beta^(t-k) x_k, every t and replica", recursive, weights @ x,
+    at = {"beta": beta, "t": t[:, None], "k": t[None, :]}
+    weights = torch.as_tensor(np.where(lag >= 0, np.broadcast_to(elementwise(ctx.formula.component(0), at), lag.shape),
+                                       0.0), device=ctx.device)
+    total = torch.as_tensor(np.broadcast_to(elementwise(ctx.formula.component(1), {"beta": beta, "t": t}), t.shape).copy(),
+                            device=ctx.device)
+    ctx.check_close("m_t = sum_k w_(t,k) x_k, w = catalogue formula, every t and replica", recursive, weights @ x,
                     atol=ROUNDING, rtol=ROUNDING)
-    ctx.check_close("sum_k (1 - beta) beta^(t-k) = 1 - beta^t, every t", weights.sum(dim=1), 1 - beta**t,
+    ctx.check_close("sum_k w_(t,k) = catalogue total, every t", weights.sum(dim=1), total,
                     atol=ROUNDING, rtol=ROUNDING, replicas=1)
-    shifted = torch.where(lag >= 0, (1 - beta) * beta ** (lag + 1).clamp(min=0), torch.zeros_like(lag))
-    ctx.check_close("control: weights (1 - beta) beta^(t-k+1)", recursive, shifted @ x,
+    later = {**at, "t": at["t"] + 1}  # w_(t+1,k): each weight one step too old
+    shifted = torch.as_tensor(np.where(lag >= 0, np.broadcast_to(elementwise(ctx.formula.component(0), later),
+                                                                 lag.shape), 0.0), device=ctx.device)
+    ctx.check_close("control: weights w_(t+1,k) (one step too old)", recursive, shifted @ x,
                     atol=ROUNDING, rtol=ROUNDING, control=True)
 
 
@@ -177,25 +185,33 @@ def unnormalised_sum_limit(ctx: Context) -> None:
     y = torch.zeros_like(c)
     for _ in range(steps):
         y = (1 - 1 / sizes) * y + c
-    ctx.check_close("y_t -> N c", y, sizes * c, atol=1e-9, rtol=1e-9, replicas=n)
+    law = torch.as_tensor(elementwise(ctx.formula, {"N": sizes.cpu().numpy(), "c_x": c.cpu().numpy()}),
+                          device=ctx.device)
+    ctx.check_close("y_t -> catalogue formula (N c)", y, law, atol=1e-9, rtol=1e-9, replicas=n)
     ctx.check_close("control: y_t -> (N - 1) c", y, (sizes - 1) * c, atol=1e-9, rtol=1e-9, replicas=n,
                     control=True)
 
 
 @experiment("ema.unnormalised_sum.scaled")
 def unnormalised_sum_scaled(ctx: Context) -> None:
-    n_avg, steps, n = ctx.param("N", 7), ctx.param("T", 100), ctx.budget(2048)
+    steps, n = ctx.param("T", 100), ctx.budget(2048)
+    sizes = ctx.param("N grid", (3, 7, 20))  # a law right at one N only is wrong at the other two
     x = torch.randn((steps, n), generator=ctx.generator, device=ctx.device, dtype=F64)
-    beta = running_average_beta(n_avg)
-    y = torch.zeros_like(x[0])
-    unnormalised = torch.empty_like(x)
-    for t in range(steps):
-        y = beta * y + x[t]
-        unnormalised[t] = y
-    mu = ema_path(x, beta)  # mu_t = (1 - 1/N) mu_{t-1} + x_t / N
-    ctx.check_close("y_t = N mu_t, every t and replica", unnormalised, n_avg * mu, atol=ROUNDING, rtol=ROUNDING)
-    ctx.check_close("control: y_t = (N - 1) mu_t", unnormalised, (n_avg - 1) * mu, atol=ROUNDING, rtol=ROUNDING,
-                    control=True)
+    for k, n_avg in enumerate(sizes):
+        beta = running_average_beta(n_avg)
+        y = torch.zeros_like(x[0])
+        unnormalised = torch.empty_like(x)
+        for t in range(steps):
+            y = beta * y + x[t]
+            unnormalised[t] = y
+        mu = ema_path(x, beta)  # mu_t = (1 - 1/N) mu_{t-1} + x_t / N
+        law = torch.as_tensor(np.broadcast_to(elementwise(ctx.formula, {"N": n_avg, "mu_t": mu.cpu().numpy()}),
+                                              mu.shape).copy(), device=ctx.device)
+        ctx.check_close(f"y_t = catalogue formula (N mu_t), every t and replica, at N = {n_avg}", unnormalised, law,
+                        atol=ROUNDING, rtol=ROUNDING)
+        if k == 0:
+            ctx.check_close(f"control: y_t = (N - 1) mu_t at N = {n_avg}", unnormalised, (n_avg - 1) * mu,
+                            atol=ROUNDING, rtol=ROUNDING, control=True)
 
 
 def _warmup_path(x: torch.Tensor, n_avg: int, y0: torch.Tensor) -> torch.Tensor:
@@ -216,7 +232,9 @@ def warmup_min_t_n(ctx: Context) -> None:
     y0 = 10 * torch.randn((n,), generator=ctx.generator, device=ctx.device, dtype=F64)
     ctx.param("inputs", "x_t = c ~ N(0, 1) per replica, y_0 ~ N(0, 100)")
     y = _warmup_path(c.expand(steps, n), n_avg, y0)
-    ctx.check_close("y_t = c for every t >= 1", y, c.expand(steps, n), atol=ROUNDING, rtol=ROUNDING)
+    law = torch.as_tensor(np.broadcast_to(elementwise(ctx.formula, {"c_x": c.cpu().numpy(), "N": n_avg}),
+                                          (steps, n)).copy(), device=ctx.device)
+    ctx.check_close("y_t = catalogue formula (c) for every t >= 1", y, law, atol=ROUNDING, rtol=ROUNDING)
     beta = running_average_beta(n_avg)
     t = torch.arange(1, steps + 1, device=ctx.device, dtype=F64)[:, None]
     ctx.check_close("control: zero-start EMA value (1 - (1-1/N)^t) c", y, (1 - beta**t) * c, atol=ROUNDING,
@@ -231,7 +249,10 @@ def warmup_plain_average(ctx: Context) -> None:
     ctx.param("inputs", "x_t ~ N(0, 1), y_0 ~ N(0, 100), t = 1..N")
     y = _warmup_path(x, n_avg, y0)
     t = torch.arange(1, n_avg + 1, device=ctx.device, dtype=F64)[:, None]
-    ctx.check_close("y_t = (1/t) sum_{k<=t} x_k for t <= N", y, x.cumsum(dim=0) / t, atol=ROUNDING, rtol=ROUNDING)
+    law = torch.as_tensor(elementwise(ctx.formula, {"S_t": x.cumsum(dim=0).cpu().numpy(), "t": t.cpu().numpy(),
+                                                    "N": n_avg}), device=ctx.device)
+    ctx.check_close("y_t = catalogue formula (S_t / t, S_t = sum_{k<=t} x_k) for t <= N", y, law, atol=ROUNDING,
+                    rtol=ROUNDING)
     ctx.check_close("control: y_t = (1/N) sum_{k<=t} x_k", y, x.cumsum(dim=0) / n_avg, atol=ROUNDING,
                     rtol=ROUNDING, control=True)
 

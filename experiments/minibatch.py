@@ -1,10 +1,11 @@
 """Monte Carlo experiments for the minibatch-gradient claims (emastats/catalogue/minibatch.py).
 
-All of them run on one fixed dataset: a synthetic linear regression with N = 24
-examples and d = 3 weights (intercept included, ``montecarlo.datasets``, seed
-0), at w = 0, whose per-example gradients are computed exactly with torch.func,
-so g_fb and Sigma^1 (the population covariance, denominator N) are known
-exactly. A small N makes the finite-population effects of sampling without
+They run on synthetic linear regressions with N = 12, 24 or 48 examples and
+d = 3 weights (intercept included, ``montecarlo.datasets``, seed 0), at w = 0,
+whose per-example gradients are computed exactly with torch.func, so g_fb and
+Sigma^1 (the population covariance, denominator N) are known exactly. The
+unbiasedness, frozen-window and without-replacement experiments sweep N and B
+(and eta); the law they test is the catalogue's formula, evaluated at each point. A small N makes the finite-population effects of sampling without
 replacement large enough to measure. Each replica draws its own minibatch
 indices; a minibatch gradient is the mean of the drawn rows.
 
@@ -55,36 +56,58 @@ def _minibatch_gradients(ctx: Context, grads: torch.Tensor, batch: int, replacem
     return kernels.linear_sgd_sampler(ctx, data, learning_rate=1.0, batch=batch, steps=1, fallback=sample, scale=-1.0)
 
 
-def _check_equals_full_batch(ctx: Context, acc: Moments, quantity: str, g_fb: list[float], scale: float,
-                             tol: float) -> None:
-    """E[``quantity``][i] = g_fb[i] for every coordinate i, margins relative to ``scale`` = |g_fb|."""
-    for i, g in enumerate(g_fb):
-        ctx.check_mean(f"E[{quantity}][{i}] = g_fb[{i}]", acc, g, tol, index=i, scale=scale,
-                       note="margin relative to |g_fb|")
-
-
-def _unbiased(ctx: Context, replacement: bool, batch: int) -> None:
-    data, exact = _dataset(ctx)
-    ctx.param("B", batch)
-    ctx.param("sampling", "with replacement (iid indices)" if replacement else "without replacement (random subset)")
-    g_fb = exact.full_batch.cpu().tolist()
+def _check_mean_law(ctx: Context, acc: Moments, quantity: str, g_fb: list[float], point: dict) -> None:
+    """E[``quantity``][i] = the catalogue's law at (g_fb[i], ``point``) for every coordinate i, margins relative
+    to |g_fb| (one coordinate of g_fb may be near 0). The law is free of N, B and eta when right; a wrong
+    one that depends on them is evaluated at the simulated sizes."""
     scale = math.hypot(*g_fb)
-    acc = sized(ctx, _minibatch_gradients(ctx, exact.per_example, batch, replacement, data),
-                rel_se_mean(scale, range(len(g_fb))))
-    tol = ctx.margin
-    _check_equals_full_batch(ctx, acc, "g_mb", g_fb, scale, tol)
-    ctx.check_mean("control: E[g_mb][0] = g_fb[0] + 1.5 margins of |g_fb|", acc, g_fb[0], tol, index=0,
-                   scale=scale, shift=1.5, note="a bias of 1.5 margins that the run must detect")
+    for i, g in enumerate(g_fb):
+        at = {**point, "g_fb": g, "coordinate": i}
+        ctx.check_mean(f"E[{quantity}][{i}] = catalogue formula at {label(point)}", acc, ctx.formula(**at),
+                       ctx.margin, index=i, scale=scale, point=at, note="margin relative to |g_fb|")
+
+
+def _mean_control(ctx: Context, acc: Moments, quantity: str, g_fb: list[float], point: dict, shift: float) -> None:
+    """A bias of ``shift`` margins of |g_fb| on the largest coordinate, which the run must detect."""
+    big = max(range(len(g_fb)), key=lambda i: abs(g_fb[i]))
+    at = {**point, "g_fb": g_fb[big], "coordinate": big}
+    ctx.check_mean(f"control: E[{quantity}][{big}] = formula {'+' if shift > 0 else '-'} 1.5 margins of |g_fb| "
+                   f"at {label(point)}", acc, ctx.formula(**at), ctx.margin, index=big, scale=math.hypot(*g_fb),
+                   point=at, shift=shift)
+
+
+# (N, B): three data set sizes and three batch sizes (B > N with replacement). A factor the law must not have
+# -- (N - B)/(N - 1), (N - 1)/N (off by 2-8 %), B/N, or a form right only at one N or one B -- is off at every
+# point, or at two of the three. (B = 3 at N = 12 would need more than the cap to resolve half the margin.)
+UNBIASED_GRID = {True: ({"N": 12, "B": 6}, {"N": 24, "B": 16}, {"N": 48, "B": 64}),
+                 False: ({"N": 12, "B": 4}, {"N": 24, "B": 8}, {"N": 48, "B": 20})}
+
+
+def _unbiased(ctx: Context, replacement: bool) -> None:
+    ctx.param("data sets", f"synthetic linear regression, d = {DIM}, noise 1, seed {DATA_SEED}, N = 12, 24, 48")
+    ctx.param("w", "0")
+    ctx.param("sampling", "with replacement (iid indices)" if replacement else "without replacement (random subset)")
+    grid = UNBIASED_GRID[replacement]
+    record_grid(ctx, grid)
+    for k, point in enumerate(grid):
+        data, exact = _dataset_of(ctx, point["N"])
+        g_fb = exact.full_batch.cpu().tolist()
+        acc = sized(ctx, _minibatch_gradients(ctx, exact.per_example, point["B"], replacement, data),
+                    rel_se_mean(math.hypot(*g_fb), range(len(g_fb))), family=len(grid) * DIM + 1)
+        _check_mean_law(ctx, acc, "g_mb", g_fb, point)
+        if k == 1:
+            _mean_control(ctx, acc, "g_mb", g_fb, point, 1.5)
+    grid_series(ctx, "E[g_mb] coordinates over the grid", "E[g_mb]_i")
 
 
 @experiment("minibatch.unbiased.with_replacement")
 def unbiased_with_replacement(ctx: Context) -> None:
-    _unbiased(ctx, replacement=True, batch=16)
+    _unbiased(ctx, replacement=True)
 
 
 @experiment("minibatch.unbiased.without_replacement")
 def unbiased_without_replacement(ctx: Context) -> None:
-    _unbiased(ctx, replacement=False, batch=16)
+    _unbiased(ctx, replacement=False)
 
 
 PAIRS = ((0, 0), (1, 1), (0, 1))  # two diagonal entries and one off-diagonal entry of the covariance
@@ -109,9 +132,9 @@ def _covariance_checks(ctx: Context, acc, sigma: torch.Tensor, point: dict, law,
                                  shift=control_shift)
 
 
-def _dataset_of(ctx: Context, size: int) -> GradientMoments:
+def _dataset_of(ctx: Context, size: int) -> tuple[Dataset, GradientMoments]:
     data = synthetic_linear_regression(size, DIM, noise=1.0, seed=DATA_SEED).to(ctx.device)
-    return gradient_moments(data, torch.zeros(DIM, dtype=torch.float64, device=ctx.device))
+    return data, gradient_moments(data, torch.zeros(DIM, dtype=torch.float64, device=ctx.device))
 
 
 # B in {2, 4, 16} on the N = 24 data set: Sigma/B against Sigma/(B-1), Sigma/sqrt(B), ... differ at every B
@@ -142,7 +165,7 @@ def covariance_without_replacement(ctx: Context) -> None:
     ctx.param("w", "0")
     record_grid(ctx, WITHOUT_REPLACEMENT_GRID)
     for k, point in enumerate(WITHOUT_REPLACEMENT_GRID):
-        exact = _dataset_of(ctx, point["N"])
+        _, exact = _dataset_of(ctx, point["N"])
         acc = sized(ctx, _minibatch_gradients(ctx, exact.per_example, point["B"], False),
                     rel_se_covariance(PAIRS), family=19)
         _covariance_checks(ctx, acc, exact.covariance, point, ctx.formula, "stated: Cov[g_mb] = catalogue formula")
@@ -162,19 +185,28 @@ def _total_change(ctx: Context, grads: torch.Tensor, eta: float, steps: int, bat
     return sample
 
 
+# (N, B, eta): three data set sizes, three batch sizes and three windows T = 1/eta (2, 5, 20 steps). A window of
+# T - 1 steps, (1 - eta) g_fb, is off by 50, 20 and 5 %; a factor in N or B, or a form right at one point, is off
+# elsewhere.
+FROZEN_MEAN_GRID = ({"N": 12, "B": 16, "eta": 0.5}, {"N": 24, "B": 4, "eta": 0.2}, {"N": 48, "B": 1, "eta": 0.05})
+
+
 @experiment("minibatch.frozen_gradient.mean")
 def frozen_gradient_mean(ctx: Context) -> None:
-    _, exact = _dataset(ctx)
-    eta, batch = ctx.param("eta", 0.1), ctx.param("B", 4)
-    steps = ctx.param("T = 1/eta", round(1 / eta))
-    g_fb = exact.full_batch.cpu().tolist()
-    scale = math.hypot(*g_fb)
-    acc = sized(ctx, _total_change(ctx, exact.per_example, eta, steps, batch), rel_se_mean(scale, range(len(g_fb))))
-    tol = ctx.margin
-    _check_equals_full_batch(ctx, acc, "Delta w", g_fb, scale, tol)
-    big = max(range(len(g_fb)), key=lambda i: abs(g_fb[i]))
-    ctx.check_mean(f"control: E[Delta w][{big}] = g_fb[{big}] - 1.5 margins of |g_fb|", acc, g_fb[big], tol,
-                   index=big, scale=scale, shift=-1.5)
+    ctx.param("data sets", f"synthetic linear regression, d = {DIM}, noise 1, seed {DATA_SEED}, N = 12, 24, 48")
+    ctx.param("w", "0")
+    ctx.param("minibatches", "independent, indices iid uniform (with replacement); T = 1/eta steps")
+    record_grid(ctx, FROZEN_MEAN_GRID)
+    for k, point in enumerate(FROZEN_MEAN_GRID):
+        _, exact = _dataset_of(ctx, point["N"])
+        g_fb = exact.full_batch.cpu().tolist()
+        sampler = _total_change(ctx, exact.per_example, point["eta"], round(1 / point["eta"]), point["B"])
+        acc = sized(ctx, sampler, rel_se_mean(math.hypot(*g_fb), range(len(g_fb))),
+                    family=len(FROZEN_MEAN_GRID) * DIM + 1)
+        _check_mean_law(ctx, acc, "Delta w", g_fb, point)
+        if k == 1:
+            _mean_control(ctx, acc, "Delta w", g_fb, point, -1.5)
+    grid_series(ctx, "E[Delta w] coordinates over the grid", "E[Delta w]_i")
 
 
 # (eta, B) in {(1/2, 16), (1/5, 4), (1/20, 1)}: three window lengths T = 1/eta and three batch sizes

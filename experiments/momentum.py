@@ -56,42 +56,56 @@ def _noisy_quadratic(ctx: Context, steps: int) -> NoisyQuadratic:
     return NoisyQuadratic(curvature, centre, noise, start)
 
 
+# (eta_trad, beta1): three step sizes and three decays, none 1/2 (where beta1 and 1 - beta1 coincide)
+EQUIVALENCE_GRID = ({"eta_trad": 0.05, "beta1": 0.9}, {"eta_trad": 0.1, "beta1": 0.7}, {"eta_trad": 0.01, "beta1": 0.3})
+
+
 @experiment("momentum.equivalence")
 def momentum_equivalence(ctx: Context) -> None:
-    lr, beta, steps = ctx.param("eta_trad", 0.05), ctx.param("beta1 = mu", 0.9), ctx.param("T", 200)
+    steps = ctx.param("T", 200)
+    ctx.param("grid", [dict(p) for p in EQUIVALENCE_GRID])
     problem = _noisy_quadratic(ctx, steps)
     w0 = problem.start
-    traditional = opt.run(opt.heavy_ball(lr, beta), problem.gradient, w0, steps)
-    average = opt.run(opt.heavy_ball_average(lr / (1 - beta), beta), problem.gradient, w0, steps)
-    ctx.check_close("w_t(traditional) = w_t(average) with eta_avg = eta_trad / (1 - beta1), every t",
-                    average, traditional, atol=ROUNDING, rtol=ROUNDING)
-    same_lr = opt.run(opt.heavy_ball_average(lr, beta), problem.gradient, w0, steps)
-    ctx.check_close("control: eta_avg = eta_trad (no 1/(1 - beta1) factor)", same_lr, traditional,
-                    atol=ROUNDING, rtol=ROUNDING, control=True)
+    for k, point in enumerate(EQUIVALENCE_GRID):
+        lr, beta = point["eta_trad"], point["beta1"]
+        eta_avg = ctx.formula(**point)  # the catalogue's mapping, evaluated here
+        traditional = opt.run(opt.heavy_ball(lr, beta), problem.gradient, w0, steps)
+        average = opt.run(opt.heavy_ball_average(eta_avg, beta), problem.gradient, w0, steps)
+        ctx.check_close(f"w_t(traditional) = w_t(average) with eta_avg = catalogue formula = {eta_avg:.6g}, every t, "
+                        f"at eta_trad = {lr:g}, beta1 = {beta:g}", average, traditional, atol=ROUNDING, rtol=ROUNDING)
+        if k == 0:
+            same_lr = opt.run(opt.heavy_ball_average(lr, beta), problem.gradient, w0, steps)
+            ctx.check_close("control: eta_avg = eta_trad (no 1/(1 - beta1) factor)", same_lr, traditional,
+                            atol=ROUNDING, rtol=ROUNDING, control=True)
 
 
 @experiment("momentum.heavy_ball.unrolled")
 def heavy_ball_unrolled(ctx: Context) -> None:
-    lr, mu, steps = ctx.param("eta", 0.1), ctx.param("mu", 0.8), ctx.param("T", 60)
+    lr, steps = ctx.param("eta", 0.1), ctx.param("T", 60)
+    mus = ctx.param("mu grid", (0.8, 0.3, 0.95))  # none 1/2, where mu and 1 - mu coincide
     ctx.param("gradients", "iid N(0, I) sequence g_0..g_{T-1}, the same for both sides")
     r = min(ctx.replicas, MAX_REPLICAS)
     grads = torch.randn((steps, r, DIM), generator=ctx.generator, dtype=F64, device=ctx.device)
     w0 = torch.randn((r, DIM), generator=ctx.generator, dtype=F64, device=ctx.device)
-    path = opt.run(opt.heavy_ball(lr, mu), lambda w, t: grads[t], w0, steps)
+    horizon = torch.arange(steps + 1, device=ctx.device)[:, None]
+    t = torch.arange(steps, device=ctx.device)[None, :]
+    lag = horizon - t  # s = T - t steps since g_t was applied
 
-    # unrolled[T] = -eta sum_{t<T} (1 - mu^(T-t)) / (1 - mu) g_t, for every horizon T = 0..steps at once
-    horizon = torch.arange(steps + 1, dtype=F64, device=ctx.device)[:, None]
-    t = torch.arange(steps, dtype=F64, device=ctx.device)[None, :]
-
-    def unrolled(exponent_shift: int) -> torch.Tensor:
-        lag = horizon - t + exponent_shift
-        weights = torch.where(horizon > t, (1 - mu ** lag.clamp(min=0)) / (1 - mu), torch.zeros_like(lag))
+    def unrolled(weight_of_lag) -> torch.Tensor:
+        """w_0 - eta sum_{t<T} weight(T - t) g_t for every horizon T = 0..steps at once."""
+        table = torch.tensor([0.0] + [weight_of_lag(n) for n in range(1, steps + 1)], dtype=F64, device=ctx.device)
+        weights = torch.where(lag > 0, table[lag.clamp(min=0)], torch.zeros((), dtype=F64, device=ctx.device))
         return w0 - lr * torch.einsum("Tt,trd->Trd", weights, grads)
 
-    ctx.check_close("w_T - w_0 = -eta sum_t (1 - mu^(T-t)) / (1 - mu) g_t, every T", path, unrolled(0),
-                    atol=ROUNDING, rtol=ROUNDING)
-    ctx.check_close("control: weights (1 - mu^(T-t+1)) / (1 - mu)", path, unrolled(1),
-                    atol=ROUNDING, rtol=ROUNDING, control=True)
+    for k, mu in enumerate(mus):
+        path = opt.run(opt.heavy_ball(lr, mu), lambda w, n: grads[n], w0, steps)
+        # the catalogue's weight c_s, evaluated at each lag s = 1..T
+        ctx.check_close(f"w_T - w_0 = -eta sum_t c_(T-t) g_t, c_s = catalogue formula, every T, at mu = {mu:g}", path,
+                        unrolled(lambda n, mu=mu: ctx.formula(s=n, mu=mu)), atol=ROUNDING, rtol=ROUNDING)
+        if k == 0:
+            ctx.check_close("control: weights c_(s+1) (exponent one too high)", path,
+                            unrolled(lambda n, mu=mu: ctx.formula(s=n + 1, mu=mu)), atol=ROUNDING, rtol=ROUNDING,
+                            control=True)
 
 
 @experiment("momentum.nesterov.lookahead")
@@ -129,8 +143,9 @@ def stability_gd(ctx: Context) -> None:
     path = [w0]
     for _ in range(steps):
         path.append(path[-1] - h * path[-1])  # w <- w - eta grad L, grad L = lambda w
-    ctx.check_close("|w_T| >= |w_0| exactly where the condition 0 < eta lambda < 2 fails", _grows(path[-1], w0),
-                    ((h <= 0) | (h >= 2)).to(F64), atol=0.5, replicas=h.numel(),
+    bound = ctx.formula()  # the catalogue's upper end of the stable region, 2
+    ctx.check_close(f"|w_T| >= |w_0| exactly where the condition 0 < eta lambda < {bound:g} (catalogue) fails",
+                    _grows(path[-1], w0), ((h <= 0) | (h >= bound)).to(F64), atol=0.5, replicas=h.numel(),
                     note="indicator comparison over the grid: any disagreement gives a difference of 1")
     early = torch.stack(path[:21])  # before |w_t| under- or overflows anywhere on the grid
     ctx.check_close("w_(t+1) / w_t = 1 - eta lambda for t < 20 (the contraction factor)", early[1:] / early[:-1],
@@ -139,28 +154,32 @@ def stability_gd(ctx: Context) -> None:
                     ((h <= 0) | (h >= 1)).to(F64), atol=0.5, replicas=h.numel(), control=True)
 
 
-def _heavy_ball_grid(ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
-    """(eta lambda, mu) grid points, flattened, without those within BOUNDARY_GAP of 0 or 2(1 + mu)."""
-    mus = torch.tensor([0.0, 0.3, 0.6, 0.9, 0.95], dtype=F64, device=ctx.device)
+MUS = (0.0, 0.3, 0.6, 0.9, 0.95)
+
+
+def _heavy_ball_grid(ctx: Context) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(eta lambda, mu, stated upper bound) grid points, flattened, without those within BOUNDARY_GAP of 0 or of
+    the catalogue's upper bound (evaluated at each mu)."""
+    bounds = torch.tensor([ctx.formula(mu=m) for m in MUS], dtype=F64, device=ctx.device)
     hs = torch.arange(1, 90, dtype=F64, device=ctx.device) / 20  # eta*lambda in (0, 4.5)
-    h, mu = torch.meshgrid(hs, mus, indexing="ij")
-    h, mu = h.reshape(-1), mu.reshape(-1)
-    keep = (h - 2 * (1 + mu)).abs() > BOUNDARY_GAP
-    return h[keep], mu[keep]
+    h, mu = torch.meshgrid(hs, torch.tensor(MUS, dtype=F64, device=ctx.device), indexing="ij")
+    h, mu, upper = h.reshape(-1), mu.reshape(-1), bounds.expand(hs.numel(), -1).reshape(-1)
+    keep = (h - upper).abs() > BOUNDARY_GAP
+    return h[keep], mu[keep], upper[keep]
 
 
 @experiment("momentum.stability.heavy_ball")
 def stability_heavy_ball(ctx: Context) -> None:
     steps = ctx.param("T", STABILITY_STEPS)
     ctx.param("grid", f"eta lambda = k/20 (k = 1..89) x mu in (0, 0.3, 0.6, 0.9, 0.95), gap {BOUNDARY_GAP}")
-    h, mu = _heavy_ball_grid(ctx)
-    stated_unstable = ((h <= 0) | (h >= 2 * (1 + mu))).to(F64)
+    h, mu, upper = _heavy_ball_grid(ctx)
+    stated_unstable = ((h <= 0) | (h >= upper)).to(F64)  # outside 0 < eta lambda < the catalogue's bound
 
     # the companion matrix [[1 + mu - h, -mu], [1, 0]] of (w_{t+1}, w_t), one per grid point
     companion = torch.zeros((h.numel(), 2, 2), dtype=F64, device=ctx.device)
     companion[:, 0, 0], companion[:, 0, 1], companion[:, 1, 0] = 1 + mu - h, -mu, 1.0
     radius = torch.linalg.eigvals(companion).abs().amax(dim=-1)
-    ctx.check_close("spectral radius >= 1 exactly where 0 < eta lambda < 2(1 + mu) fails",
+    ctx.check_close("spectral radius >= 1 exactly where 0 < eta lambda < catalogue bound (mu) fails",
                     (radius >= 1).to(F64), stated_unstable, atol=0.5, replicas=h.numel())
 
     # heavy ball with lambda = 1 and a per-grid-point (eta, mu): v <- mu v - eta w, w <- w + v
@@ -169,7 +188,7 @@ def stability_heavy_ball(ctx: Context) -> None:
     for _ in range(steps):
         v = mu * v - h * w
         w = w + v
-    ctx.check_close("simulated |w_T| >= |w_0| exactly where 0 < eta lambda < 2(1 + mu) fails",
+    ctx.check_close("simulated |w_T| >= |w_0| exactly where 0 < eta lambda < catalogue bound (mu) fails",
                     _grows(w, w0), stated_unstable, atol=0.5, replicas=h.numel(),
                     note=f"T = {steps} steps from w_0 = 1, v_0 = 0; indicator comparison over the grid")
     ctx.check_close("control: the gradient-descent condition 0 < eta lambda < 2 (mu ignored)", _grows(w, w0),

@@ -85,7 +85,8 @@ def _settle_steps(radius: float) -> int:
 
 
 # (B, eta0, lambda, sigma): B in {1, 4, 16}, eta0 in {0.1, 0.05, 0.02}, lambda in {2, 1, 2.5}, sigma in {1, 2, 0.5};
-# B eta0 lambda in {0.2, 0.2, 0.8}: far from the SDE limit, and quick to mix
+# B eta0 lambda in {0.2, 0.2, 0.8}: far from the SDE limit (the stated B-free law is 11, 11 and 67 % low), and
+# quick to mix
 SGD_GRID = ({"B": 1, "eta0": 0.1, "lambda": 2.0, "sigma": 1.0}, {"B": 4, "eta0": 0.05, "lambda": 1.0, "sigma": 2.0},
             {"B": 16, "eta0": 0.02, "lambda": 2.5, "sigma": 0.5})
 
@@ -114,45 +115,22 @@ def temperature_sgd(ctx: Context) -> None:
     fused_run = [fused.heavy_ball(p["B"] * p["eta0"], 0.0, p["lambda"], p["sigma"] / math.sqrt(p["B"]))
                  for p in SGD_GRID]
     acc = sized(ctx, kernels.recursion_sampler(ctx, fused_run, steps, final), rel_se_variance(range(len(SGD_GRID))),
-                family=6)
-    theory = [ctx.corrected_formula(**p) for p in SGD_GRID]
-    for k, point in enumerate(SGD_GRID):
-        ctx.check_variance(f"corrected: Var_inf = catalogue corrected formula at {label(point)}", acc, theory[k],
-                           ctx.margin, index=k, theory_of="corrected", point=point)
+                family=2 * len(SGD_GRID) + 1)
+    _stated_and_corrected(ctx, acc, SGD_GRID)
     last = len(SGD_GRID) - 1
     ctx.check_variance(f"control: corrected formula x (1 + 1.5 margins) at {label(SGD_GRID[last])}", acc,
-                       theory[last], ctx.margin, index=last, point=SGD_GRID[last], shift=1.5)
-    # the stated claim: with eta = B eta0 the variance does not depend on B (same eta0, lambda, sigma)
-    same = ({"B": 1, "eta0": 0.1, "lambda": 1.0, "sigma": 1.0}, {"B": 4, "eta0": 0.1, "lambda": 1.0, "sigma": 1.0})
-    _independence_check(ctx, same, "notes: Var_inf does not depend on B (ratio B = 4 to B = 1 is 1)",
-                        lambda p: (p["B"] * p["eta0"], 0.0))
+                       ctx.corrected_formula(**SGD_GRID[last]), ctx.margin, index=last, point=SGD_GRID[last],
+                       shift=1.5)
 
 
-def _independence_check(ctx: Context, points, name: str, lr_mu) -> None:
-    """Simulate two points side by side and test the stated 'does not depend on': their variance ratio is 1."""
-    lrs = torch.tensor([lr_mu(p)[0] for p in points], device=ctx.device)
-    mus = torch.tensor([lr_mu(p)[1] for p in points], device=ctx.device)
-    lams = _columns(points, "lambda", ctx)
-    sds = torch.tensor([p["sigma"] / math.sqrt(p["B"]) for p in points], device=ctx.device)
-    steps = max(_settle_steps(_heavy_ball_radius(lr_mu(p)[0] * p["lambda"], lr_mu(p)[1])) for p in points)
-
-    def final(n: int) -> torch.Tensor:
-        w = torch.zeros((n, len(points)), device=ctx.device)
-        v = torch.zeros_like(w)
-        for _ in range(steps):
-            v = mus * v - lrs * (lams * w + sds * gaussian(w.shape, ctx.generator))
-            w = w + v
-        return w
-
-    fused_run = [fused.heavy_ball(*lr_mu(p), p["lambda"], p["sigma"] / math.sqrt(p["B"])) for p in points]
-    acc = ctx.moments(kernels.recursion_sampler(ctx, fused_run, steps, final), ctx.budget(1 << 16))
-    var, se = acc.variance(), acc.stderr_variance()
-    ratio = float(var[1] / var[0])
-    rel_se = math.hypot(float(se[1] / var[1]), float(se[0] / var[0]))
-    ctx.check_estimate(name, ratio, ratio * rel_se, 1.0, ctx.margin, replicas=acc.n,
-                       estimator="ratio of two unbiased sample variances (independent columns)",
-                       test="z interval, delta-method standard error of a ratio of independent variances",
-                       point={"points": [dict(p) for p in points]})
+def _stated_and_corrected(ctx: Context, acc, grid) -> None:
+    """At every grid point: Var_inf against the stated law (the catalogue's B-free formula, which must be refuted
+    where B eta0 lambda is not small) and against the corrected law."""
+    for k, point in enumerate(grid):
+        ctx.check_variance(f"notes: Var_inf = catalogue formula (free of B) at {label(point)}", acc,
+                           ctx.formula(**point), ctx.margin, index=k, point=point)
+        ctx.check_variance(f"corrected: Var_inf = catalogue corrected formula at {label(point)}", acc,
+                           ctx.corrected_formula(**point), ctx.margin, index=k, theory_of="corrected", point=point)
 
 
 def _heavy_ball_radius(h: float, mu: float) -> float:
@@ -162,7 +140,9 @@ def _heavy_ball_radius(h: float, mu: float) -> float:
 
 
 # (mu, B, eta0, lambda, sigma): mu in {0, 0.5, 0.8}, B in {1, 16, 64}, eta0 in {0.05, 0.02, 0.1}, lambda in
-# {1, 0.5, 2}, sigma in {1, 2, 0.5}; (1 - mu) B eta0 lambda from 0.02 to 1.28, every point stable
+# {1, 0.5, 2}, sigma in {1, 2, 0.5}; (1 - mu) B eta0 lambda from 0.02 to 2.56, every point stable. The stated
+# mu- and B-free law is 40, 11, 71 and 0.6 % low (the last point is near the SDE limit, where the stated law is
+# nearly right).
 MOMENTUM_GRID = ({"mu": 0.0, "B": 16, "eta0": 0.05, "lambda": 1.0, "sigma": 1.0},
                  {"mu": 0.5, "B": 64, "eta0": 0.02, "lambda": 0.5, "sigma": 2.0},
                  {"mu": 0.8, "B": 64, "eta0": 0.1, "lambda": 2.0, "sigma": 0.5},
@@ -193,17 +173,11 @@ def temperature_momentum(ctx: Context) -> None:
     fused_run = [fused.heavy_ball((1 - p["mu"]) * p["B"] * p["eta0"], p["mu"], p["lambda"],
                                   p["sigma"] / math.sqrt(p["B"])) for p in MOMENTUM_GRID]
     acc = sized(ctx, kernels.recursion_sampler(ctx, fused_run, steps, final),
-                rel_se_variance(range(len(MOMENTUM_GRID))), family=7)
-    theory = [ctx.corrected_formula(**p) for p in MOMENTUM_GRID]
-    for k, point in enumerate(MOMENTUM_GRID):
-        ctx.check_variance(f"corrected: Var_inf = catalogue corrected formula at {label(point)}", acc, theory[k],
-                           ctx.margin, index=k, theory_of="corrected", point=point)
+                rel_se_variance(range(len(MOMENTUM_GRID))), family=2 * len(MOMENTUM_GRID) + 1)
+    _stated_and_corrected(ctx, acc, MOMENTUM_GRID)
     ctx.check_variance(f"control: corrected formula x (1 - 1.5 margins) at {label(MOMENTUM_GRID[2])}", acc,
-                       theory[2], ctx.margin, index=2, point=MOMENTUM_GRID[2], shift=-1.5)
-    same = ({"mu": 0.0, "B": 4, "eta0": 0.05, "lambda": 1.0, "sigma": 1.0},
-            {"mu": 0.5, "B": 32, "eta0": 0.05, "lambda": 1.0, "sigma": 1.0})
-    _independence_check(ctx, same, "notes: Var_inf depends on eta0 only (ratio (mu, B) = (0.5, 32) to (0, 4) is 1)",
-                        lambda p: ((1 - p["mu"]) * p["B"] * p["eta0"], p["mu"]))
+                       ctx.corrected_formula(**MOMENTUM_GRID[2]), ctx.margin, index=2, point=MOMENTUM_GRID[2],
+                       shift=-1.5)
 
 
 if __name__ == "__main__":

@@ -157,33 +157,47 @@ def rmsprop_sqrt_epsilon() -> Derivation:
 
 @proof("rmsprop.constant_gradient")
 def rmsprop_constant_gradient() -> Derivation:
-    """<g^2>_t = (1 - beta^t) g^2 solves the EMA recursion; the step is eta sign(g)/sqrt(1 - beta^t) -> eta sign(g)."""
+    """<g^2>_t = (1 - beta^t) g^2 solves the EMA recursion; the step is eta sign(g)/sqrt(1 - beta^t) -> eta sign(g).
+
+    Both laws are the catalogue's pair, bound by name (beta2 -> beta, g, t, eta)."""
+    law = claimed("rmsprop.constant_gradient")
+    average_law = law.component(0).bind({"beta2": beta, "g": g, "t": t})
     V = sp.Function("V")
     recursion = Recurrence(V, t, beta * V(t) + (1 - beta) * g**2, {0: 0})
-    closed = check_solution(recursion, (1 - beta**t) * g**2, domains=BETAS)
-    kappa = sp.Symbol("kappa", positive=True)  # beta = e^{-kappa} covers every beta in (0, 1)
-    limit_avg = sp.limit(((1 - beta**t) * g**2).subs(beta, sp.exp(-kappa)), t, sp.oo)
-    checks = [closed, equal(limit_avg, g**2)]
+    closed = check_solution(recursion, average_law, domains=BETAS)
+    method = "closed form checked in the recursion; limits with beta = e^-kappa"
     steps = [r"\langle g^2\rangle_{t+1} = \beta\langle g^2\rangle_t + (1-\beta)g^2,\ \langle g^2\rangle_0 = 0"
-             r" \Rightarrow \langle g^2\rangle_t = (1-\beta^t)g^2 \text{ (substituted back)}",
-             r"\beta = e^{-\kappa}:\ \lim_{t\to\infty}(1-\beta^t)g^2 = " + sp.latex(limit_avg)]
-    # the step for t >= 1, for each sign of g: eta sign(g) / sqrt(1 - beta^t), free of |g|, tending to eta sign(g)
-    for sign, gs in ((1, sp.Symbol("g", positive=True)), (-1, sp.Symbol("g", negative=True))):
+             r" \Rightarrow \langle g^2\rangle_t = " + sp.latex(average_law) + r" \text{ (claimed; substituted back)}"]
+    # the step for t >= 1, for each sign of g: eta g / sqrt(<g^2>_t) with the derived average, against the claimed
+    # step, which must be free of |g| (and, below, tend to eta sign(g))
+    step_checks, claimed_steps = [], []
+    for gs in (sp.Symbol("g", positive=True), sp.Symbol("g", negative=True)):
         step = eta * gs / sp.sqrt((1 - beta**t) * gs**2)
-        limit_step = sp.limit(step.subs(beta, sp.exp(-kappa)), t, sp.oo)
-        checks += [equal(step, sign * eta / sp.sqrt(1 - beta**t), domains={**BETAS, t: (1, 12)}),
-                   equal(limit_step, sign * eta)]
+        claimed_steps.append((gs, step, law.component(1).bind({"beta2": beta, "g": gs, "t": t, "eta": eta})))
+        step_checks.append(equal(step, claimed_steps[-1][2], domains={**BETAS, t: (1, 12)}))
+    exact = all_of(closed, *step_checks)
+    if exact.verdict is not True:  # a wrong closed form is refuted here, before any limit is attempted
+        return decide(exact, method, steps)
+    kappa = sp.Symbol("kappa", positive=True)  # beta = e^{-kappa} covers every beta in (0, 1)
+    limit_avg = sp.limit(average_law.subs(beta, sp.exp(-kappa)), t, sp.oo)
+    checks = [exact, equal(limit_avg, g**2)]
+    steps.append(r"\beta = e^{-\kappa}:\ \lim_{t\to\infty}\langle g^2\rangle_t = " + sp.latex(limit_avg))
+    for sign, (gs, step, claimed_step) in zip((1, -1), claimed_steps):
+        limit_step = sp.limit(claimed_step.subs(beta, sp.exp(-kappa)), t, sp.oo)
+        checks.append(equal(limit_step, sign * eta))
         steps.append(rf"g {'>' if sign > 0 else '<'} 0:\ \frac{{\eta g}}{{\sqrt{{(1-\beta^t)g^2}}}} = "
-                     + sp.latex(sp.simplify(step)) + r" \to " + sp.latex(limit_step))
-    return decide(all_of(*checks), "closed form checked in the recursion; limits with beta = e^-kappa", steps)
+                     + sp.latex(sp.simplify(step)) + r",\ \text{claimed } " + sp.latex(claimed_step) + r" \to "
+                     + sp.latex(limit_step))
+    return decide(all_of(*checks), method, steps)
 
 
 @proof("adam.second_moment.first_step")
 def adam_second_moment_first_step() -> Derivation:
     """One step of the EMA from <g^2>_0 = 0 gives (1 - beta2) g_1^2; at beta2 = 0.999 that is g_1^2/1000."""
-    first = beta2 * 0 + (1 - beta2) * g**2
-    general = equal(first, (1 - beta2) * g**2)
-    default = equal(first.subs(beta2, sp.Rational(999, 1000)), g**2 / 1000)
+    first = beta2 * 0 + (1 - beta2) * g**2  # one step of the recursion from <g^2>_0 = 0
+    law = claimed("adam.second_moment.first_step").bind({"beta2": beta2, "g": g})
+    general = equal(first, law, sides=("derived", "claimed"))
+    default = equal(law.subs(beta2, sp.Rational(999, 1000)), g**2 / 1000)  # the notes' "a thousandth" at 0.999
     steps = [r"\langle g^2\rangle_1 = \beta_2\cdot 0 + (1-\beta_2)g_1^2",
              r"\beta_2 = \tfrac{999}{1000}:\ \langle g^2\rangle_1 = \tfrac{1}{1000}g_1^2"]
     return decide(all_of(general, default), "one step of the recursion", steps)

@@ -191,26 +191,35 @@ def enumerated_means(aggregate: Aggregate, sizes: Sequence[int]) -> dict[int, sp
     return out
 
 
-def batch_independence_verdict(aggregate: Aggregate) -> Derivation:
-    """Decide ``E[aggregate(g_{i_1..i_B})] = E[clip(g_i)]`` for every B (indices iid uniform).
+BatchLaw = Callable[[sp.Expr, sp.Expr], sp.Expr]  # (kappa = E[clip(g_i)], B) -> claimed E[update]
 
-    Exact enumeration on the data (0, 0, 6) with c = 1 refutes a B-dependence;
-    the general proof is linearity: if the aggregate is the mean of the clipped
-    per-example gradients (checked on symbolic inputs), each term is iid with mean
-    ``kappa = E[clip(g_i)]`` and the toolkit gives ``E = kappa`` for symbolic B.
+
+def batch_independence_verdict(aggregate: Aggregate, law: BatchLaw | None = None) -> Derivation:
+    """Decide ``E[aggregate(g_{i_1..i_B})] = law(E[clip(g_i)], B)`` for every B (indices iid uniform).
+
+    ``law`` defaults to the catalogue's formula (free of B). Exact enumeration on
+    the data (0, 0, 6) with c = 1 refutes a B-dependence; the general proof is
+    linearity: if the aggregate is the mean of the clipped per-example gradients
+    (checked on symbolic inputs), each term is iid with mean ``kappa = E[clip(g_i)]``
+    and the toolkit gives ``E = kappa`` for symbolic B, which must equal the law.
     """
+    if law is None:
+        law = claimed("clipping.per_example.bias_independent_of_b").as_function("kappa", "B")
     target = sum(clip(g, BOUND) for g in DATA) / len(DATA)
     by_size = enumerated_means(aggregate, (1, 2, 3))
+    kappa, B = sp.Symbol("kappa", real=True), sp.Symbol("B", integer=True, positive=True)
     steps = [r"\text{data } (0,0,6),\ c=1:\ E[\mathrm{clip}(g_i)] = " + sp.latex(target) + r",\ g_{fb} = 2",
-             r"\text{enumerated, } B = 1,2,3:\ " + ", ".join(sp.latex(val) for val in by_size.values())]
+             r"\text{enumerated, } B = 1,2,3:\ " + ", ".join(sp.latex(val) for val in by_size.values()),
+             r"\text{claimed: } " + sp.latex(law(kappa, B)) + r",\ \kappa = E[\mathrm{clip}(g_i)]"]
     for size, value in by_size.items():
-        if value != target:
+        expected = sp.nsimplify(law(target, sp.Integer(size)))
+        if value != expected:
             return refuted("exact enumeration of all minibatches", {"data": "(0, 0, 6)", "c": 1, "B": size,
                                                                     "E[update] (enumerated)": value,
-                                                                    "E[clip(g_i)]": target}, steps)
+                                                                    "E[clip(g_i)]": target, "claimed": expected},
+                           steps)
     ys = sp.symbols("y1:4", real=True)
     per_example = equal(aggregate(ys, c), sum(clip(y, c) for y in ys) / 3)
-    kappa, B = sp.Symbol("kappa", real=True), sp.Symbol("B", integer=True, positive=True)
     family = IidSequence(sp.IndexedBase("X"), kappa, sp.Symbol("v", positive=True),
                          "clip(g_{i_b}) iid: i_b iid uniform")
     mean = family.expectation(family.sample_mean(B))
@@ -218,8 +227,8 @@ def batch_independence_verdict(aggregate: Aggregate) -> Derivation:
     clipped = [clip(g, BOUND) for g in DATA]
     toolkit = all_of(*(is_zero(minibatch_moments(clipped, b, replacement=True).mean[0] - target) for b in (1, 2, 3)))
     steps.append(r"E\Big[\tfrac1B\sum_{b=1}^B X_b\Big] = " + sp.latex(mean) + r",\ X_b = \mathrm{clip}(g_{i_b})")
-    return decide(all_of(per_example, equal(mean, kappa), toolkit), "linearity of expectation; exact enumeration",
-                  steps)
+    return decide(all_of(per_example, equal(mean, law(kappa, B), domains={B: (1, 30)}), toolkit),
+                  "linearity of expectation; exact enumeration", steps)
 
 
 @proof("clipping.per_example.bias_independent_of_b")

@@ -137,20 +137,26 @@ def geometric_sum() -> Derivation:
 
 @proof("ema.unrolled_weights")
 def unrolled_weights() -> Derivation:
-    """<X>_t equals the weighted sum (induction on t, inputs arbitrary), and the weights sum to 1 - beta^t."""
+    """<X>_t equals the weighted sum (induction on t, inputs arbitrary), and the weights sum to 1 - beta^t.
+
+    The weight w_{t,k} and the total are the catalogue's pair, bound by name (beta, t, k)."""
+    law = claimed("ema.unrolled_weights")
+    weight = lambda t_, k_: law.component(0).bind({"beta": beta, "t": t_, "k": k_})  # noqa: E731
+    total = law.component(1).bind({"beta": beta, "t": t})
     same_sum = by_induction(
-        closed_form=unrolled,
+        closed_form=lambda t_: sp.Sum(weight(t_, k) * X[k], (k, 1, t_)),
         step=lambda s, n: beta * s + (1 - beta) * X[n + 1],  # the EMA update with input X_{t+1}
         initial=sp.Integer(0),
         n=t,
         domains=IN_UNIT,
     )
-    weights = closed_sum((1 - beta) * beta ** (t - k), (k, 1, t))
-    weights_ok = equal(weights, 1 - beta**t, domains=IN_UNIT)
+    weights = closed_sum(weight(t, k), (k, 1, t))
+    weights_ok = equal(weights, total, domains=IN_UNIT, sides=SIDES)
     steps = [
         r"\langle X\rangle_{t+1} = \beta\langle X\rangle_t + (1-\beta)X_{t+1},\ \langle X\rangle_0 = 0",
+        rf"\text{{claimed: }} w_{{t,k}} = {sp.latex(weight(t, k))},\ \sum_k w_{{t,k}} = {sp.latex(total)}",
         *same_sum.latex_steps(),
-        rf"\sum_{{k=1}}^t(1-\beta)\beta^{{t-k}} = {sp.latex(sp.simplify(weights))}",
+        rf"\sum_{{k=1}}^t w_{{t,k}} = {sp.latex(sp.simplify(weights))}",
     ]
     return decide(all_of(same_sum, weights_ok), "induction on t with arbitrary inputs + geometric sum", steps)
 
@@ -260,18 +266,20 @@ def check_unnormalised_limit(claimed: sp.Expr) -> Derivation:
 @proof("ema.unnormalised_sum.limit")
 def unnormalised_limit() -> Derivation:
     """y_t = (1 - 1/N) y_{t-1} + c from y_0 = 0 tends to N c."""
-    return check_unnormalised_limit(N * c)
+    return check_unnormalised_limit(claimed("ema.unnormalised_sum.limit").bind({"N": N, "c_x": c}))
 
 
-def check_unnormalised_scaled(scale: sp.Expr) -> Derivation:
-    """Invariant y_t = scale * mu_t along both recursions fed the same arbitrary inputs."""
+def check_unnormalised_scaled(claimed: sp.Expr | Callable[[sp.Expr], sp.Expr]) -> Derivation:
+    """Invariant y_t = claimed(mu_t) along both recursions fed the same arbitrary inputs (``claimed`` a function
+    of mu_t, or a number that multiplies it)."""
+    law = claimed if callable(claimed) else (lambda m: claimed * m)
     x_next = sp.Symbol("x_{t+1}", real=True)
     running = sp.Symbol("mu_t", real=True)
     result = invariant_by_induction(
-        invariant=lambda s, n: (s[0] - scale * s[1],),
+        invariant=lambda s, n: (s[0] - law(s[1]),),
         step=lambda s, n: (unnormalised_step(s[0], x_next), running_step(s[1], x_next)),
         initial=(sp.Integer(0), sp.Integer(0)),
-        generic=(scale * running, running),
+        generic=(law(running), running),
         n=t,
         domains=N_RANGE,
     )
@@ -283,7 +291,8 @@ def check_unnormalised_scaled(scale: sp.Expr) -> Derivation:
 @proof("ema.unnormalised_sum.scaled")
 def unnormalised_scaled() -> Derivation:
     """y_t = N mu_t along the same inputs, for every t."""
-    return check_unnormalised_scaled(N)
+    law = claimed("ema.unnormalised_sum.scaled")
+    return check_unnormalised_scaled(lambda m: law.bind({"N": N, "mu_t": m}))
 
 
 def warmup_step(y: sp.Expr, x: sp.Expr, n: sp.Expr) -> sp.Expr:
@@ -296,15 +305,17 @@ def warmup_step(y: sp.Expr, x: sp.Expr, n: sp.Expr) -> sp.Expr:
 def warmup_min_t_n() -> Derivation:
     """y_t = c for t >= 1: the first step has weight 1/min(1, N) = 1 and erases y_0; later steps fix c."""
     y0 = sp.Symbol("y_0", real=True)
+    law = claimed("ema.warmup.min_t_n").bind({"c_x": c, "N": N})
     result = by_induction(
-        closed_form=lambda n: c,
+        closed_form=lambda n: law.subs(t, n),
         step=lambda s, n: warmup_step(s, c, n + 1),
         initial=warmup_step(y0, c, sp.Integer(1)),  # y_1 from an arbitrary y_0
         n=t,
         start=1,
         domains={**N_RANGE, t: (1, 60)},  # covers t < N and t >= N
     )
-    steps = [r"y_1 = (1-\tfrac{1}{\min(1,N)})y_0 + \tfrac{c}{\min(1,N)} = c", *result.latex_steps()]
+    steps = [r"y_1 = (1-\tfrac{1}{\min(1,N)})y_0 + \tfrac{c}{\min(1,N)} = c",
+             r"\text{claimed: } y_t = " + sp.latex(law), *result.latex_steps()]
     return decide(result, "induction on t from t = 1", steps)
 
 
@@ -319,17 +330,19 @@ def warmup_plain_average() -> Derivation:
     x_next = sp.Symbol("x_{t+1}", real=True)
     total = sp.Symbol("S_t", real=True)
     d = sp.Symbol("d", integer=True, nonnegative=True)  # N - (t + 1)
+    law = claimed("ema.warmup.plain_average")
+    average = lambda total_, n: law.bind({"S_t": total_, "t": n})  # noqa: E731
     result = invariant_by_induction(
-        invariant=lambda s, n: (s[0] - s[1] / n,),
+        invariant=lambda s, n: (s[0] - average(s[1], n),),
         step=lambda s, n: (warmup_step(s[0], x_next, n + 1).subs(N, n + 1 + d), s[1] + x_next),
         initial=(warmup_step(y0, x_next, sp.Integer(1)), x_next),  # y_1 = x_1 for any N >= 1; S_1 = x_1
-        generic=(total / t, total),
+        generic=(average(total, t), total),
         n=t,
         start=1,
         domains={t: (1, 40)},
     )
     steps = [r"t+1\le N:\ \min(t+1,N) = t+1,\ y_{t+1} = \tfrac{t}{t+1}y_t + \tfrac{1}{t+1}x_{t+1}",
-             *result.latex_steps()]
+             r"\text{claimed: } y_t = " + sp.latex(average(total, t)), *result.latex_steps()]
     return decide(result, "induction on t for t <= N", steps)
 
 

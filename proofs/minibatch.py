@@ -81,45 +81,81 @@ def loss_derivative() -> Derivation:
 
 # --- unbiasedness ------------------------------------------------------------------------------
 
+# Claimed mean of the minibatch mean as a function of (g_fb, N, B): the catalogue's law, bound by name.
+MeanLaw = Callable[[sp.Expr, sp.Expr, sp.Expr], sp.Expr]
 
-def enumeration_mean_check(replacement: bool) -> ZeroTest:
-    """E[g_mb] - g_fb = 0 over all minibatches, for N = 1..4, B = 1..3 with symbolic g_i."""
+
+def mean_law(claim_id: str) -> MeanLaw:
+    """The catalogue's law of ``claim_id`` for E[g_mb] as a function of (g_fb, N, B) (free of N and B if right)."""
+    return claimed(claim_id).as_function("g_fb", "N", "B")
+
+
+def enumeration_mean_check(law: MeanLaw, replacement: bool) -> ZeroTest:
+    """E[g_mb] - law(g_fb, N, B) = 0 over all minibatches, for N = 2..4, B = 1..3 (B <= N without replacement),
+    with symbolic g_i."""
     residuals = []
     for n, b in SMALL_CASES:
-        if not replacement and b > n:
+        if n < 2 or (not replacement and b > n):
             continue
         values = symbolic_gradients(n)
         residuals.append(minibatch_moments(values, b, replacement=replacement).mean[0]
-                         - population_moments(values)[0][0])
+                         - law(population_moments(values)[0][0], sp.Integer(n), sp.Integer(b)))
     return all_zero(residuals)
+
+
+def concrete_mean_counterexample(law: MeanLaw, replacement: bool) -> dict[str, object] | None:
+    """The smallest case (N, B, g_i = 0, 1, ..., N-1) where the exact E[g_mb] differs from ``law``."""
+    for n in range(2, 6):
+        for b in range(1, (4 if replacement else n) + 1):
+            values = list(range(n))
+            exact = minibatch_moments(values, b, replacement=replacement).mean[0]
+            g = population_moments(values)[0][0]
+            value = sp.nsimplify(law(g, sp.Integer(n), sp.Integer(b)))
+            if exact != value:
+                return {"N": n, "B": b, "g_i": ", ".join(map(str, values)), "g_fb": g,
+                        "exact E[g_mb] over all minibatches": exact, "claimed": value}
+    return None
+
+
+def check_unbiased(law: MeanLaw, replacement: bool) -> Derivation:
+    """Decide E[g_mb] = law(g_fb, N, B): symbolic derivation for general N and B, then exact enumeration."""
+    if replacement:
+        draws = IidSequence(G, g_fb, sigma1,
+                            assumption="I_1..I_B iid uniform on {1..N}, so G_j = g_{I_j} has mean g_fb")
+        mean = draws.expectation(sp.Sum(G[j], (j, 1, B)) / B)
+        steps = [r"E[g_{I_j}] = \sum_{i=1}^N \tfrac1N g_i = g_{fb}",
+                 rf"E\big[\tfrac1B\textstyle\sum_{{j=1}}^B g_{{I_j}}\big] = {sp.latex(mean)}"]
+        symbolic = equal(mean, law(g_fb, N, B), domains={N: (2, 30), B: (1, 30)}, sides=SIDES)
+        method, listed = "linearity + exact enumeration", r"N^B \text{ index tuples}"
+    else:
+        inclusion = sp.combsimp(sp.binomial(N - 1, B - 1) / sp.binomial(N, B))
+        mean = N * g_fb * inclusion / B  # (1/B) sum_i g_i P(i in mb), with sum_i g_i = N g_fb
+        steps = [rf"P(i\in mb) = \binom{{N-1}}{{B-1}}\Big/\binom{{N}}{{B}} = {sp.latex(inclusion)}",
+                 rf"E[g_{{mb}}] = \frac1B\sum_{{i=1}}^N g_i\,P(i\in mb) = {sp.latex(sp.simplify(mean))}"]
+        symbolic = all_of(equal(inclusion, B / N, domains=BOTH_SIZES),
+                          equal(mean, law(g_fb, N, B), domains=BOTH_SIZES, sides=SIDES))
+        method, listed = "inclusion probability + exact enumeration", r"\binom NB \text{ subsets}"
+    enumerated = enumeration_mean_check(law, replacement)
+    steps += [rf"\text{{claimed: }} {sp.latex(law(g_fb, N, B))}",
+              rf"\text{{enumeration of all }} {listed},\ 2\le N\le4,\ B\le3:\ \text{{{enumerated.method}}}"]
+    verdict = all_of(symbolic, enumerated)
+    if verdict.verdict is False:
+        example = concrete_mean_counterexample(law, replacement)
+        if example is not None:
+            return refuted(method, example, steps)
+    return decide(verdict, method, steps)
 
 
 @proof("minibatch.unbiased.with_replacement")
 def unbiased_with_replacement() -> Derivation:
     """E[(1/B) sum_j g_{I_j}] = (1/B) sum_j E[g_{I_j}] = g_fb, since E[g_I] = sum_i g_i / N for uniform I."""
-    draws = IidSequence(G, g_fb, sigma1, assumption="I_1..I_B iid uniform on {1..N}, so G_j = g_{I_j} has mean g_fb")
-    mean = draws.expectation(sp.Sum(G[j], (j, 1, B)) / B)
-    symbolic = equal(mean, g_fb)
-    enumerated = enumeration_mean_check(replacement=True)
-    steps = [r"E[g_{I_j}] = \sum_{i=1}^N \tfrac1N g_i = g_{fb}",
-             rf"E\big[\tfrac1B\textstyle\sum_{{j=1}}^B g_{{I_j}}\big] = {sp.latex(mean)}",
-             rf"\text{{enumeration of all }} N^B \text{{ index tuples, }} N\le4,\ B\le3:\ \text{{{enumerated.method}}}"]
-    return decide(all_of(symbolic, enumerated), "linearity + exact enumeration", steps)
+    return check_unbiased(mean_law("minibatch.unbiased.with_replacement"), replacement=True)
 
 
 @proof("minibatch.unbiased.without_replacement")
 def unbiased_without_replacement() -> Derivation:
     """Each example is in a uniform B-subset with probability C(N-1, B-1)/C(N, B) = B/N."""
-    inclusion = sp.combsimp(sp.binomial(N - 1, B - 1) / sp.binomial(N, B))
-    # E[g_mb] = (1/B) sum_i g_i P(i in mb) = (1/B) * (B/N) * sum_i g_i = g_fb
-    total = sp.Symbol("S", real=True)  # sum_i g_i
-    mean = total * inclusion / B
-    symbolic = all_of(equal(inclusion, B / N, domains=BOTH_SIZES), equal(mean, total / N, domains=BOTH_SIZES))
-    enumerated = enumeration_mean_check(replacement=False)
-    steps = [rf"P(i\in mb) = \binom{{N-1}}{{B-1}}\Big/\binom{{N}}{{B}} = {sp.latex(inclusion)}",
-             r"E[g_{mb}] = \frac1B\sum_{i=1}^N g_i\,P(i\in mb) = \frac1N\sum_i g_i = g_{fb}",
-             rf"\text{{enumeration of all }}\binom NB\text{{ subsets, }} N\le4:\ \text{{{enumerated.method}}}"]
-    return decide(all_of(symbolic, enumerated), "inclusion probability + exact enumeration", steps)
+    return check_unbiased(mean_law("minibatch.unbiased.without_replacement"), replacement=False)
 
 
 # --- covariance of the minibatch mean ----------------------------------------------------------
@@ -235,14 +271,15 @@ def check_frozen_mean(claimed: sp.Expr) -> Derivation:
     """E[eta sum_{t=1}^T g_{mb;t}] = eta T g_fb, = g_fb at eta = 1/T (linearity only)."""
     mean = WINDOW.expectation(eta * sp.Sum(G[j], (j, 1, T))).subs(eta, 1 / T)
     steps = [r"E\big[\eta\textstyle\sum_{t=1}^T g_{mb;t}\big] = \eta T g_{fb}",
-             rf"\eta = 1/T:\ {sp.latex(mean)}"]
+             rf"\eta = 1/T:\ {sp.latex(mean)}", rf"\text{{claimed: }} {sp.latex(claimed)}"]
     return decide(equal(mean, claimed, sides=SIDES), "linearity of expectation", steps)
 
 
 @proof("minibatch.frozen_gradient.mean")
 def frozen_gradient_mean() -> Derivation:
     """E[eta sum_{t=1}^T g_{mb;t}] = g_fb at eta = 1/T."""
-    return check_frozen_mean(g_fb)
+    return check_frozen_mean(claimed("minibatch.frozen_gradient.mean").bind({"g_fb": g_fb, "eta": 1 / T,
+                                                                              "N": N, "B": B}))
 
 
 def check_frozen_variance(claimed_in_t: sp.Expr, claimed_in_eta: sp.Expr) -> Derivation:

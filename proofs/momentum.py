@@ -18,7 +18,7 @@ from typing import Callable
 
 import sympy as sp
 
-from emastats.proving import Derivation, proof, proved, refuted, script_main
+from emastats.proving import Derivation, claimed, proof, proved, refuted, script_main
 from emastats.symbolic import all_of, all_zero, by_induction, decide, equal, invariant_by_induction, iterate
 
 beta = sp.Symbol("beta", positive=True)  # beta_1 = mu, in (0, 1)
@@ -96,7 +96,7 @@ def first_divergence(eta_avg: sp.Expr, v_start: int, m_start: int, steps: int = 
 @proof("momentum.equivalence")
 def equivalence() -> Derivation:
     """Traditional momentum with eta_trad equals average momentum with eta_avg = eta_trad / (1 - beta)."""
-    return check_equivalence(lambda rate, b: rate / (1 - b))
+    return check_equivalence(claimed("momentum.equivalence").as_function("eta_trad", "beta1"))
 
 
 # --- heavy ball unrolled -----------------------------------------------------------------------
@@ -146,7 +146,8 @@ def check_unrolled(weight: Weight) -> Derivation:
 @proof("momentum.heavy_ball.unrolled")
 def heavy_ball_unrolled() -> Derivation:
     """w_T - w_0 = -eta sum_t (1 - mu^(T-t)) / (1 - mu) g_t for the heavy ball from rest."""
-    return check_unrolled(lambda n: (1 - mu**n) / (1 - mu))
+    law = claimed("momentum.heavy_ball.unrolled")
+    return check_unrolled(lambda n: law.bind({"s": n, "mu": mu}))
 
 
 # --- Nesterov ------------------------------------------------------------------------------------
@@ -273,7 +274,7 @@ def _a_rational_point_in(region: sp.Set) -> sp.Rational:
 @proof("momentum.stability.gd")
 def stability_gd() -> Derivation:
     """GD on lambda w^2 / 2 is stable iff 0 < eta lambda < 2."""
-    return check_gd_stability(Region(sp.Integer(0), sp.Integer(2)))
+    return check_gd_stability(Region(sp.Integer(0), claimed("momentum.stability.gd").expr))
 
 
 HEAVY_BALL_MATRIX = sp.Matrix([[1 + mu - x, -mu], [1, 0]])
@@ -329,7 +330,7 @@ def between_the_bounds(derived: sp.Expr, upper: Callable[[sp.Expr], sp.Expr],
 @proof("momentum.stability.heavy_ball")
 def stability_heavy_ball() -> Derivation:
     """The heavy ball on lambda w^2 / 2 is stable iff 0 < eta lambda < 2 (1 + mu), 0 <= mu < 1."""
-    return check_heavy_ball_stability(lambda m: 2 * (1 + m))
+    return check_heavy_ball_stability(claimed("momentum.stability.heavy_ball").as_function("mu"))
 
 
 if __name__ == "__main__":

@@ -115,3 +115,82 @@ def test_a_formula_over_an_indexed_family_takes_a_sequence():
     assert law.parameters == ("Sigma_g", "alpha", "n")
     assert law(alpha=(0.6, 0.3), n=2, Sigma_g=2.0) == pytest.approx(0.9)
     assert law(alpha=[1, -1, 2], n=3, Sigma_g=1) == pytest.approx(6.0)
+
+
+def _edit(monkeypatch, claim_id, **fields):
+    claim = catalogue.get(claim_id)
+    monkeypatch.setitem(catalogue.CLAIMS, claim_id, dataclasses.replace(claim, **fields))
+
+
+def test_a_finite_population_factor_on_the_mean_changes_both_verdicts(tmp_path, monkeypatch):
+    """minibatch.unbiased.without_replacement: E[g_mb] = g_fb (N - B)/(N - 1), the variance's factor misapplied to
+    the mean, is refuted by the proof (exact enumeration) and by the Monte Carlo run at every (N, B) simulated."""
+    from emastats.catalogue._symbols import g_fb
+
+    claim_id = "minibatch.unbiased.without_replacement"
+    before = _verify([claim_id], tmp_path, "before")[claim_id]
+    assert before.symbolic.verdict is Verdict.PROVED and before.empirical.verdict is Verdict.CONFIRMED
+    claim = catalogue.get(claim_id)
+    _edit(monkeypatch, claim_id, formula=claim.formula.with_expr(g_fb * (N - B) / (N - 1)))
+    after = _verify([claim_id], tmp_path, "after")[claim_id]
+    assert after.symbolic.verdict is Verdict.REFUTED and after.empirical.verdict is Verdict.REFUTED
+    assert after.symbolic.counterexample["claimed"] != after.symbolic.counterexample["exact E[g_mb] over all minibatches"]
+    refuted_at = {(c.parameters["N"], c.parameters["B"]) for c in after.empirical.checks
+                  if c.verdict is Verdict.REFUTED and not c.control}
+    assert refuted_at == {(12, 4), (24, 8), (48, 20)}
+
+
+def test_the_temperature_claims_stated_law_is_the_catalogue_formula(tmp_path, monkeypatch):
+    """noise.temperature.sgd_discrete: the stated law is the B-free Langevin value eta0 sigma^2 / (2 lambda), refuted
+    by the Lyapunov solution and by simulation; replacing it in the catalogue by the exact law flips both verdicts."""
+    claim_id = "noise.temperature.sgd_discrete"
+    claim = catalogue.get(claim_id)
+    before = _verify([claim_id], tmp_path, "before")[claim_id]
+    assert (before.symbolic.verdict, before.empirical.verdict) == (Verdict.REFUTED, Verdict.REFUTED)
+    assert before.claim.to_dict()["formula_latex"].endswith(sp.latex(claim.formula.expr))
+    _edit(monkeypatch, claim_id, formula=claim.corrected_formula)
+    after = _verify([claim_id], tmp_path, "after")[claim_id]
+    assert (after.symbolic.verdict, after.empirical.verdict) == (Verdict.PROVED, Verdict.CONFIRMED)
+    stated = [c for c in after.empirical.checks if c.theory_of == "stated" and c.kind == "statistical"]
+    assert {c.parameters["B"] for c in stated} == {1, 4, 16}
+
+
+def test_a_batch_size_dependent_law_for_per_example_clipping_is_refuted_on_both_sides(tmp_path, monkeypatch):
+    """clipping.per_example.bias_independent_of_b: kappa B/4 agrees with the truth only at B = 4, so the proof's
+    enumeration and the Monte Carlo run refute it at every other B of the grid (1, 16, 64)."""
+    from emastats.catalogue._symbols import kappa
+
+    claim_id = "clipping.per_example.bias_independent_of_b"
+    claim = catalogue.get(claim_id)
+    _edit(monkeypatch, claim_id, formula=claim.formula.with_expr(kappa * B / 4))
+    after = _verify([claim_id], tmp_path, "after")[claim_id]
+    assert after.symbolic.verdict is Verdict.REFUTED and after.empirical.verdict is Verdict.REFUTED
+    verdicts = {c.parameters["B"]: c.verdict for c in after.empirical.checks if not c.control}
+    assert verdicts == {1: Verdict.REFUTED, 4: Verdict.CONFIRMED, 16: Verdict.REFUTED, 64: Verdict.REFUTED}
+
+
+@pytest.mark.parametrize("claim_id, wrong", [
+    ("momentum.equivalence", "eta_trad / beta1"),  # beta1 for 1 - beta1 in the mapping
+    ("momentum.heavy_ball.unrolled", "(1 - mu**(s + 1)) / (1 - mu)"),  # the weight one step late
+    ("momentum.stability.heavy_ball", "2 + mu"),  # a bound right at mu = 0 only
+    ("rmsprop.constant_gradient", "step exponent t + 1"),  # the step's bias correction one step late
+    ("ema.unrolled_weights", "total 1 - beta**(t + 1)"),  # the weights' total one step late
+    ("adam.second_moment.first_step", "beta2 g**2"),  # beta2 for 1 - beta2
+], ids=["equivalence", "unrolled", "stability", "rmsprop", "ema-weights", "adam-first-step"])
+def test_editing_a_deterministic_claims_formula_changes_both_verdicts(claim_id, wrong, tmp_path, monkeypatch):
+    """The deterministic claims' laws live in the catalogue too: the proof and the trajectory comparison both
+    evaluate the edited object, so both refute it."""
+    from emastats.catalogue._symbols import beta, beta1, beta2, eta, eta_trad, g, k, mu, s, t
+
+    expr = {"eta_trad / beta1": eta_trad / beta1, "(1 - mu**(s + 1)) / (1 - mu)": (1 - mu ** (s + 1)) / (1 - mu),
+            "2 + mu": 2 + mu,
+            "step exponent t + 1": sp.Tuple((1 - beta2**t) * g**2, eta * sp.sign(g) / sp.sqrt(1 - beta2 ** (t + 1))),
+            "total 1 - beta**(t + 1)": sp.Tuple((1 - beta) * beta ** (t - k), 1 - beta ** (t + 1)),
+            "beta2 g**2": beta2 * g**2}[wrong]
+    before = _verify([claim_id], tmp_path, "before")[claim_id]
+    assert before.symbolic.verdict is Verdict.PROVED and before.empirical.verdict is Verdict.CONFIRMED
+    claim = catalogue.get(claim_id)
+    _edit(monkeypatch, claim_id, formula=claim.formula.with_expr(expr))
+    after = _verify([claim_id], tmp_path, "after")[claim_id]
+    assert after.symbolic.verdict is Verdict.REFUTED and after.empirical.verdict is Verdict.REFUTED
+    assert after.claim.to_dict()["formula_latex"].endswith(sp.latex(expr))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..claim import Claim, Formula
-from ._symbols import B, avg_g, avg_g2, beta1, beta2, g, sigma, t
+from ._symbols import B, avg_g, avg_g2, beta1, beta2, eta, g, sigma, t
 from ._sources import emat, ttic
 
 _ESTIMATES = r"(\hat m_{t+1}, \hat v_{t+1})\ \text{with } m = \langle g\rangle_{t+1},\ v = \langle g^2\rangle_{t+1}"
@@ -35,6 +35,9 @@ CLAIMS = (
         assumptions=(r"\langle g^2\rangle_0 = 0", r"\epsilon = 0", "g != 0"),
         sources=(emat("§4, Eqs. (31)-(34)"),),
         empirical="deterministic",
+        # (<g^2>_t, eta g / sqrt(<g^2>_t)) under g_t = g from <g^2>_0 = 0: the step's size is free of |g|
+        formula=Formula(r"\big(\langle g^2\rangle_t,\ \eta g/\sqrt{\langle g^2\rangle_t}\big)",
+                        sp.Tuple((1 - beta2**t) * g**2, eta * sp.sign(g) / sp.sqrt(1 - beta2**t))),
     ),
     Claim(
         id="adam.second_moment.first_step",
@@ -43,6 +46,7 @@ CLAIMS = (
         assumptions=(r"\langle g^2\rangle_0 = 0",),
         sources=(emat("§5, Eq. (38)"),),
         empirical="deterministic",
+        formula=Formula(r"\langle g^2\rangle_1", (1 - beta2) * g**2),  # = g^2/1000 at beta2 = 0.999
     ),
     Claim(
         id="adam.bias_correction",

@@ -6,7 +6,7 @@ import sympy as sp
 from ..claim import Claim, Formula
 from ..symbolic.gaussian import regularized_lower_gamma as _P, std_normal_cdf as _Phi, std_normal_pdf as _phi
 from ._sources import emat
-from ._symbols import c, d, mu, sigma
+from ._symbols import c, d, kappa, mu, sigma
 
 
 
@@ -54,5 +54,7 @@ CLAIMS = (
         assumptions=("indices iid uniform (with replacement)",),
         general="per-example clipping as in differentially private SGD",
         empirical="statistical",
+        # free of B: a wrong law is one that depends on it (the experiment sweeps B)
+        formula=Formula(r"E\Big[\frac1B\sum_{b=1}^{B}\mathrm{clip}(g_{i_b})\Big]", kappa),
     ),
 )

@@ -1,8 +1,10 @@
 """Claims about exponential moving averages (EMAs) and running averages."""
 from __future__ import annotations
 
+import sympy as sp
+
 from ..claim import Claim, Formula
-from ._symbols import N, beta, mu, sigma_x2, t
+from ._symbols import N, S_t, beta, c_x, k, mu, mu_t, sigma_x2, t
 from ._sources import emat, ttic
 
 CLAIMS = (
@@ -37,6 +39,9 @@ CLAIMS = (
         assumptions=(r"\langle X\rangle_0 = 0",),
         sources=(emat("§7 Exercise 1, Eq. (61)"),),
         empirical="deterministic",
+        # (the weight of X_k in <X>_t, the weights' total)
+        formula=Formula(r"\big(w_{t,k},\ \sum_{k=1}^t w_{t,k}\big)",
+                        sp.Tuple((1 - beta) * beta ** (t - k), 1 - beta**t)),
     ),
     Claim(
         id="ema.running_average.variance.stationary",
@@ -72,6 +77,7 @@ CLAIMS = (
         assumptions=("x_t = c for all t >= 1", "N > 1 so the limit exists"),
         sources=(ttic("Problem 2(a), solution"),),
         empirical="deterministic",
+        formula=Formula(r"y_\infty", N * c_x),
     ),
     Claim(
         id="ema.unnormalised_sum.scaled",
@@ -80,6 +86,7 @@ CLAIMS = (
         assumptions=("y_0 = mu_0 = 0",),
         sources=(ttic("Problem 2(b)-(c), solution"),),
         empirical="deterministic",
+        formula=Formula(r"y_t", N * mu_t),
     ),
     Claim(
         id="ema.warmup.min_t_n",
@@ -88,6 +95,7 @@ CLAIMS = (
         assumptions=("x_t = c for all t >= 1", "y_0 arbitrary"),
         sources=(ttic("Problem 3, solution"),),
         empirical="deterministic",
+        formula=Formula(r"y_t", c_x),  # for every t >= 1, whatever y_0 and N
     ),
     Claim(
         id="ema.warmup.plain_average",
@@ -96,5 +104,6 @@ CLAIMS = (
         assumptions=("y_0 arbitrary",),
         general="what TTIC Problem 3's warm-up computes for any input, not only a constant",
         empirical="deterministic",
+        formula=Formula(r"y_t", S_t / t),  # S_t = x_1 + ... + x_t, for 1 <= t <= N
     ),
 )

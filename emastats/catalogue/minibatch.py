@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..claim import Claim, Formula
-from ._symbols import B, N, Sigma1, eta, var_mb
+from ._symbols import B, N, Sigma1, eta, g_fb, var_mb
 from ._sources import emat, ttic
 
 CLAIMS = (
@@ -20,6 +20,8 @@ CLAIMS = (
         assumptions=("the B indices are iid uniform on {1..N}",),
         sources=(emat("§1, Eqs. (8)-(10)"),),
         empirical="statistical",
+        # free of N and B: a wrong law is one that depends on them (the experiment sweeps both)
+        formula=Formula(r"E[g_{mb}]", g_fb),
     ),
     Claim(
         id="minibatch.unbiased.without_replacement",
@@ -28,6 +30,7 @@ CLAIMS = (
         assumptions=("the minibatch is a uniformly random B-subset of {1..N}",),
         sources=(emat("§1, Eq. (10) and the shuffle=True remark"),),
         empirical="statistical",
+        formula=Formula(r"E[g_{mb}]", g_fb),
     ),
     Claim(
         id="minibatch.covariance.with_replacement",
@@ -56,6 +59,7 @@ CLAIMS = (
         assumptions=("E[g_{mb;t}] = g_fb for every t (gradient frozen over the window)", "the g_{mb;t} are independent"),
         sources=(emat("§1, Eqs. (11)-(14)"),),
         empirical="statistical",
+        formula=Formula(r"E[\Delta w]", g_fb),  # at eta = 1/T, for every eta, B and N
     ),
     Claim(
         id="minibatch.frozen_gradient.variance",

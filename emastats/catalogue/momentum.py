@@ -1,8 +1,11 @@
 """Claims about momentum: its two parameterisations, unrolling, Nesterov, stability."""
 from __future__ import annotations
 
-from ..claim import Claim
+import sympy as sp
+
+from ..claim import Claim, Formula
 from ._sources import emat
+from ._symbols import beta1, eta_trad, mu, s
 
 CLAIMS = (
     Claim(
@@ -18,6 +21,7 @@ CLAIMS = (
         ),
         sources=(emat("§3, Eqs. (18), (20), (21); §3.1, Eqs. (22)-(28)"),),
         empirical="deterministic",
+        formula=Formula(r"\eta_{avg}", eta_trad / (1 - beta1)),  # the mapping under which the trajectories agree
     ),
     Claim(
         id="momentum.heavy_ball.unrolled",
@@ -26,6 +30,8 @@ CLAIMS = (
         assumptions=("v_0 = 0", r"v_{t+1} = \mu v_t - \eta g_t,\ w_{t+1} = w_t + v_{t+1}", r"0 \le \mu < 1"),
         general="standard unrolling of the EMAT31530 Eq. (18) recursion",
         empirical="deterministic",
+        # the weight of -eta g_t in w_T - w_0, s = T - t steps after g_t was applied
+        formula=Formula(r"c_{s}", (1 - mu**s) / (1 - mu)),
     ),
     Claim(
         id="momentum.nesterov.lookahead",
@@ -44,6 +50,7 @@ CLAIMS = (
         assumptions=(r"L(w) = \frac{\lambda}{2}w^2,\ \lambda > 0",),
         sources=(emat("§3, the oscillation discussion before Eq. (16)"),),
         empirical="deterministic",
+        formula=Formula(r"\sup\{\eta\lambda:\ \text{stable}\}", sp.Integer(2)),  # the region is 0 < eta lambda < this
     ),
     Claim(
         id="momentum.stability.heavy_ball",
@@ -52,5 +59,6 @@ CLAIMS = (
         assumptions=(r"L(w) = \frac{\lambda}{2}w^2,\ \lambda > 0", r"0 \le \mu < 1"),
         general="why momentum tolerates larger steps (EMAT31530 §3 motivates it, does not derive it)",
         empirical="deterministic",
+        formula=Formula(r"\sup\{\eta\lambda:\ \text{stable}\}", 2 * (1 + mu)),  # the region is 0 < eta lambda < this
     ),
 )

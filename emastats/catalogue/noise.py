@@ -7,6 +7,10 @@ from ..claim import Claim, Formula
 from ._symbols import B, Sigma_g, alpha, eta0, i, lam, mu, n, sigma
 from ._sources import ttic
 
+# the Ornstein-Uhlenbeck stationary variance eta0 Sigma^1 / (2 lambda) on L = lambda w^2 / 2 (Sigma^1 = sigma^2):
+# what the two temperature claims assert SGD's own stationary variance to be (it depends on eta0 alone)
+LANGEVIN_VARIANCE = eta0 * sigma**2 / (2 * lam)
+
 CLAIMS = (
     Claim(
         id="noise.weighted_sum.covariance",
@@ -36,6 +40,8 @@ CLAIMS = (
         corrected=r"\mathrm{Var}_\infty[w] = \frac{\eta\sigma^2}{B\lambda(2-\eta\lambda)} = \frac{\eta_0\sigma^2}{\lambda(2-B\eta_0\lambda)}"
         r" = \frac{\eta_0\sigma^2}{2\lambda}\big(1 + O(B\eta_0\lambda)\big)",
         empirical="statistical",
+        # the stated law as a value: the continuous-time (Langevin) variance, free of B, read as SGD's own
+        formula=Formula(r"\mathrm{Var}_\infty[w]", LANGEVIN_VARIANCE),
         corrected_formula=Formula(r"\mathrm{Var}_\infty[w]", eta0 * sigma**2 / (lam * (2 - B * eta0 * lam))),
     ),
     Claim(
@@ -51,6 +57,7 @@ CLAIMS = (
         corrected=r"\mathrm{Var}_\infty[w] = \frac{\eta\sigma^2(1+\mu)}{B\lambda(1-\mu)(2(1+\mu)-\eta\lambda)}"
         r" = \frac{\eta_0\sigma^2(1+\mu)}{\lambda(2(1+\mu)-(1-\mu)B\eta_0\lambda)}",
         empirical="statistical",
+        formula=Formula(r"\mathrm{Var}_\infty[w]", LANGEVIN_VARIANCE),  # free of mu and B
         corrected_formula=Formula(r"\mathrm{Var}_\infty[w]",
                                   eta0 * sigma**2 * (1 + mu) / (lam * (2 * (1 + mu) - (1 - mu) * B * eta0 * lam))),
     ),

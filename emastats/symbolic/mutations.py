@@ -16,6 +16,9 @@ left out, so every variant returned is genuinely different from the original.
   and the square of the sum for the sum of squares (``(sum_i alpha_i)^2``);
 * ``agreeing_at``: the formula times (x / x0) for a parameter x: it agrees with the truth wherever x = x0,
   which a single-point experiment at x0 cannot tell from the truth.
+* ``size_factors``: for a law that must *not* depend on the sizes N, B or the step eta (an unbiasedness law
+  E[g_mb] = g_fb), the law times a plausible factor in them: the finite-population factor (N - B)/(N - 1),
+  (N - 1)/N, B/N, a window of T - 1 steps (1 - eta), and (x / x0), right only where x = x0.
 """
 from __future__ import annotations
 
@@ -111,21 +114,50 @@ def agreeing_at(expr: sp.Expr, point: Mapping[str, float]) -> list[Variant]:
     return out
 
 
+# the size parameters a law may wrongly depend on, as the catalogue spells them (same names and assumptions)
+SIZES = {"N": sp.Symbol("N", integer=True, positive=True), "B": sp.Symbol("B", integer=True, positive=True),
+         "eta": sp.Symbol("eta", positive=True)}
+
+
+def size_factors(expr: sp.Expr, point: Mapping[str, float]) -> list[Variant]:
+    """``expr`` times a factor in the sizes named in ``point`` (N, B, eta) that the true law does not have."""
+    n, b, eta = SIZES["N"], SIZES["B"], SIZES["eta"]
+    factors = []
+    if "N" in point and "B" in point:
+        factors += [("x (N - B)/(N - 1): a finite-population factor", (n - b) / (n - 1)), ("x B/N", b / n)]
+    if "N" in point:
+        factors.append(("x (N - 1)/N: a Bessel-style factor", (n - 1) / n))
+    if "eta" in point:
+        factors.append(("x (1 - eta): a window of T - 1 steps", 1 - eta))
+    for name in ("N", "B", "eta"):
+        if point.get(name):
+            factors.append((f"x ({name} / {point[name]}): agrees where {name} = {point[name]}",
+                            SIZES[name] / sp.nsimplify(point[name])))
+    return [(label, expr * factor) for label, factor in factors]
+
+
 def _entrywise(laws: sp.Tuple, vary) -> list[Variant]:
     """``vary`` applied to each entry of a tuple of laws, the other entries kept."""
     return [(f"entry {k}: {name}", sp.Tuple(*laws[:k], variant, *laws[k + 1:]))
             for k, entry in enumerate(laws) for name, variant in vary(entry)]
 
 
-def mutants(expr: sp.Expr, point: Mapping[str, float] | None = None) -> list[Variant]:
-    """Every variant above that differs from ``expr``, without duplicates (of each entry, for a tuple of laws)."""
+def mutants(expr: sp.Expr, point: Mapping[str, float] | None = None,
+            sizes: Mapping[str, float] | None = None) -> list[Variant]:
+    """Every variant above that differs from ``expr``, without duplicates (of each entry, for a tuple of laws).
+
+    ``point``: a grid point, for the variants that agree with the truth there; ``sizes``: a grid point of the
+    sizes (N, B, eta) the law must not depend on, for :func:`size_factors`."""
     if isinstance(expr, sp.Tuple):
-        return _entrywise(expr, lambda e: mutants(e, point))
+        return _entrywise(expr, lambda e: mutants(e, point, sizes))
     candidates = (scaled(expr) + exponent_shifts(expr) + complement(expr) + sign_flips(expr)
-                  + dropped_factors(expr) + summand_forms(expr) + (agreeing_at(expr, point) if point else []))
+                  + dropped_factors(expr) + summand_forms(expr) + (agreeing_at(expr, point) if point else [])
+                  + (size_factors(expr, sizes) if sizes else []))
     seen: list[sp.Expr] = []
     out = []
     for name, variant in candidates:
+        if variant.has(sp.zoo, sp.nan, sp.oo, -sp.oo):  # e.g. beta dropped from 1/(1 - beta): not a formula at all
+            continue
         if not _different(expr, variant) or any(not _different(v, variant) for v in seen):
             continue
         seen.append(variant)
