@@ -75,6 +75,13 @@ _CODES = (
          "A pseudo-code update s = p * A + (1 - p) * B of a variable initialised before the loop is an exponential "
          "average of B only if A is the previous s; when the right side reads no state (or A and B are the same "
          "quantity) every step forgets the past. The message names the term p multiplies."),
+    Code("AUD016", "error", "inequality fails",
+         "A chain of order relations (<, \\le, >, \\ge) is evaluated at seeded random points of its names' "
+         "domains: indices and counts are positive integers, decay rates (beta, rho) lie in (0, 1), learning "
+         "rates, epsilon and standard deviations are positive, narrowed by the conditions the scope or the same "
+         "formula states (0 < \\beta < 1, t \\ge 1). It is reported only at a point that satisfies every stated "
+         "condition, when no condition in the prose next to the formula went unread; the evidence gives the "
+         "point and both sides' values. A name with no known domain leaves the inequality unchecked."),
     Code("AUD101", "note", "epsilon convention",
          "epsilon is added inside the square root; PyTorch's Adam/RMSProp and optax add it outside "
          "(sqrt(v) + epsilon). Both are used; they differ when v is comparable to epsilon^2."),
