@@ -97,3 +97,10 @@ def test_check_works_on_parsed_expressions_only():
     assert out.verdict == "fails" and "eta = " in out.evidence
     # the text after the formula is unknown: a failure is not evidence enough
     assert check(sides, relations, Context(), seed=0, conditions=[], prose_after=None).verdict == "unchecked"
+
+
+def test_an_assumption_does_not_give_an_unknown_function_a_domain(worker):
+    text = ("# Smooth\n\nWe use that $\\nabla h(u^*) = 0$ to show\n\n"
+            "$$\\eta \\|\\nabla h(u_s)\\|^2 \\le \\eta$$\n\nand so on.\n")
+    audit, found = _audit(worker, text)
+    assert found == [] and audit.stats["holds"] == 0

@@ -275,6 +275,10 @@ def check(sides: list[sympy.Basic], relations: tuple[str, ...], context: Context
         return Outcome("condition", conditions=[condition])
     if any(s is None for s in sides):
         return Outcome("unchecked", REASON_UNDECIDED)
+    # the sides as written must have known domains too: an assumption about f(x^*) is read for every argument
+    # by ``apply_assumptions`` and could otherwise turn unknown functions into numbers
+    if any(_leaf_names(_as_names(s, context), context) is None for s in sides):
+        return Outcome("unchecked", REASON_UNDECIDED)
     sides = [_as_names(apply_assumptions(s, tuple(assumptions)), context) for s in sides]
     names: set[str] = set()
     for s in sides:
