@@ -104,3 +104,11 @@ def test_an_assumption_does_not_give_an_unknown_function_a_domain(worker):
             "$$\\eta \\|\\nabla h(u_s)\\|^2 \\le \\eta$$\n\nand so on.\n")
     audit, found = _audit(worker, text)
     assert found == [] and audit.stats["holds"] == 0
+
+
+def test_an_index_at_one_is_no_counterexample_unless_a_condition_allows_it():
+    sides, relations = _chain(r"t^{2} \ge 2 t")  # false only at t = 1 among positive integers
+    assert check(sides, relations, Context(), seed=0, conditions=[], prose_after="").verdict == "unchecked"
+    allowed = as_condition(*_chain(r"t \ge 1"))
+    out = check(sides, relations, Context(), seed=0, conditions=[allowed], prose_after="")
+    assert out.verdict == "fails" and "t = 1" in out.evidence

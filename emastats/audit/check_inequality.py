@@ -296,7 +296,7 @@ def check(sides: list[sympy.Basic], relations: tuple[str, ...], context: Context
     relevant = [c for c in stated if c.names() <= names]
     # a condition tying a name here to one not here (eta lambda < 2 for a claim about eta): a failure is no evidence
     entangled = any(c.names() & names and not c.names() <= names for c in stated)
-    checked = 0
+    checked, edge = 0, False
     for k in range(POINTS):
         values = {}
         for n in sorted(names):
@@ -321,14 +321,23 @@ def check(sides: list[sympy.Basic], relations: tuple[str, ...], context: Context
                 return Outcome("unchecked", REASON_PROSE)
             if entangled:
                 return Outcome("unchecked", REASON_UNDECIDED)
+            if any(roles[n] == "integer" and values[n] == 1 and not _bounded_below(n, stated) for n in values):
+                edge = True  # an index at 1 where no condition says it may be 1 (t - 1 in a denominator …)
+                break
             point = ", ".join(f"{n} = {values[n]}" for n in sorted(values)) or "no free names"
             return Outcome("fails", message=f"inequality does not hold: {to_latex(sides[i])} {_rel_latex(rel)} "
                                             f"{to_latex(sides[i + 1])}",
                            evidence=f"at {point} (every stated condition holds there) the left side is {show(a)} "
                                     f"and the right side is {show(b)}")
-    if checked < MIN_POINTS:
+    if checked < MIN_POINTS or edge:
         return Outcome("unchecked", REASON_UNDECIDED)
     return Outcome("holds")
+
+
+def _bounded_below(name: str, stated: list[Condition]) -> bool:
+    """Whether a stated condition on ``name`` alone lets it be 1 (``t \\ge 1``, ``1 \\le t \\le T``)."""
+    return any(isinstance(c.expr, sympy.Symbol) and c.expr.name == name and c.lo is not None and c.holds(1)
+               for c in stated)
 
 
 def _holds(a, b, rel: str) -> bool:
