@@ -31,6 +31,7 @@ from sympy.core.function import AppliedUndef
 
 from .canonical import NAMED
 from .check_update import G1, Where, check_definition, divided_estimate
+from . import check_inequality
 from .check_variance import expected_variance, variance_subject
 from .compare import Comparison, apply_assumptions, compare
 from .context import (Context, Definition, atom_name, base_of, integer_symbols, is_integer_name,
@@ -89,6 +90,7 @@ class RunState:
     variances: dict = field(default_factory=dict)  # name -> (stated Var, line) in this scope
     wrong_values: set = field(default_factory=set)  # names whose stated value has an error finding
     piecewise: set = field(default_factory=set)  # names defined piece by piece (", t \\le T_w") in this scope
+    conditions: list = field(default_factory=list)  # check_inequality.Condition stated in this scope (0<beta<1)
 
 
 @dataclass
@@ -120,6 +122,7 @@ class FormulaInfo:
     prose_before: str
     scope: int = 0  # which section or algorithm block the formula is in (``model.build_model``)
     scope_kind: str = ""  # "algorithm" for a pseudo-code block: its inline formulas are its statements
+    prose_after: str | None = None  # the text just after the formula (None: not known), for conditions after it
 
 
 def _names(expr: sympy.Basic) -> set[str]:
@@ -382,7 +385,7 @@ class _Analysis:
             sides = list(self.assignment(sides[0], sides[1], relations[0]))
             relations = ("=",)
         if any(r != "=" for r in relations):
-            self.unchecked('relation other than = (inequality, approximation, limit)')
+            check_inequality.analyse_statement(self, st, sides, relations)  # orders, approximations, limits
             return sides[-1]
         if all(_all_known(apply_assumptions(s, self.assumptions()), self.context) for s in sides) and (
                 atom_name(sides[0]) is None or len(sides) > 2) and not _defines_function(sides[0]):
@@ -1092,6 +1095,7 @@ class _Analysis:
             self.run.piecewise = set()
             self.run.inline_recurrences = {}
             self.run.variances = {}
+            self.run.conditions = []
         self.run.since_display = (self.run.since_display + self.info.prose_before
                                   + ("" if self.info.display else "$"))[-4000:]
         if _INDEPENDENCE.search(self.info.prose_before):

@@ -91,6 +91,13 @@ _CODES = (
          "another constant of the rule matches a value of that prose exactly (so the prose lists the rule's "
          "constants) and one constant matches none, but ten times or a tenth of it is a listed value, a digit was "
          "dropped or added. The message names both numbers."),
+    Code("AUD019", "error", "inequality fails",
+         "A chain of order relations (<, \\le, >, \\ge) is evaluated at seeded random points of its names' "
+         "domains: indices and counts are positive integers, decay rates (beta, rho) lie in (0, 1), learning "
+         "rates, epsilon and standard deviations are positive, narrowed by the conditions the scope or the same "
+         "formula states (0 < \\beta < 1, t \\ge 1). It is reported only at a point that satisfies every stated "
+         "condition, when no condition in the prose next to the formula went unread; the evidence gives the "
+         "point and both sides' values. A name with no known domain leaves the inequality unchecked."),
     Code("AUD101", "note", "epsilon convention",
          "epsilon is added inside the square root; PyTorch's Adam/RMSProp and optax add it outside "
          "(sqrt(v) + epsilon). Both are used; they differ when v is comparable to epsilon^2."),

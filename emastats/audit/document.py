@@ -231,7 +231,8 @@ def audit_prepared(prepared: Prepared, worker: Worker, seed: int = 0) -> Documen
                                     f"{len(formulas) - number} formulas from here on not checked: {why}"))
             break
         info = FormulaInfo(formula.line, formula.end_line, formula.display, formula.prose_before,
-                           model.scope_of(formula.line), model.kind_of(formula.line))
+                           model.scope_of(formula.line), model.kind_of(formula.line),
+                           prose_after=formula.prose_after)
         result = worker.call(session_formula, formula.latex, info, timeout=min(FORMULA_SECONDS, remaining))
         if not result.ok:
             timeouts += result.timed_out

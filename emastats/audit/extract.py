@@ -49,6 +49,7 @@ class Formula:
     display: bool
     environment: str  # "$$", "\\[", "$", "\\(", "math" (a ```math fence), or the environment name
     prose_before: str
+    prose_after: str | None = None  # the text just after it (None where not known: a ```math fence)
 
 
 _BLOCKS = MarkdownIt("commonmark").disable("inline")  # block structure only: linear, and all that is needed
@@ -211,6 +212,7 @@ def _scan(body: str, text: str, index: _Index) -> list[Formula]:
                 display=display,
                 environment=env_name,
                 prose_before=text[max(prose_start, pos - 600):pos],
+                prose_after=text[resume:resume + 300],
             ))
         prose_start = resume
         pos = max(resume, pos + 1)
