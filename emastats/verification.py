@@ -312,6 +312,7 @@ def text_report(outcomes: Sequence[ClaimOutcome], settings: Settings, seconds: f
     ]
     notes = [f"{o.claim.id}: {o.empirical.reason}" for o in outcomes if o.empirical and o.empirical.reason]
     notes += [f"{o.claim.id}: proof: {o.symbolic.reason}" for o in outcomes if o.symbolic.reason]
+    notes += [_disagreement(o, fw["per_claim_alpha"]) for o in outcomes if _sides_disagree(o)]
     if notes:
         lines += notes + [""]
     counts: dict[str, int] = {}
@@ -323,6 +324,21 @@ def text_report(outcomes: Sequence[ClaimOutcome], settings: Settings, seconds: f
     reused = sum(o.reused for o in outcomes)
     lines.append(f"wall time {seconds:.1f} s" + (f" ({reused} record(s) reused by --resume)" if reused else ""))
     return "\n".join(lines)
+
+
+def _sides_disagree(outcome: ClaimOutcome) -> bool:
+    """ERROR because one side refuted what the other proved or confirmed (not because a side failed to run)."""
+    sides = {outcome.symbolic.verdict, outcome.empirical.verdict if outcome.empirical else Verdict.NOT_RUN}
+    return Verdict.REFUTED in sides and bool(sides & {Verdict.PROVED, Verdict.CONFIRMED})
+
+
+def _disagreement(outcome: ClaimOutcome, claim_alpha: float) -> str:
+    """What a person should do with an ERROR from disagreeing sides: one of them is wrong, or the refutation is chance."""
+    symbolic = outcome.symbolic.verdict
+    empirical = outcome.empirical.verdict if outcome.empirical else Verdict.NOT_RUN
+    return (f"{outcome.claim.id}: ERROR: the proof says {symbolic} and the simulation {empirical}. Either one side "
+            f"is wrong, or a true claim was refuted by chance (at most {claim_alpha:.2g} per claim and run): run it "
+            f"again with another --seed, and at the full budget, before trusting either side")
 
 
 def json_payload(outcomes: Sequence[ClaimOutcome], settings: Settings, seconds: float, device_text: str) -> dict:

@@ -150,3 +150,23 @@ def test_killed_run_resumes_with_no_lost_or_corrupt_record(tmp_path, quick_topic
             got = [c["estimate"] for c in record.empirical["checks"]]
             assert got == pytest.approx([c.estimate for c in reference[record.claim_id].checks], rel=1e-12)
     assert not list(claims_dir.glob(".*.tmp")), "a temporary file was left behind"
+
+
+def test_an_error_from_disagreeing_sides_says_what_to_do():
+    """PROVED against REFUTED is ERROR; the text report says that one side is wrong or the refutation is chance."""
+    from emastats import catalogue
+    from emastats.montecarlo import resolve_device
+    from emastats.results import EmpiricalResult, ProofResult
+    from emastats.verdict import Verdict
+    from emastats.verification import ClaimOutcome, Settings, text_report
+
+    claim = catalogue.get("minibatch.covariance.with_replacement")
+    proof = ProofResult(claim.id, Verdict.PROVED, "derivation")
+    refuted = EmpiricalResult(claim.id, Verdict.REFUTED, (), 1, "cpu", 1000, 0.1)
+    confirmed = EmpiricalResult(claim.id, Verdict.CONFIRMED, (), 1, "cpu", 1000, 0.1)
+    settings = Settings(seed=1, device=resolve_device("cpu"), quick=True, alpha=0.05)
+    disagree = text_report([ClaimOutcome(claim, proof, refuted, Verdict.ERROR)], settings, 1.0, "cpu")
+    agree = text_report([ClaimOutcome(claim, proof, confirmed, Verdict.PROVED)], settings, 1.0, "cpu")
+    assert f"{claim.id}: ERROR: the proof says PROVED and the simulation REFUTED" in disagree
+    assert "another --seed" in disagree and "by chance" in disagree
+    assert "ERROR:" not in agree
