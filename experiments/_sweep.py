@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+import torch
 
 from emastats.montecarlo import Context, Moments
 
@@ -73,6 +74,16 @@ def elementwise(law: Any, point: Mapping[str, Any]) -> np.ndarray:
         raise ValueError(f"{law.quantity}: no value for {', '.join(sorted(missing))}")
     value = sp.lambdify([symbols[n] for n in names], law.expr, "numpy")(*(point[n] for n in names))
     return np.asarray(value, dtype=np.float64)
+
+
+def law_tensor(law: Any, point: Mapping[str, Any], device: torch.device | str,
+               shape: Sequence[int] | None = None) -> torch.Tensor:
+    """``elementwise(law, point)`` as a float64 tensor on ``device``, broadcast to ``shape`` when given (a law
+    free of some of the point's array axes comes back with length-1 axes there)."""
+    value = elementwise(law, point)
+    if shape is not None:
+        value = np.broadcast_to(value, shape).copy()
+    return torch.as_tensor(value, device=device)
 
 
 def label(point: Point) -> str:

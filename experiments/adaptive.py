@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from emastats.claim import Formula
-from emastats.experiments._sweep import elementwise, label, record_grid, rel_se_mean, sized
+from emastats.experiments._sweep import label, law_tensor, record_grid, rel_se_mean, sized
 from emastats.montecarlo import Context, experiment, gaussian, minibatch_indices, minibatch_means
 from emastats.montecarlo import optimizers as opt
 from emastats.montecarlo.datasets import gradient_moments, minimiser, spector_logistic
@@ -80,8 +80,7 @@ def rmsprop_constant_gradient(ctx: Context) -> None:
     # the catalogue's pair (<g^2>_t, eta g / sqrt(<g^2>_t)), evaluated at every t = 1..T and every gradient
     t = np.arange(1, steps + 1, dtype=np.float64)[:, None, None]
     point = {"t": t, "g": g.cpu().numpy(), "beta2": beta2, "eta": lr}
-    average, size = (torch.as_tensor(np.broadcast_to(elementwise(ctx.formula.component(k), point), squares.shape).copy(),
-                                     device=ctx.device) for k in (0, 1))
+    average, size = (law_tensor(ctx.formula.component(k), point, ctx.device, squares.shape) for k in (0, 1))
     ctx.check_close("<g^2>_t = catalogue formula, every t", squares, average, atol=0.0, rtol=ROUNDING)
     ctx.check_close("step_t = -(catalogue formula: eta g / sqrt(<g^2>_t)), every t", steps_taken, -size,
                     atol=0.0, rtol=ROUNDING)
@@ -100,7 +99,7 @@ def adam_second_moment_first_step(ctx: Context) -> None:
     for k, beta2 in enumerate(betas2):
         rule = opt.adam(1e-3, beta1, beta2)
         state = rule.update(g, rule.init(g)).state
-        law = torch.as_tensor(elementwise(ctx.formula, {"beta2": beta2, "g": g.cpu().numpy()}), device=ctx.device)
+        law = law_tensor(ctx.formula, {"beta2": beta2, "g": g.cpu().numpy()}, ctx.device)
         ctx.check_close(f"<g^2>_1 = catalogue formula ((1 - beta2) g^2) at beta2 = {beta2:g}", state.second, law,
                         atol=0.0, rtol=ROUNDING, replicas=replicas)
         if k == 0:  # the notes' default: g^2 / 1000, which the bias correction restores to g^2

@@ -16,7 +16,8 @@ import math
 import numpy as np
 import torch
 
-from emastats.experiments._sweep import elementwise, grid_series, label, record_grid, rel_se_mean, rel_se_variance, sized
+from emastats.experiments._sweep import (elementwise, grid_series, label, law_tensor, record_grid,
+                                         rel_se_mean, rel_se_variance, sized)
 from emastats.montecarlo import Context, ema_final, ema_path, experiment, fused, kernels, running_average_beta, skewed
 
 F64 = torch.float64
@@ -80,17 +81,20 @@ def ema_unrolled_weights(ctx: Context) -> None:
     t = np.arange(1, steps + 1, dtype=np.float64)
     lag = t[:, None] - t[None, :]  # t - k
     at = {"beta": beta, "t": t[:, None], "k": t[None, :]}
-    weights = torch.as_tensor(np.where(lag >= 0, np.broadcast_to(elementwise(ctx.formula.component(0), at), lag.shape),
-                                       0.0), device=ctx.device)
-    total = torch.as_tensor(np.broadcast_to(elementwise(ctx.formula.component(1), {"beta": beta, "t": t}), t.shape).copy(),
-                            device=ctx.device)
+
+    def weights_at(point) -> torch.Tensor:
+        """The catalogue's w_(t,k) at ``point`` where k <= t, 0 where k > t."""
+        w = np.broadcast_to(elementwise(ctx.formula.component(0), point), lag.shape)
+        return torch.as_tensor(np.where(lag >= 0, w, 0.0), device=ctx.device)
+
+    weights = weights_at(at)
+    total = law_tensor(ctx.formula.component(1), {"beta": beta, "t": t}, ctx.device, t.shape)
     ctx.check_close("m_t = sum_k w_(t,k) x_k, w = catalogue formula, every t and replica", recursive, weights @ x,
                     atol=ROUNDING, rtol=ROUNDING)
     ctx.check_close("sum_k w_(t,k) = catalogue total, every t", weights.sum(dim=1), total,
                     atol=ROUNDING, rtol=ROUNDING, replicas=1)
     later = {**at, "t": at["t"] + 1}  # w_(t+1,k): each weight one step too old
-    shifted = torch.as_tensor(np.where(lag >= 0, np.broadcast_to(elementwise(ctx.formula.component(0), later),
-                                                                 lag.shape), 0.0), device=ctx.device)
+    shifted = weights_at(later)
     ctx.check_close("control: weights w_(t+1,k) (one step too old)", recursive, shifted @ x,
                     atol=ROUNDING, rtol=ROUNDING, control=True)
 
@@ -185,8 +189,7 @@ def unnormalised_sum_limit(ctx: Context) -> None:
     y = torch.zeros_like(c)
     for _ in range(steps):
         y = (1 - 1 / sizes) * y + c
-    law = torch.as_tensor(elementwise(ctx.formula, {"N": sizes.cpu().numpy(), "c_x": c.cpu().numpy()}),
-                          device=ctx.device)
+    law = law_tensor(ctx.formula, {"N": sizes.cpu().numpy(), "c_x": c.cpu().numpy()}, ctx.device)
     ctx.check_close("y_t -> catalogue formula (N c)", y, law, atol=1e-9, rtol=1e-9, replicas=n)
     ctx.check_close("control: y_t -> (N - 1) c", y, (sizes - 1) * c, atol=1e-9, rtol=1e-9, replicas=n,
                     control=True)
@@ -205,8 +208,7 @@ def unnormalised_sum_scaled(ctx: Context) -> None:
             y = beta * y + x[t]
             unnormalised[t] = y
         mu = ema_path(x, beta)  # mu_t = (1 - 1/N) mu_{t-1} + x_t / N
-        law = torch.as_tensor(np.broadcast_to(elementwise(ctx.formula, {"N": n_avg, "mu_t": mu.cpu().numpy()}),
-                                              mu.shape).copy(), device=ctx.device)
+        law = law_tensor(ctx.formula, {"N": n_avg, "mu_t": mu.cpu().numpy()}, ctx.device, mu.shape)
         ctx.check_close(f"y_t = catalogue formula (N mu_t), every t and replica, at N = {n_avg}", unnormalised, law,
                         atol=ROUNDING, rtol=ROUNDING)
         if k == 0:
@@ -232,8 +234,7 @@ def warmup_min_t_n(ctx: Context) -> None:
     y0 = 10 * torch.randn((n,), generator=ctx.generator, device=ctx.device, dtype=F64)
     ctx.param("inputs", "x_t = c ~ N(0, 1) per replica, y_0 ~ N(0, 100)")
     y = _warmup_path(c.expand(steps, n), n_avg, y0)
-    law = torch.as_tensor(np.broadcast_to(elementwise(ctx.formula, {"c_x": c.cpu().numpy(), "N": n_avg}),
-                                          (steps, n)).copy(), device=ctx.device)
+    law = law_tensor(ctx.formula, {"c_x": c.cpu().numpy(), "N": n_avg}, ctx.device, (steps, n))
     ctx.check_close("y_t = catalogue formula (c) for every t >= 1", y, law, atol=ROUNDING, rtol=ROUNDING)
     beta = running_average_beta(n_avg)
     t = torch.arange(1, steps + 1, device=ctx.device, dtype=F64)[:, None]
@@ -249,8 +250,8 @@ def warmup_plain_average(ctx: Context) -> None:
     ctx.param("inputs", "x_t ~ N(0, 1), y_0 ~ N(0, 100), t = 1..N")
     y = _warmup_path(x, n_avg, y0)
     t = torch.arange(1, n_avg + 1, device=ctx.device, dtype=F64)[:, None]
-    law = torch.as_tensor(elementwise(ctx.formula, {"S_t": x.cumsum(dim=0).cpu().numpy(), "t": t.cpu().numpy(),
-                                                    "N": n_avg}), device=ctx.device)
+    law = law_tensor(ctx.formula, {"S_t": x.cumsum(dim=0).cpu().numpy(), "t": t.cpu().numpy(), "N": n_avg},
+                     ctx.device)
     ctx.check_close("y_t = catalogue formula (S_t / t, S_t = sum_{k<=t} x_k) for t <= N", y, law, atol=ROUNDING,
                     rtol=ROUNDING)
     ctx.check_close("control: y_t = (1/N) sum_{k<=t} x_k", y, x.cumsum(dim=0) / n_avg, atol=ROUNDING,
