@@ -5,7 +5,8 @@ d = 3 weights (intercept included, ``montecarlo.datasets``, seed 0), at w = 0,
 whose per-example gradients are computed exactly with torch.func, so g_fb and
 Sigma^1 (the population covariance, denominator N) are known exactly. The
 unbiasedness, frozen-window and without-replacement experiments sweep N and B
-(and eta); the law they test is the catalogue's formula, evaluated at each point. A small N makes the finite-population effects of sampling without
+(and eta); the law they test is the catalogue's formula, evaluated at each
+point. A small N makes the finite-population effects of sampling without
 replacement large enough to measure. Each replica draws its own minibatch
 indices; a minibatch gradient is the mean of the drawn rows.
 
@@ -32,9 +33,21 @@ from emastats.montecarlo.datasets import synthetic_linear_regression
 N_EXAMPLES, DIM, DATA_SEED = 24, 3, 0
 
 
+def _dataset_of(ctx: Context, size: int) -> tuple[Dataset, GradientMoments]:
+    """The synthetic linear regression with ``size`` examples and its exact gradient moments at w = 0."""
+    data = synthetic_linear_regression(size, DIM, noise=1.0, seed=DATA_SEED).to(ctx.device)
+    return data, gradient_moments(data, torch.zeros(DIM, dtype=torch.float64, device=ctx.device))
+
+
+def _record_datasets(ctx: Context) -> None:
+    """The parameters of an experiment that sweeps the data set size N (``_dataset_of`` at each point)."""
+    ctx.param("data sets", f"synthetic linear regression, d = {DIM}, noise 1, seed {DATA_SEED}, N = 12, 24, 48")
+    ctx.param("w", "0")
+
+
 def _dataset(ctx: Context) -> tuple[Dataset, GradientMoments]:
-    data = synthetic_linear_regression(N_EXAMPLES, DIM, noise=1.0, seed=DATA_SEED).to(ctx.device)
-    moments = gradient_moments(data, torch.zeros(DIM, dtype=torch.float64, device=ctx.device))
+    """The N = 24 data set of the experiments at one N, recorded among the run's parameters."""
+    data, moments = _dataset_of(ctx, N_EXAMPLES)
     ctx.param("dataset", data.description)
     ctx.param("w", "0")
     ctx.param("|g_fb|", float(moments.full_batch.norm()))
@@ -84,8 +97,7 @@ UNBIASED_GRID = {True: ({"N": 12, "B": 6}, {"N": 24, "B": 16}, {"N": 48, "B": 64
 
 
 def _unbiased(ctx: Context, replacement: bool) -> None:
-    ctx.param("data sets", f"synthetic linear regression, d = {DIM}, noise 1, seed {DATA_SEED}, N = 12, 24, 48")
-    ctx.param("w", "0")
+    _record_datasets(ctx)
     ctx.param("sampling", "with replacement (iid indices)" if replacement else "without replacement (random subset)")
     grid = UNBIASED_GRID[replacement]
     record_grid(ctx, grid)
@@ -132,11 +144,6 @@ def _covariance_checks(ctx: Context, acc, sigma: torch.Tensor, point: dict, law,
                                  shift=control_shift)
 
 
-def _dataset_of(ctx: Context, size: int) -> tuple[Dataset, GradientMoments]:
-    data = synthetic_linear_regression(size, DIM, noise=1.0, seed=DATA_SEED).to(ctx.device)
-    return data, gradient_moments(data, torch.zeros(DIM, dtype=torch.float64, device=ctx.device))
-
-
 # B in {2, 4, 16} on the N = 24 data set: Sigma/B against Sigma/(B-1), Sigma/sqrt(B), ... differ at every B
 # (B = 1 is left out: there the law is the definition of Sigma^1)
 WITH_REPLACEMENT_GRID = ({"N": N_EXAMPLES, "B": 2}, {"N": N_EXAMPLES, "B": 4}, {"N": N_EXAMPLES, "B": 16})
@@ -161,8 +168,7 @@ WITHOUT_REPLACEMENT_GRID = ({"N": 12, "B": 3}, {"N": 24, "B": 8}, {"N": 48, "B":
 
 @experiment("minibatch.covariance.without_replacement")
 def covariance_without_replacement(ctx: Context) -> None:
-    ctx.param("data sets", f"synthetic linear regression, d = {DIM}, noise 1, seed {DATA_SEED}, N = 12, 24, 48")
-    ctx.param("w", "0")
+    _record_datasets(ctx)
     record_grid(ctx, WITHOUT_REPLACEMENT_GRID)
     for k, point in enumerate(WITHOUT_REPLACEMENT_GRID):
         _, exact = _dataset_of(ctx, point["N"])
@@ -193,8 +199,7 @@ FROZEN_MEAN_GRID = ({"N": 12, "B": 16, "eta": 0.5}, {"N": 24, "B": 4, "eta": 0.2
 
 @experiment("minibatch.frozen_gradient.mean")
 def frozen_gradient_mean(ctx: Context) -> None:
-    ctx.param("data sets", f"synthetic linear regression, d = {DIM}, noise 1, seed {DATA_SEED}, N = 12, 24, 48")
-    ctx.param("w", "0")
+    _record_datasets(ctx)
     ctx.param("minibatches", "independent, indices iid uniform (with replacement); T = 1/eta steps")
     record_grid(ctx, FROZEN_MEAN_GRID)
     for k, point in enumerate(FROZEN_MEAN_GRID):
