@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from emastats.experiments._sweep import record_grid
 from emastats.montecarlo import Context, experiment
 from emastats.montecarlo import optimizers as opt
 
@@ -63,7 +64,7 @@ EQUIVALENCE_GRID = ({"eta_trad": 0.05, "beta1": 0.9}, {"eta_trad": 0.1, "beta1":
 @experiment("momentum.equivalence")
 def momentum_equivalence(ctx: Context) -> None:
     steps = ctx.param("T", 200)
-    ctx.param("grid", [dict(p) for p in EQUIVALENCE_GRID])
+    record_grid(ctx, EQUIVALENCE_GRID)
     problem = _noisy_quadratic(ctx, steps)
     w0 = problem.start
     for k, point in enumerate(EQUIVALENCE_GRID):
@@ -171,7 +172,8 @@ def _heavy_ball_grid(ctx: Context) -> tuple[torch.Tensor, torch.Tensor, torch.Te
 @experiment("momentum.stability.heavy_ball")
 def stability_heavy_ball(ctx: Context) -> None:
     steps = ctx.param("T", STABILITY_STEPS)
-    ctx.param("grid", f"eta lambda = k/20 (k = 1..89) x mu in (0, 0.3, 0.6, 0.9, 0.95), gap {BOUNDARY_GAP}")
+    mus = ", ".join(f"{m:g}" for m in MUS)
+    ctx.param("grid", f"eta lambda = k/20 (k = 1..89) x mu in ({mus}), gap {BOUNDARY_GAP}")
     h, mu, upper = _heavy_ball_grid(ctx)
     stated_unstable = ((h <= 0) | (h >= upper)).to(F64)  # outside 0 < eta lambda < the catalogue's bound
 
