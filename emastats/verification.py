@@ -333,7 +333,8 @@ def _sides_disagree(outcome: ClaimOutcome) -> bool:
 
 
 def _disagreement(outcome: ClaimOutcome, claim_alpha: float) -> str:
-    """What a person should do with an ERROR from disagreeing sides: one of them is wrong, or the refutation is chance."""
+    """What a person should do with an ERROR from disagreeing sides: one of them is wrong, or the refutation is
+    chance."""
     symbolic = outcome.symbolic.verdict
     empirical = outcome.empirical.verdict if outcome.empirical else Verdict.NOT_RUN
     return (f"{outcome.claim.id}: ERROR: the proof says {symbolic} and the simulation {empirical}. Either one side "

@@ -3,12 +3,14 @@
 Minibatch claims use the Spector data bundled with statsmodels, fitted by
 logistic regression, at w = 0 (where the per-example gradients are large and
 spread out). Because the dataset is finite (N = 32), the expectation over
-minibatches drawn with replacement is an exact finite average: for B = 3 there
-are N^3 = 32768 equally likely index triples, so the true mean of the clipped
-minibatch gradient is computed exactly by enumeration and the Monte Carlo mean
-is tested against it. The Gaussian closed forms are tested against sampled
-Gaussians. Every claim has a negative control (e.g. "no bias", or "clip the
-mean instead of the samples") that the same samples must REFUTE.
+minibatches drawn with replacement is an exact finite average over the N^B
+equally likely index tuples (32768 at B = 3, the largest B of the value-clipping
+grid), so the true mean of the clipped minibatch gradient is computed exactly by
+enumeration and the Monte Carlo mean is tested against it at each grid point
+(per-example clipping needs no enumeration: its mean is E[clip(g_i)] at every
+B). The Gaussian closed forms are tested against sampled Gaussians. Every claim
+has a negative control (e.g. "no bias", or "clip the mean instead of the
+samples") that the same samples must REFUTE.
 
 Run on its own: ``python experiments/clipping.py``.
 """

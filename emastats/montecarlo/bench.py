@@ -78,7 +78,8 @@ CUDA_AIMS = {"fused_ema_ratio_to_rng": 1.0, "fused_sgd_fraction_of_flop_limit": 
 
 LEARNING_RATE = 0.01  # small enough that w stays bounded over the timed steps
 SAMPLING = ("each step samples its own way, as its user would: kernel with the exact minibatch_indices stream "
-            "(kernels.ExactIndexSampler: int32, work buffers kept), naive with torch.randint, numpy with numpy.random.Generator.integers; "
+            "(kernels.ExactIndexSampler: int32, work buffers kept), naive with torch.randint, numpy with "
+            "numpy.random.Generator.integers; "
             "speedup_vs_naive_same_sampler gives the naive step the kernel's sampler instead")
 
 
