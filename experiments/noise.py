@@ -91,19 +91,25 @@ SGD_GRID = ({"B": 1, "eta0": 0.1, "lambda": 2.0, "sigma": 1.0}, {"B": 4, "eta0":
             {"B": 16, "eta0": 0.02, "lambda": 2.5, "sigma": 0.5})
 
 
-def _columns(points, key: str, ctx: Context) -> torch.Tensor:
-    return torch.tensor([float(p[key]) for p in points], device=ctx.device)
+def _heavy_ball_of(point) -> tuple[float, float, float, float]:
+    """(eta, mu, lambda, noise sd) of the recursion at a grid point, in ``fused.heavy_ball``'s order:
+    eta = (1 - mu) B eta0 (mu = 0, plain SGD, when the point has none) and noise sd sigma / sqrt(B)."""
+    mu = point.get("mu", 0.0)
+    return (1 - mu) * point["B"] * point["eta0"], mu, point["lambda"], point["sigma"] / math.sqrt(point["B"])
+
+
+def _columns(points, ctx: Context) -> tuple[torch.Tensor, ...]:
+    """(eta, mu, lambda, noise sd) of every grid point, as float32 columns (one entry per point)."""
+    return tuple(torch.tensor(col, device=ctx.device) for col in zip(*map(_heavy_ball_of, points)))
 
 
 @experiment("noise.temperature.sgd_discrete")
 def temperature_sgd(ctx: Context) -> None:
     ctx.param("noise", "xi_t ~ N(0, sigma^2 / B), eta = B eta0, w_0 = 0")
     record_grid(ctx, SGD_GRID)
-    lrs = torch.tensor([p["B"] * p["eta0"] for p in SGD_GRID], device=ctx.device)
-    lams, sds = _columns(SGD_GRID, "lambda", ctx), torch.tensor([p["sigma"] / math.sqrt(p["B"]) for p in SGD_GRID],
-                                                                  device=ctx.device)
+    lrs, _, lams, sds = _columns(SGD_GRID, ctx)
     steps = ctx.param("T (all points at once)",
-                      max(_settle_steps(abs(1 - p["B"] * p["eta0"] * p["lambda"])) for p in SGD_GRID))
+                      max(_settle_steps(abs(1 - lr * lam)) for lr, _, lam, _ in map(_heavy_ball_of, SGD_GRID)))
 
     def final(n: int) -> torch.Tensor:
         """w_T of w_{t+1} = w_t - eta (lambda w_t + xi_t) from w_0 = 0, one column per point: (n, points)."""
@@ -112,8 +118,7 @@ def temperature_sgd(ctx: Context) -> None:
             w = w - lrs * (lams * w + sds * gaussian(w.shape, ctx.generator))
         return w
 
-    fused_run = [fused.heavy_ball(p["B"] * p["eta0"], 0.0, p["lambda"], p["sigma"] / math.sqrt(p["B"]))
-                 for p in SGD_GRID]
+    fused_run = [fused.heavy_ball(*_heavy_ball_of(p)) for p in SGD_GRID]
     acc = sized(ctx, kernels.recursion_sampler(ctx, fused_run, steps, final), rel_se_variance(range(len(SGD_GRID))),
                 family=2 * len(SGD_GRID) + 1)
     _stated_and_corrected(ctx, acc, SGD_GRID)
@@ -153,13 +158,9 @@ MOMENTUM_GRID = ({"mu": 0.0, "B": 16, "eta0": 0.05, "lambda": 1.0, "sigma": 1.0}
 def temperature_momentum(ctx: Context) -> None:
     ctx.param("noise", "xi_t ~ N(0, sigma^2 / B), eta = (1 - mu) B eta0, w_0 = v_0 = 0")
     record_grid(ctx, MOMENTUM_GRID)
-    mus = _columns(MOMENTUM_GRID, "mu", ctx)
-    lrs = torch.tensor([(1 - p["mu"]) * p["B"] * p["eta0"] for p in MOMENTUM_GRID], device=ctx.device)
-    lams = _columns(MOMENTUM_GRID, "lambda", ctx)
-    sds = torch.tensor([p["sigma"] / math.sqrt(p["B"]) for p in MOMENTUM_GRID], device=ctx.device)
+    lrs, mus, lams, sds = _columns(MOMENTUM_GRID, ctx)
     steps = ctx.param("T (all points at once)", max(
-        _settle_steps(_heavy_ball_radius((1 - p["mu"]) * p["B"] * p["eta0"] * p["lambda"], p["mu"]))
-        for p in MOMENTUM_GRID))
+        _settle_steps(_heavy_ball_radius(lr * lam, mu)) for lr, mu, lam, _ in map(_heavy_ball_of, MOMENTUM_GRID)))
 
     def final(n: int) -> torch.Tensor:
         """All points side by side as columns: (n, points)."""
@@ -170,8 +171,7 @@ def temperature_momentum(ctx: Context) -> None:
             w = w + v
         return w
 
-    fused_run = [fused.heavy_ball((1 - p["mu"]) * p["B"] * p["eta0"], p["mu"], p["lambda"],
-                                  p["sigma"] / math.sqrt(p["B"])) for p in MOMENTUM_GRID]
+    fused_run = [fused.heavy_ball(*_heavy_ball_of(p)) for p in MOMENTUM_GRID]
     acc = sized(ctx, kernels.recursion_sampler(ctx, fused_run, steps, final),
                 rel_se_variance(range(len(MOMENTUM_GRID))), family=2 * len(MOMENTUM_GRID) + 1)
     _stated_and_corrected(ctx, acc, MOMENTUM_GRID)
