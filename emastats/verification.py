@@ -36,7 +36,6 @@ from typing import Any, Callable, Mapping, Sequence
 
 from . import catalogue, params
 from .claim import Claim
-from .errors import UsageError
 from .results import Check, EmpiricalResult, ProofResult
 from .verdict import Verdict, combine
 

@@ -80,6 +80,8 @@ def _keys(ctx: Context, count: int) -> list[int]:
 
 
 def _pieces(total: int, size: int) -> list[tuple[int, int]]:
+    """(start, count) launches of at most ``size`` replicas each; every launch passes its start as
+    ``replica_offset``, so the Philox streams of the replicas do not depend on where the cuts fall."""
     return [(s, min(size, total - s)) for s in range(0, total, size)]
 
 
