@@ -94,7 +94,6 @@ def run(ctx: Context, sweep: SweepOptions | None = None) -> StudyFacts:
                     batch_gap[i, k, j, b] = brow["gap_batch_clipping"]
                     tr_mean[i, k, j, b], tr_var[i, k, j, b] = brow["trace_ratio_mean"], brow["trace_ratio_var"]
     last, jq = len(steps) - 1, qs.index(1.0)
-    test = "t test / t interval over seeds"
     m, se, _, _ = seed_interval(pe_gap[:, last, jq])
     ctx.check_estimate(f"per-example clipping, step {steps[last]}, c = median: 1 - cos(E update, G) = 0",
                        float(m), float(se), 0.0, GAP_MARGIN, scale=1.0, replicas=seeds, df=seeds - 1, control=True,
