@@ -259,9 +259,8 @@ class _Analysis:
             tolerance = max(_rounding(latex[i]), _rounding(latex[i + 1]))
             if tolerance:
                 value = lambda e: ev.value(apply_assumptions(e, self.assumptions()))  # noqa: E731
-                tolerance += _input_rounding(sides[i], latex[i], value) + _input_rounding(sides[i + 1], latex[i + 1],
-                                                                                          value)
-            ok = abs(a - b) <= tolerance * (1 + mpmath.mpf(10) ** -6) if tolerance else close(a, b)
+                tolerance += _inputs_rounding(sides[i:i + 2], latex[i:i + 2], value)
+            ok = _within(a, b, tolerance) if tolerance else close(a, b)
             if not ok:
                 self.report(st, "AUD008", f"numeric example is wrong: {latex[i]} = {show(a)}, not {latex[i + 1]}",
                             evidence=f"recomputed: {show(a)} vs {show(b)}"
@@ -343,9 +342,9 @@ class _Analysis:
         except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
             return False
         value = lambda e: Evaluator(self.context, Point(seed=self.seed)).value(e)  # noqa: E731
-        tolerance += _input_rounding(a, latex_a, value) + _input_rounding(b, latex_b, value)
+        tolerance += _inputs_rounding((a, b), (latex_a, latex_b), value)
         self.tally.decided += 1
-        if abs(x - y) <= tolerance * (1 + mpmath.mpf(10) ** -6):
+        if _within(x, y, tolerance):
             self.tally.holds += 1
         else:
             self.report(st, "AUD001", f"this step does not follow: {latex_a} is {show(x)}, not {latex_b}",
@@ -1358,6 +1357,17 @@ def _rounding(latex: str) -> mpmath.mpf:
 
 
 _DECIMAL = re.compile(r"(?<![\w.])(\d*\.(\d+))(?![\w.])")
+
+
+def _within(x: mpmath.mpf, y: mpmath.mpf, tolerance: mpmath.mpf) -> bool:
+    """``|x - y| <= tolerance``, with a millionth of the tolerance as slack so that a difference of exactly the
+    allowed rounding is not refuted by the arithmetic."""
+    return abs(x - y) <= tolerance * (1 + mpmath.mpf(10) ** -6)
+
+
+def _inputs_rounding(exprs, latex, evaluate) -> mpmath.mpf:
+    """``_input_rounding`` summed over the sides of one step."""
+    return sum((_input_rounding(e, text, evaluate) for e, text in zip(exprs, latex)), mpmath.mpf(0))
 
 
 def _input_rounding(expr: sympy.Basic, latex: str, evaluate) -> mpmath.mpf:
