@@ -24,6 +24,7 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import mpmath
 import sympy
@@ -307,8 +308,8 @@ class _Analysis:
         """AUD018: a rule's decimal constant that is ten times or a tenth of a value the prose just listed, when
         another of its constants matches a listed value exactly (so the prose lists this rule's constants)."""
         prose = re.sub(r"\$[^$]*\$", " ", self.info.prose_before[-400:])
-        listed = {_decimal(m) for m in re.findall(r"(?<![\w.])\d*\.\d+(?![\w.])", prose)}
-        constants = [c for side in latex for c in re.findall(r"(?<![\w.])\d*\.\d+(?![\w.])", side)]
+        listed = {_decimal(m.group(1)) for m in _DECIMAL.finditer(prose)}
+        constants = [m.group(1) for side in latex for m in _DECIMAL.finditer(side)]
         if len(constants) < 2 or not listed:
             return
         values = [_decimal(c) for c in constants]
@@ -1171,8 +1172,8 @@ class _Analysis:
             self.run.since_display = ""
 
 
-def _decimal(text: str):
-    from decimal import Decimal
+def _decimal(text: str) -> Decimal:
+    """A decimal literal as an exact, normalised Decimal (``0.10`` and ``0.1`` are one value)."""
     return Decimal(text).normalize()
 
 
@@ -1185,7 +1186,7 @@ def _piecewise(parsed: ParsedFormula) -> bool:
         exprs = [side.expr for side in st.sides]
         if any(e is None for e in exprs) or not st.relations:
             continue
-        if all(r in ("<", "<=", ">", ">=") for r in st.relations):
+        if all(r in check_inequality.ORDER for r in st.relations):
             conditions |= set().union(*(e.free_symbols for e in exprs))
         elif st.relations[0] == "=" and isinstance(exprs[0], AppliedUndef):
             arguments |= set().union(*(a.free_symbols for a in exprs[0].args))
