@@ -223,11 +223,10 @@ def _sample(name: str, role: str | None, bounds: list[Condition], seed: int, k: 
     own = [c for c in bounds if c.bounds_name(name)]
     lo = max((_fraction(c.lo) for c in own if c.lo is not None), default=None)
     hi = min((_fraction(c.hi) for c in own if c.hi is not None), default=None)
+    if role in ("unit", "positive"):  # the role's range narrowed by the stated bounds: (0, 1) or (0, inf)
+        lo = Fraction(0) if lo is None else max(lo, Fraction(0))
     if role == "unit":
-        lo, hi = max(lo, Fraction(0)) if lo is not None else Fraction(0), min(hi, Fraction(1)) if hi is not None \
-            else Fraction(1)
-    elif role == "positive":
-        lo = max(lo, Fraction(0)) if lo is not None else Fraction(0)
+        hi = Fraction(1) if hi is None else min(hi, Fraction(1))
     if lo is not None and hi is not None:
         if hi <= lo:
             return None
@@ -379,7 +378,7 @@ def analyse_statement(analysis, st, sides: list[sympy.Basic], relations: tuple[s
             if c is not None:
                 here.append(c)
     outcome = check(sides, relations, analysis.context, analysis.seed, list(run.conditions) + here,
-                    analysis.assumptions(), analysis.info.prose_before, getattr(analysis.info, "prose_after", None))
+                    analysis.assumptions(), analysis.info.prose_before, analysis.info.prose_after)
     if outcome.verdict == "condition":
         run.conditions = list(run.conditions) + outcome.conditions
         analysis.tally.definitions += 1
