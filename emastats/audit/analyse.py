@@ -24,6 +24,7 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import mpmath
 import sympy
@@ -259,9 +260,8 @@ class _Analysis:
             tolerance = max(_rounding(latex[i]), _rounding(latex[i + 1]))
             if tolerance:
                 value = lambda e: ev.value(apply_assumptions(e, self.assumptions()))  # noqa: E731
-                tolerance += _input_rounding(sides[i], latex[i], value) + _input_rounding(sides[i + 1], latex[i + 1],
-                                                                                          value)
-            ok = abs(a - b) <= tolerance * (1 + mpmath.mpf(10) ** -6) if tolerance else close(a, b)
+                tolerance += _inputs_rounding(sides[i:i + 2], latex[i:i + 2], value)
+            ok = _within(a, b, tolerance) if tolerance else close(a, b)
             if not ok:
                 self.report(st, "AUD008", f"numeric example is wrong: {latex[i]} = {show(a)}, not {latex[i + 1]}",
                             evidence=f"recomputed: {show(a)} vs {show(b)}"
@@ -308,8 +308,8 @@ class _Analysis:
         """AUD018: a rule's decimal constant that is ten times or a tenth of a value the prose just listed, when
         another of its constants matches a listed value exactly (so the prose lists this rule's constants)."""
         prose = re.sub(r"\$[^$]*\$", " ", self.info.prose_before[-400:])
-        listed = {_decimal(m) for m in re.findall(r"(?<![\w.])\d*\.\d+(?![\w.])", prose)}
-        constants = [c for side in latex for c in re.findall(r"(?<![\w.])\d*\.\d+(?![\w.])", side)]
+        listed = {_decimal(m.group(1)) for m in _DECIMAL.finditer(prose)}
+        constants = [m.group(1) for side in latex for m in _DECIMAL.finditer(side)]
         if len(constants) < 2 or not listed:
             return
         values = [_decimal(c) for c in constants]
@@ -343,9 +343,9 @@ class _Analysis:
         except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
             return False
         value = lambda e: Evaluator(self.context, Point(seed=self.seed)).value(e)  # noqa: E731
-        tolerance += _input_rounding(a, latex_a, value) + _input_rounding(b, latex_b, value)
+        tolerance += _inputs_rounding((a, b), (latex_a, latex_b), value)
         self.tally.decided += 1
-        if abs(x - y) <= tolerance * (1 + mpmath.mpf(10) ** -6):
+        if _within(x, y, tolerance):
             self.tally.holds += 1
         else:
             self.report(st, "AUD001", f"this step does not follow: {latex_a} is {show(x)}, not {latex_b}",
@@ -1172,8 +1172,8 @@ class _Analysis:
             self.run.since_display = ""
 
 
-def _decimal(text: str):
-    from decimal import Decimal
+def _decimal(text: str) -> Decimal:
+    """A decimal literal as an exact, normalised Decimal (``0.10`` and ``0.1`` are one value)."""
     return Decimal(text).normalize()
 
 
@@ -1186,7 +1186,7 @@ def _piecewise(parsed: ParsedFormula) -> bool:
         exprs = [side.expr for side in st.sides]
         if any(e is None for e in exprs) or not st.relations:
             continue
-        if all(r in ("<", "<=", ">", ">=") for r in st.relations):
+        if all(r in check_inequality.ORDER for r in st.relations):
             conditions |= set().union(*(e.free_symbols for e in exprs))
         elif st.relations[0] == "=" and isinstance(exprs[0], AppliedUndef):
             arguments |= set().union(*(a.free_symbols for a in exprs[0].args))
@@ -1358,6 +1358,17 @@ def _rounding(latex: str) -> mpmath.mpf:
 
 
 _DECIMAL = re.compile(r"(?<![\w.])(\d*\.(\d+))(?![\w.])")
+
+
+def _within(x: mpmath.mpf, y: mpmath.mpf, tolerance: mpmath.mpf) -> bool:
+    """``|x - y| <= tolerance``, with a millionth of the tolerance as slack so that a difference of exactly the
+    allowed rounding is not refuted by the arithmetic."""
+    return abs(x - y) <= tolerance * (1 + mpmath.mpf(10) ** -6)
+
+
+def _inputs_rounding(exprs, latex, evaluate) -> mpmath.mpf:
+    """``_input_rounding`` summed over the sides of one step."""
+    return sum((_input_rounding(e, text, evaluate) for e, text in zip(exprs, latex)), mpmath.mpf(0))
 
 
 def _input_rounding(expr: sympy.Basic, latex: str, evaluate) -> mpmath.mpf:

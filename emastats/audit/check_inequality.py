@@ -23,6 +23,7 @@ cue sentence through ``parse_formula``; the sides are the sympy expressions the 
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -34,7 +35,7 @@ from sympy.core.function import AppliedUndef
 from .compare import apply_assumptions
 from .context import Context, base_of, is_integer_name
 from .findings import to_latex
-from .evaluate import Evaluator, Point, Undecidable, show
+from .evaluate import Evaluator, Point, Undecidable, _mp, show
 
 ORDER = ("<", "<=", ">", ">=")
 CODE = "AUD019"
@@ -66,16 +67,26 @@ class Condition:
     def names(self) -> set[str]:
         return {s.name for s in self.expr.free_symbols}
 
+    def bounds_name(self, name: str) -> bool:
+        """Whether the condition bounds ``name`` alone (``0 < \\beta < 1``, not ``\\eta\\lambda < 2``)."""
+        return isinstance(self.expr, sympy.Symbol) and self.expr.name == name
+
     def holds(self, value) -> bool:
         if self.lo is not None:
-            lo = mpmath.mpf(sympy.Rational(self.lo).p) / sympy.Rational(self.lo).q
+            lo = _mp(_fraction(self.lo))
             if value < lo or (self.lo_strict and value == lo):
                 return False
         if self.hi is not None:
-            hi = mpmath.mpf(sympy.Rational(self.hi).p) / sympy.Rational(self.hi).q
+            hi = _mp(_fraction(self.hi))
             if value > hi or (self.hi_strict and value == hi):
                 return False
         return True
+
+
+def _fraction(bound: sympy.Basic) -> Fraction:
+    """A condition's rational bound as an exact Fraction."""
+    r = sympy.Rational(bound)
+    return Fraction(int(r.p), int(r.q))
 
 
 @dataclass
@@ -201,7 +212,6 @@ def _role(name: str) -> str | None:
 
 
 def _rng(seed: int, k: int, name: str) -> int:
-    import hashlib
     return int.from_bytes(hashlib.sha256(f"ineq:{seed}:{k}:{name}".encode()).digest()[:8], "big")
 
 
@@ -210,16 +220,13 @@ def _sample(name: str, role: str | None, bounds: list[Condition], seed: int, k: 
     r = _rng(seed, k, name)
     if role == "integer":
         return 1 + r % 10
-    own = [c for c in bounds if isinstance(c.expr, sympy.Symbol) and c.expr.name == name]
-    lo = max((Fraction(int(sympy.Rational(c.lo).p), int(sympy.Rational(c.lo).q)) for c in own if c.lo is not None),
-             default=None)
-    hi = min((Fraction(int(sympy.Rational(c.hi).p), int(sympy.Rational(c.hi).q)) for c in own if c.hi is not None),
-             default=None)
+    own = [c for c in bounds if c.bounds_name(name)]
+    lo = max((_fraction(c.lo) for c in own if c.lo is not None), default=None)
+    hi = min((_fraction(c.hi) for c in own if c.hi is not None), default=None)
+    if role in ("unit", "positive"):  # the role's range narrowed by the stated bounds: (0, 1) or (0, inf)
+        lo = Fraction(0) if lo is None else max(lo, Fraction(0))
     if role == "unit":
-        lo, hi = max(lo, Fraction(0)) if lo is not None else Fraction(0), min(hi, Fraction(1)) if hi is not None \
-            else Fraction(1)
-    elif role == "positive":
-        lo = max(lo, Fraction(0)) if lo is not None else Fraction(0)
+        hi = Fraction(1) if hi is None else min(hi, Fraction(1))
     if lo is not None and hi is not None:
         if hi <= lo:
             return None
@@ -290,7 +297,7 @@ def check(sides: list[sympy.Basic], relations: tuple[str, ...], context: Context
     ok_after, after = readable_prose(prose_after or "", after=True)
     stated = list(conditions) + before + after
     roles = {n: _role(n) for n in names}
-    if any(roles[n] is None and not any(isinstance(c.expr, sympy.Symbol) and c.expr.name == n for c in stated)
+    if any(roles[n] is None and not any(c.bounds_name(n) for c in stated)
            for n in names):
         return Outcome("unchecked", REASON_UNDECIDED)  # a name with no role and no stated bound: never guessed
     relevant = [c for c in stated if c.names() <= names]
@@ -336,7 +343,7 @@ def check(sides: list[sympy.Basic], relations: tuple[str, ...], context: Context
 
 def _bounded_below(name: str, stated: list[Condition]) -> bool:
     """Whether a stated condition on ``name`` alone lets it be 1 (``t \\ge 1``, ``1 \\le t \\le T``)."""
-    return any(isinstance(c.expr, sympy.Symbol) and c.expr.name == name and c.lo is not None and c.holds(1)
+    return any(c.bounds_name(name) and c.lo is not None and c.holds(1)
                for c in stated)
 
 
@@ -371,7 +378,7 @@ def analyse_statement(analysis, st, sides: list[sympy.Basic], relations: tuple[s
             if c is not None:
                 here.append(c)
     outcome = check(sides, relations, analysis.context, analysis.seed, list(run.conditions) + here,
-                    analysis.assumptions(), analysis.info.prose_before, getattr(analysis.info, "prose_after", None))
+                    analysis.assumptions(), analysis.info.prose_before, analysis.info.prose_after)
     if outcome.verdict == "condition":
         run.conditions = list(run.conditions) + outcome.conditions
         analysis.tally.definitions += 1

@@ -420,11 +420,9 @@ def _grows_without_gradient(defn: Definition, context: Context, where: Where, se
         return []
     factors = []
     for k in range(2):
-        try:
-            one = _value_at(context, defn.name, 1, Fraction(0), SMALL_EPSILON, seed + k,
-                            {(defn.name, (0,)): mpmath.mpf(1)})
-            two = _value_at(context, defn.name, 1, Fraction(0), SMALL_EPSILON, seed + k,
-                            {(defn.name, (0,)): mpmath.mpf(2)})
+        try:  # the first step from w_0 = 1 and from w_0 = 2, every gradient 0
+            one, two = (_value_at(context, defn.name, 1, Fraction(0), SMALL_EPSILON, seed + k,
+                                  {(defn.name, (0,)): mpmath.mpf(start)}) for start in (1, 2))
         except (Undecidable, ZeroDivisionError, ValueError, TypeError, OverflowError):
             return []
         if not close(two, 2 * one) or not one > 1 + mpmath.mpf(10) ** -6:

@@ -21,9 +21,7 @@ from dataclasses import dataclass, replace
 
 from markdown_it import MarkdownIt
 
-from .macros import collect as collect_macros
-from .macros import expand as expand_macros
-from .macros import without_definitions
+from .macros import collect as collect_macros, expand as expand_macros, without_definitions
 
 # Beyond this a document is refused: notes are far smaller, and a huge file must not exhaust memory.
 MAX_DOCUMENT_CHARS = 2_000_000

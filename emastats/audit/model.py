@@ -3,10 +3,10 @@
 It is built before any formula is checked, from the whole text and all its formulas, because a role needs all
 occurrences of a symbol: ``w^{t}`` beside ``w^{t+1}`` is a time index, ``x^2`` alone a power.
 
-* **Scopes.** A Markdown heading (``#`` … ``######``) or a LaTeX ``\\chapter``/``\\section``/``\\subsection`` starts a scope;
-  a heading numbered as a child of the numbered heading before it (``3`` then ``3.1``) continues its scope
-  (siblings such as ``3.9.4`` and ``3.9.5`` do not), and a heading that continues the
-  one before (Solution, Proof, Answer, Example, Remark, Hint) starts none. An ``algorithm``/``algorithmic``
+* **Scopes.** A Markdown heading (``#`` … ``######``) or a LaTeX ``\\chapter``/``\\section``/``\\subsection``
+  starts a scope; a heading numbered as a child of the numbered heading before it (``3`` then ``3.1``) continues
+  its scope (siblings such as ``3.9.4`` and ``3.9.5`` do not), and a heading that continues the one before
+  (Solution, Proof, Answer, Example, Remark, Hint) starts none. An ``algorithm``/``algorithmic``
   environment is a scope of its own. The analysis compares a restatement only with definitions of its own
   scope; a name stated in another scope may name another quantity there.
 * **Notation.** ``Notation.superscript_index`` lists the bases whose index-like superscripts are indices: a
@@ -112,7 +112,7 @@ class DocumentModel:
 def find_scopes(text: str, kind: str) -> list[Scope]:
     """The document's scopes in order; the first one (number 0) is what precedes the first heading."""
     scopes = [Scope(0, "document", "", 1)]
-    top_number: str | None = None
+    last_number: str | None = None  # the number of the last section heading (3.1; None when it had none)
     in_fence = False
     section_before_algorithm: Scope | None = None
     depth = 0  # nesting of algorithm environments
@@ -152,14 +152,13 @@ def find_scopes(text: str, kind: str) -> list[Scope]:
             continue
         m = _NUMBER.match(title)
         number_text = m.group(0).strip(" .#*_") if m else None
-        if m and top_number is not None and number_text.startswith(top_number + "."):
-            top_number = number_text
+        if m and last_number is not None and number_text.startswith(last_number + "."):
+            last_number = number_text
             continue  # "3.1 Proof of …" continues section 3 (a child continues its parent; siblings do not)
-        top_number = number_text
+        last_number = number_text
         section_before_algorithm = None
         scopes.append(Scope(len(scopes), "section", title[:80], number))
     return scopes
-
 
 
 # -- notation -----------------------------------------------------------------------------------------------

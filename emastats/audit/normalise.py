@@ -57,9 +57,10 @@ FUNCTION_WORDS = {"sign": "sign", "sgn": "sign", "clip": "clip", "var": "Var", "
                   "diag": "diag", "tr": "tr", "softmax": "softmax"}
 NATIVE_FUNCTIONS = {"\\exp", "\\log", "\\ln", "\\sin", "\\cos", "\\tan", "\\tanh", "\\sinh", "\\cosh",
                     "\\min", "\\max"}
-BARE_NATIVE = {"exp", "log", "ln", "sin", "cos", "tan", "tanh", "sinh", "cosh", "min", "max"}
+BARE_NATIVE = {name[1:] for name in NATIVE_FUNCTIONS}  # the same functions typed without a backslash (tanh(x))
 OPEN = {"(": ")", "[": "]", "\\{": "\\}", "\\lbrack": "\\rbrack", "\\langle": "\\rangle", "\\lfloor": "\\rfloor",
         "\\lceil": "\\rceil"}
+CLOSE = frozenset(OPEN.values())
 MAX_POWER_EXPONENT = 10_000
 # Expectation macros of course notes and books (\SetE in the deep-learning book's notation), and 𝔼.
 EXPECTATION_MACROS = {"\\E", "\\SetE", "\\Exp", "\\EE", "\\Expect", "\\expect", "\\Ex"}
@@ -263,7 +264,7 @@ class _Rewriter:
             self.pos += 1
             if t in OPEN:
                 stack.append(OPEN[t])
-            elif t in (")", "]", "\\}", "\\rbrack", "\\rangle", "\\rfloor", "\\rceil"):
+            elif t in CLOSE:
                 if not stack or t != stack[-1]:
                     raise Unsupported(f"mismatched bracket {t!r}")
                 stack.pop()
@@ -535,7 +536,7 @@ class _Rewriter:
             elif tok in ("\\lfloor", "\\lceil"):
                 inner = self.read_bracketed(tok)  # floor and ceiling (step decay schedules)
                 out.append(f"{tok} {self.sub(inner)} {OPEN[tok]} ")
-            elif tok in (")", "]", "\\}", "\\rbrack", "\\rangle", "\\rfloor", "\\rceil"):
+            elif tok in CLOSE:
                 raise Unsupported(f"unmatched {tok!r}")
             elif tok == "{":
                 self.pos -= 1
