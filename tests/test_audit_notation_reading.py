@@ -299,3 +299,11 @@ def test_a_value_reached_by_substituting_an_unstated_number_is_not_the_definitio
     with Worker() as worker:
         audit = audit_text(text, "md", "avg.md", worker)
     assert not [f for f in audit.findings if f.severity == "error"]
+
+
+def test_floor_and_ceiling_brackets_close_for_the_depth_scanners():
+    from emastats.audit.normalise import _split_top, tokenize
+
+    assert len(_split_top(tokenize(r"\lfloor t/s \rfloor, x"), {","})) == 2
+    assert len(_split_top(tokenize(r"\lceil t/s \rceil, x"), {","})) == 2
+    assert len(_split_top(tokenize(r"(t/s), x"), {","})) == 2

@@ -60,7 +60,7 @@ NATIVE_FUNCTIONS = {"\\exp", "\\log", "\\ln", "\\sin", "\\cos", "\\tan", "\\tanh
 BARE_NATIVE = {name[1:] for name in NATIVE_FUNCTIONS}  # the same functions typed without a backslash (tanh(x))
 OPEN = {"(": ")", "[": "]", "\\{": "\\}", "\\lbrack": "\\rbrack", "\\langle": "\\rangle", "\\lfloor": "\\rfloor",
         "\\lceil": "\\rceil"}
-CLOSE = frozenset(OPEN.values())
+CLOSE = frozenset(OPEN.values())  # every scanner that counts OPEN as an opener counts these as closers
 MAX_POWER_EXPONENT = 10_000
 # Expectation macros of course notes and books (\SetE in the deep-learning book's notation), and 𝔼.
 EXPECTATION_MACROS = {"\\E", "\\SetE", "\\Exp", "\\EE", "\\Expect", "\\expect", "\\Ex"}
@@ -764,7 +764,7 @@ class _Rewriter:
             t = self.toks[end]
             if t in OPEN or t == "{":
                 depth += 1
-            elif t in (")", "]", "\\}", "\\rbrack", "\\rangle", "}"):
+            elif t in CLOSE or t == "}":
                 depth -= 1
                 if depth < 0:
                     break
@@ -975,7 +975,7 @@ def _summand_index_of(tokens: list[str]) -> str | None:
     for q, t in enumerate(tokens):
         if t in OPEN or t == "{":
             depth += 1
-        elif t in (")", "]", "\\}", "\\rbrack", "\\rangle", "}"):
+        elif t in CLOSE or t == "}":
             depth -= 1
         elif depth == 0 and t in ("+", "-", "=") and q > 0:
             end = q
@@ -1014,7 +1014,7 @@ def _split_top(tokens: list[str], separators: set[str]) -> list[list[str]]:
     for t in tokens:
         if t in OPEN or t == "{" or t == "\\left":
             depth += 1 if t != "\\left" else 0
-        elif t in (")", "]", "\\}", "\\rbrack", "\\rangle", "}"):
+        elif t in CLOSE or t == "}":
             depth -= 1
         if t in separators and depth == 0:
             parts.append([])
