@@ -662,41 +662,33 @@ class _Rewriter:
         self.shared.functions.add("limit")
         return f"F_{{\\mathit{{limit}}}}({self.sub(rest)}, {self.sub(below[:1])}) "
 
-    def _tuple_follows(self) -> bool:
-        """Whether the next bracket holds a top-level comma or semicolon (a tuple of arguments)."""
+    def _next_bracket_top(self) -> tuple[list[str], bool]:
+        """The tokens at the top level of the bracket group that starts at the next non-space token, and whether
+        that group closes."""
         p = self.pos
         while p < len(self.toks) and self.toks[p].isspace():
             p += 1
-        depth = 0
-        for q in range(p, len(self.toks)):
-            t = self.toks[q]
+        depth, top = 0, []
+        for t in self.toks[p:]:
             if t in ("(", "[", "{", "\\{"):
                 depth += 1
             elif t in (")", "]", "}", "\\}"):
                 depth -= 1
                 if depth == 0:
-                    return False
-            elif t in (",", ";") and depth == 1:
-                return True
-        return False
+                    return top, True
+            elif depth == 1:
+                top.append(t)
+        return top, False
+
+    def _tuple_follows(self) -> bool:
+        """Whether the next bracket holds a top-level comma or semicolon (a tuple of arguments)."""
+        top, _closed = self._next_bracket_top()
+        return any(t in (",", ";") for t in top)
 
     def _conditional_follows(self) -> bool:
         """Whether the next bracket holds exactly one top-level ``|`` or ``\\mid`` (a conditional, not |x|)."""
-        p = self.pos
-        while p < len(self.toks) and self.toks[p].isspace():
-            p += 1
-        depth, bars = 0, 0
-        for q in range(p, len(self.toks)):
-            t = self.toks[q]
-            if t in ("(", "[", "{", "\\{"):
-                depth += 1
-            elif t in (")", "]", "}", "\\}"):
-                depth -= 1
-                if depth == 0:
-                    return bars == 1
-            elif t in ("|", "\\mid", "\\vert") and depth == 1:
-                bars += 1
-        return False
+        top, closed = self._next_bracket_top()
+        return closed and sum(t in ("|", "\\mid", "\\vert") for t in top) == 1
 
     def _norm_subscript(self) -> bool:
         """Consume ``_2`` / ``_{2}`` after a norm bar; False (nothing consumed) for another subscript."""
